@@ -1,0 +1,1 @@
+"""finsent alerts service."""

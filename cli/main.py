@@ -1,0 +1,34 @@
+"""`finsent`: one command line for every service.
+
+Each service keeps its commands in its own package (`<service>/cli.py`); this module
+only mounts them, so `finsent` itself stays a thin shell.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from cli import stack_cmd
+
+app = typer.Typer(
+    name="finsent",
+    help=(
+        "Streaming financial-sentiment monitoring: ingest news and posts into Kafka, "
+        "score them with finsent's own BERT model, keep Redis time series, and page "
+        "on-call on negative-sentiment spikes."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+app.add_typer(stack_cmd.app, name="stack")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

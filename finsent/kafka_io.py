@@ -1,0 +1,106 @@
+"""Kafka clients built from settings, topic creation, and the broker health probe."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from finsent.settings import KafkaSettings
+from finsent.topics import Topic
+
+# Throughput-friendly producer defaults: batch for a few ms, compress, wait for the leader.
+PRODUCER_DEFAULTS: dict[str, Any] = {
+    "acks": "all",
+    "linger_ms": 5,
+    "batch_size": 256 * 1024,
+    "compression_type": None,
+    "retries": 10,
+    "max_in_flight_requests_per_connection": 1,  # keeps per-partition order across retries
+    "request_timeout_ms": 30_000,
+}
+
+
+def make_producer(settings: KafkaSettings, **overrides: Any) -> KafkaProducer:
+    kwargs = {**settings.client_kwargs(), **PRODUCER_DEFAULTS, **overrides}
+    return KafkaProducer(**kwargs)
+
+
+def make_consumer(settings: KafkaSettings, group_id: str | None, **overrides: Any) -> KafkaConsumer:
+    """A consumer with manual commits only (never `enable_auto_commit`)."""
+    kwargs: dict[str, Any] = {
+        **settings.client_kwargs(),
+        "group_id": group_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "max_poll_records": 2000,
+        "fetch_min_bytes": 1,
+        "fetch_max_wait_ms": 100,
+        "max_partition_fetch_bytes": 4 * 1024 * 1024,
+        "session_timeout_ms": 10_000,
+        "heartbeat_interval_ms": 2_000,
+        "max_poll_interval_ms": 300_000,
+    }
+    kwargs.update(overrides)
+    return KafkaConsumer(**kwargs)
+
+
+def make_admin(settings: KafkaSettings) -> KafkaAdminClient:
+    return KafkaAdminClient(**settings.client_kwargs(), request_timeout_ms=15_000)
+
+
+def ensure_topics(
+    settings: KafkaSettings, names: Iterable[str], partitions: int | None = None
+) -> None:
+    """Create topics that do not exist yet (idempotent)."""
+    admin = make_admin(settings)
+    try:
+        existing = set(admin.list_topics())
+        wanted = [n for n in dict.fromkeys(names) if n not in existing]
+        if not wanted:
+            return
+        count = partitions or settings.documents_partitions
+        with contextlib.suppress(TopicAlreadyExistsError):
+            admin.create_topics([NewTopic(n, count, 1) for n in wanted])
+    finally:
+        admin.close()
+
+
+def ensure_pipeline_topics(settings: KafkaSettings, topics: Iterable[Topic[Any]]) -> None:
+    """Create each topic and its dead-letter topic."""
+    names: list[str] = []
+    for topic in topics:
+        names += [topic.name, topic.dlq]
+    ensure_topics(settings, names)
+
+
+def probe_round_trip(settings: KafkaSettings, timeout_s: float = 30.0) -> float:
+    """Produce one message to `_finsent.health` and read it back; returns seconds taken."""
+    started = time.monotonic()
+    topic = "_finsent.health"
+    ensure_topics(settings, [topic], partitions=1)
+    marker = uuid.uuid4().hex.encode()
+    producer = make_producer(settings, request_timeout_ms=int(timeout_s * 1000))
+    try:
+        meta = producer.send(topic, marker).get(timeout=timeout_s)
+    finally:
+        producer.close(timeout=5)
+    consumer = make_consumer(settings, group_id=None)
+    try:
+        tp = TopicPartition(topic, meta.partition)
+        consumer.assign([tp])
+        consumer.seek(tp, meta.offset)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=500).values():
+                if any(r.value == marker for r in records):
+                    return time.monotonic() - started
+    finally:
+        consumer.close()
+    raise TimeoutError("probe message was produced but not consumed in time")

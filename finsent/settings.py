@@ -1,0 +1,112 @@
+"""Settings, read from the environment once, in each entry point, and passed down.
+
+Every variable starts with `FINSENT_`; nested fields use `__`, e.g.
+`FINSENT_KAFKA__BOOTSTRAP_SERVERS=broker:9092` or `FINSENT_REDIS__PASSWORD=...`.
+Nothing else in finsent reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import redis
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class KafkaSettings(BaseModel):
+    """Kafka client options; SASL/TLS fields let production secure the broker."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    client_id: str = "finsent"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    documents_partitions: int = Field(default=4, ge=1)
+    """Partitions for topics finsent creates; consumers in one group scale up to this."""
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments shared by kafka-python's producer, consumer and admin client."""
+        kwargs: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers.split(","),
+            "client_id": self.client_id,
+            "security_protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism is not None:
+            kwargs["sasl_mechanism"] = self.sasl_mechanism
+            kwargs["sasl_plain_username"] = self.sasl_username
+            kwargs["sasl_plain_password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else None
+            )
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            value = getattr(self, name)
+            if value is not None:
+                kwargs[name] = str(value)
+        return kwargs
+
+
+class RedisSettings(BaseModel):
+    """Redis connection; password and TLS let production secure it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = 6379
+    db: int = 0
+    username: str | None = None
+    password: SecretStr | None = None
+    tls: bool = False
+    tls_ca_file: Path | None = None
+    socket_timeout_s: float = 5.0
+
+    def client(self, **overrides: Any) -> redis.Redis:
+        """A client with these settings; `decode_responses` stays off (bytes in, bytes out)."""
+        kwargs: dict[str, Any] = {
+            "host": self.host,
+            "port": self.port,
+            "db": self.db,
+            "username": self.username,
+            "password": self.password.get_secret_value() if self.password else None,
+            "ssl": self.tls,
+            "socket_timeout": self.socket_timeout_s,
+            "socket_connect_timeout": self.socket_timeout_s,
+        }
+        if self.tls and self.tls_ca_file is not None:
+            kwargs["ssl_ca_certs"] = str(self.tls_ca_file)
+        kwargs.update(overrides)
+        return redis.Redis(**kwargs)
+
+
+class StackSettings(BaseModel):
+    """Where `finsent stack` keeps the local broker and Redis, and on which ports."""
+
+    model_config = ConfigDict(frozen=True)
+
+    home: Path = REPO_ROOT / ".stack"
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    redis_port: int = 6379
+    start_timeout_s: float = 90.0
+
+
+class FinsentSettings(BaseSettings):
+    """Settings every service shares."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FINSENT_", env_nested_delimiter="__", frozen=True, extra="ignore"
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    redis: RedisSettings = RedisSettings()
+    stack: StackSettings = StackSettings()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"

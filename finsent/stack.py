@@ -1,0 +1,371 @@
+"""The local stack: a real single-node Kafka broker (KRaft) and a real Redis server.
+
+Kafka is assembled from the official `org.apache.kafka` jars on Maven Central by
+`mvn dependency:copy-dependencies` (see `stack/pom.xml`) and run with the machine's Java.
+Redis is Debian's `redis-server`. Both run as detached processes whose pids are kept in
+pid files under the stack home, so `down` stops exactly what `up` started.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from finsent.errors import ConfigurationError
+from finsent.settings import REPO_ROOT, FinsentSettings
+
+log = logging.getLogger(__name__)
+
+POM = REPO_ROOT / "stack" / "pom.xml"
+KAFKA_MAIN = "kafka.Kafka"
+KAFKA_HEAP = "-Xmx768m"
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """What `finsent stack status` prints for one server."""
+
+    name: str
+    running: bool
+    pid: int | None
+    address: str
+    log_file: Path
+
+
+class Stack:
+    """Starts, health-checks and stops the local Kafka broker and Redis server."""
+
+    def __init__(self, settings: FinsentSettings) -> None:
+        self._settings = settings
+        self._home = settings.stack.home
+        self._kafka_home = self._home / "kafka"
+        self._redis_home = self._home / "redis"
+
+    # -- public API -------------------------------------------------------------------
+
+    def up(self) -> list[ServiceStatus]:
+        """Start whatever is not running (idempotent), then wait until both are healthy."""
+        self._start_redis()
+        self._start_kafka()
+        deadline = time.monotonic() + self._settings.stack.start_timeout_s
+        self._wait_redis(deadline)
+        self._wait_kafka(deadline)
+        return self.status()
+
+    def down(self) -> list[str]:
+        """Stop the processes `up` started, by pid file; returns the names stopped."""
+        stopped = []
+        for name, home, marker in self._services():
+            if _stop_pid_file(home / f"{name}.pid", marker):
+                stopped.append(name)
+        return stopped
+
+    def status(self) -> list[ServiceStatus]:
+        stack = self._settings.stack
+        out = []
+        for name, home, marker in self._services():
+            pid = _live_pid(home / f"{name}.pid", marker)
+            port = stack.kafka_port if name == "kafka" else stack.redis_port
+            out.append(
+                ServiceStatus(name, pid is not None, pid, f"127.0.0.1:{port}", home / f"{name}.log")
+            )
+        return out
+
+    # -- Redis ------------------------------------------------------------------------
+
+    def _start_redis(self) -> None:
+        pid_file = self._redis_home / "redis.pid"
+        if _live_pid(pid_file, "redis-server") is not None:
+            return
+        binary = shutil.which("redis-server") or _first_existing("/usr/bin/redis-server")
+        if binary is None:
+            raise ConfigurationError(
+                "redis-server not found: run `make setup` (apt-get install redis-server)"
+            )
+        self._redis_home.mkdir(parents=True, exist_ok=True)
+        port = self._settings.stack.redis_port
+        args = [
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(self._redis_home),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "yes",
+        ]
+        password = self._settings.redis.password
+        if password is not None:
+            args += ["--requirepass", password.get_secret_value()]
+        _spawn(args, self._redis_home / "redis.log", pid_file)
+
+    def _wait_redis(self, deadline: float) -> None:
+        client = self._settings.redis.client(port=self._settings.stack.redis_port)
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                if client.ping():
+                    return
+            except redis.AuthenticationError as exc:
+                raise ConfigurationError(f"Redis rejected our credentials: {exc}") from None
+            except redis.RedisError as exc:
+                last = exc
+            time.sleep(0.2)
+        raise ConfigurationError(
+            f"Redis did not answer PING within the timeout ({last}); "
+            f"see {self._redis_home / 'redis.log'}"
+        )
+
+    # -- Kafka ------------------------------------------------------------------------
+
+    def _start_kafka(self) -> None:
+        pid_file = self._kafka_home / "kafka.pid"
+        if _live_pid(pid_file, KAFKA_MAIN) is not None:
+            return
+        java = shutil.which("java")
+        if java is None:
+            raise ConfigurationError(
+                "java not found: install a Java 17+ runtime (apt-get install openjdk-17-jre-headless)"
+            )
+        libs = self._ensure_kafka_libs()
+        config = self._write_kafka_config()
+        self._format_storage_once(java, libs, config)
+        args = [
+            java,
+            KAFKA_HEAP,
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self._kafka_home / 'log4j2.properties'}",
+            "-cp",
+            f"{libs}/*",
+            KAFKA_MAIN,
+            str(config),
+        ]
+        _spawn(args, self._kafka_home / "kafka.log", pid_file)
+
+    def _ensure_kafka_libs(self) -> Path:
+        """Copy the broker's jars from Maven Central once per change of `stack/pom.xml`."""
+        libs = self._kafka_home / "libs"
+        stamp = self._kafka_home / "libs.sha256"
+        digest = hashlib.sha256(POM.read_bytes()).hexdigest()
+        if libs.is_dir() and stamp.exists() and stamp.read_text() == digest:
+            return libs
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise ConfigurationError(
+                "mvn not found: install Maven (apt-get install maven) to assemble the Kafka broker"
+            )
+        if libs.exists():
+            shutil.rmtree(libs)
+        self._kafka_home.mkdir(parents=True, exist_ok=True)
+        log.info("assembling Kafka from Maven Central into %s", libs)
+        result = subprocess.run(
+            [
+                mvn,
+                "-q",
+                "-B",
+                "-f",
+                str(POM),
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={libs}",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise ConfigurationError(
+                f"mvn could not fetch the Kafka jars:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+            )
+        stamp.write_text(digest)
+        return libs
+
+    def _write_kafka_config(self) -> Path:
+        stack = self._settings.stack
+        data = self._kafka_home / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        config = self._kafka_home / "server.properties"
+        config.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@127.0.0.1:{stack.kafka_controller_port}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{stack.kafka_port},CONTROLLER://127.0.0.1:{stack.kafka_controller_port}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{stack.kafka_port}",
+                    "controller.listener.names=CONTROLLER",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                    f"log.dirs={data}",
+                    f"num.partitions={self._settings.kafka.documents_partitions}",
+                    "auto.create.topics.enable=true",
+                    "offsets.topic.replication.factor=1",
+                    "offsets.topic.num.partitions=8",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "share.coordinator.state.topic.replication.factor=1",
+                    "share.coordinator.state.topic.min.isr=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    "log.retention.hours=168",
+                    "log.segment.bytes=67108864",
+                    "delete.topic.enable=true",
+                    "",
+                ]
+            )
+        )
+        (self._kafka_home / "log4j2.properties").write_text(
+            "\n".join(
+                [
+                    "status = warn",
+                    "appender.console.type = Console",
+                    "appender.console.name = STDOUT",
+                    "appender.console.layout.type = PatternLayout",
+                    "appender.console.layout.pattern = [%d] %p %m (%c)%n",
+                    "rootLogger.level = info",
+                    "rootLogger.appenderRef.stdout.ref = STDOUT",
+                    "logger.kafka.name = kafka",
+                    "logger.kafka.level = warn",
+                    "logger.apache.name = org.apache.kafka",
+                    "logger.apache.level = warn",
+                    "logger.started.name = kafka.server.KafkaRaftServer",
+                    "logger.started.level = info",
+                    "",
+                ]
+            )
+        )
+        return config
+
+    def _format_storage_once(self, java: str, libs: Path, config: Path) -> None:
+        data = self._kafka_home / "data"
+        if (data / "meta.properties").exists():
+            return
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        result = subprocess.run(
+            [
+                java,
+                "-cp",
+                f"{libs}/*",
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(config),
+                "--ignore-formatted",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise ConfigurationError(
+                f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}"
+            )
+
+    def _wait_kafka(self, deadline: float) -> None:
+        """Healthy means a probe message goes through produce and consume."""
+        # Imported here: kafka-python is only needed once the broker is up.
+        from finsent.kafka_io import probe_round_trip
+
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            if _live_pid(self._kafka_home / "kafka.pid", KAFKA_MAIN) is None:
+                raise ConfigurationError(
+                    f"the Kafka broker exited during start; see {self._kafka_home / 'kafka.log'}"
+                )
+            try:
+                probe_round_trip(
+                    self._settings.kafka, timeout_s=max(1.0, deadline - time.monotonic())
+                )
+                return
+            except Exception as exc:  # noqa: BLE001 - any failure means "not ready yet"
+                last = exc
+                time.sleep(0.5)
+        raise ConfigurationError(
+            f"Kafka failed its produce/consume health check before the timeout ({last}); "
+            f"see {self._kafka_home / 'kafka.log'}"
+        )
+
+    def _services(self) -> list[tuple[str, Path, str]]:
+        return [
+            ("kafka", self._kafka_home, KAFKA_MAIN),
+            ("redis", self._redis_home, "redis-server"),
+        ]
+
+
+def _first_existing(*paths: str) -> str | None:
+    return next((p for p in paths if Path(p).exists()), None)
+
+
+def _spawn(args: list[str], log_file: Path, pid_file: Path) -> None:
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("ab") as out:
+        # A new session so Ctrl-C in the caller's terminal does not reach the servers.
+        proc = subprocess.Popen(
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+        )
+    pid_file.write_text(str(proc.pid))
+
+
+def _live_pid(pid_file: Path, marker: str) -> int | None:
+    """The pid in `pid_file` if that process is alive and is the one we started."""
+    try:
+        pid = int(pid_file.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    if marker.encode() not in cmdline:
+        return None  # the pid was reused by an unrelated process
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+    except (OSError, IndexError):
+        return None
+    return None if state == "Z" else pid
+
+
+def _stop_pid_file(pid_file: Path, marker: str, timeout_s: float = 20.0) -> bool:
+    pid = _live_pid(pid_file, marker)
+    if pid is None:
+        pid_file.unlink(missing_ok=True)
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and _live_pid(pid_file, marker) is not None:
+        _reap(pid)
+        time.sleep(0.1)
+    if _live_pid(pid_file, marker) is not None:
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+        _reap(pid)
+    pid_file.unlink(missing_ok=True)
+    return True
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)

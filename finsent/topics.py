@@ -1,0 +1,65 @@
+"""Kafka topics: each binds a name, a schema and a key function (STYLE.md section 5)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final, Generic, TypeVar
+
+from pydantic import ValidationError
+
+from finsent.errors import InvalidMessage
+from finsent.schemas import Alert, Document, ScoredDocument, WireModel
+
+M = TypeVar("M", bound=WireModel)
+
+DLQ_SUFFIX: Final = ".dlq"
+
+
+@dataclass(frozen=True)
+class Topic(Generic[M]):
+    """A topic name with the schema of its values and how to key them."""
+
+    name: str
+    schema: type[M]
+    key: Callable[[M], str | None]
+
+    @property
+    def dlq(self) -> str:
+        return self.name + DLQ_SUFFIX
+
+    def encode(self, message: M) -> bytes:
+        return message.model_dump_json().encode()
+
+    def decode(self, raw: bytes | None) -> M:
+        """Parse one message value; anything unparseable is an `InvalidMessage`."""
+        if raw is None:
+            raise InvalidMessage("empty message value")
+        try:
+            return self.schema.model_validate_json(raw)
+        except ValidationError as exc:
+            raise InvalidMessage(_short_reason(exc)) from None
+
+
+def _short_reason(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "message"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{first['type']} at {where}: {first['msg']}{more}"[:500]
+
+
+def _document_key(doc: Document) -> str | None:
+    return doc.primary_ticker
+
+
+def _scored_key(doc: ScoredDocument) -> str | None:
+    return doc.tickers[0] if doc.tickers else None
+
+
+def _alert_key(alert: Alert) -> str:
+    return alert.incident_id
+
+
+DOCUMENTS: Final = Topic("news.documents.v1", Document, _document_key)
+SCORED: Final = Topic("news.scored.v1", ScoredDocument, _scored_key)
+ALERTS: Final = Topic("alerts.fired.v1", Alert, _alert_key)

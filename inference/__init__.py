@@ -1,0 +1,1 @@
+"""Inference service: scores news items with finsent's sentiment and topic model."""

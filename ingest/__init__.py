@@ -1,0 +1,1 @@
+"""finsent ingest service."""
