@@ -1,0 +1,1 @@
+"""The stream runner: decode -> batch -> process -> write -> commit offsets last."""
