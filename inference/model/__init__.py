@@ -1,0 +1,15 @@
+"""finsent's own model: one MiniLM/BERT encoder with a sentiment head and a topic head.
+
+Modules:
+    settings: ``ModelSettings`` (the only place that reads the environment).
+    network: the two-headed ``torch.nn.Module`` and its save/load format.
+    data: CSV readers, text normalisation, dedup, splits and length-bucketed batches.
+    train: multi-task fine-tuning.
+    evaluate: accuracy, macro-F1, per-class scores, confusion matrices, calibration.
+    classifier: the serving interface (``Classifier``, ``TextScore``).
+    bench: CPU throughput and latency benchmark.
+    cli: typer commands ``train``, ``eval``, ``classify``, ``bench-model``.
+
+Only ``classifier`` is meant to be imported by the rest of ``inference``; it imports
+torch, so import it lazily in code paths that do not score text.
+"""

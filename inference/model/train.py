@@ -1,0 +1,434 @@
+"""Multi-task fine-tuning of the two-headed model on CPU (or GPU).
+
+Every example carries a label for one task only; the other head's loss is masked.
+Batches mix both tasks, are length-bucketed and padded only to their longest row.
+Model selection and early stopping use a stratified holdout carved from train
+(the official valid files are the test sets). The best model so far is written in
+the shipped format after every evaluation, so a run cut short still leaves a
+usable model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict
+from torch import nn
+from tqdm import tqdm
+from transformers import AutoTokenizer, PreTrainedTokenizerBase
+
+from finsent.labels import SENTIMENT_LABELS, TOPIC_LABELS
+from inference.model.data import (
+    TASKS,
+    Example,
+    Task,
+    length_bucketed_batches,
+    prepare_text,
+    read_examples,
+    stratified_split,
+)
+from inference.model.metrics import (
+    FloatArray,
+    IntArray,
+    accuracy,
+    expected_calibration_error,
+    fit_temperature,
+    macro_f1,
+    softmax,
+)
+from inference.model.network import FinsentNet, HeadsConfig, Pooling
+
+logger = logging.getLogger(__name__)
+
+N_CLASSES: dict[Task, int] = {"sentiment": len(SENTIMENT_LABELS), "topic": len(TOPIC_LABELS)}
+TASK_ID: dict[Task, int] = {"sentiment": 0, "topic": 1}
+IGNORE = -100
+
+
+class TrainConfig(BaseModel):
+    """The full training recipe; recorded in the shipped ``finsent.json``.
+
+    Attributes:
+        seed: Seeds Python, numpy and torch, the holdout split and batch order.
+        epochs: Maximum epochs (the lr schedule decays linearly over all of them).
+        max_steps: Stop after this many optimiser steps (for tests and smoke runs).
+        batch_size: Examples per step, both tasks mixed.
+        lr: Peak learning rate of the top encoder layer.
+        layer_lr_decay: Each layer below the top gets ``lr * decay**depth``.
+        head_lr: Peak learning rate of the two (randomly initialised) heads.
+        weight_decay: AdamW decoupled weight decay (not on biases and LayerNorms).
+        warmup_frac: Fraction of total steps with linear warm-up.
+        label_smoothing: Cross-entropy label smoothing.
+        class_weight_power: Class weights are ``(n_max / n_class) ** power``,
+            normalised to mean 1; 0 disables, 0.5 is the square root.
+        holdout_frac: Stratified fraction of each train file held out.
+        patience: Stop after this many evaluations without improvement.
+        evals_per_epoch: Holdout evaluations (and checkpoints) per epoch.
+        max_length: Truncation length in tokens.
+        pooling: ``mean`` or ``cls``.
+        dropout: Dropout on the pooled vector.
+        bf16: Autocast matmuls to bfloat16 (on CPU ~1.5x faster per step here).
+        model_version: Version string written into the shipped config.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    seed: int = 13
+    epochs: int = 9
+    max_steps: int | None = None
+    batch_size: int = 32
+    lr: float = 1e-4
+    layer_lr_decay: float = 0.9
+    head_lr: float = 5e-4
+    weight_decay: float = 0.01
+    warmup_frac: float = 0.06
+    label_smoothing: float = 0.1
+    class_weight_power: float = 0.5
+    holdout_frac: float = 0.1
+    patience: int = 4
+    evals_per_epoch: int = 2
+    max_length: int = 64
+    pooling: Pooling = "mean"
+    dropout: float = 0.1
+    bf16: bool = True
+    model_version: str = "finsent-minilm-1.0.0"
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Examples tokenised once up front; batches are padded from these lists."""
+
+    ids: list[list[int]]
+    task: list[Task]
+    label: list[int]
+
+    def lengths(self) -> list[int]:
+        """Token count per example."""
+        return [len(x) for x in self.ids]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a run produced.
+
+    Attributes:
+        best_score: Holdout selection score of the saved model.
+        steps: Optimiser steps taken.
+        history: One dict per evaluation (step, epoch, losses, holdout metrics).
+        first_loss: Mean loss of the first logging window.
+        last_loss: Mean loss of the last logging window.
+    """
+
+    best_score: float
+    steps: int
+    history: list[dict[str, float]]
+    first_loss: float
+    last_loss: float
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def encode(
+    examples: Sequence[Example], tokenizer: PreTrainedTokenizerBase, max_length: int
+) -> Encoded:
+    """Tokenise ``examples`` (after ``prepare_text``) without padding."""
+    ids = tokenizer(
+        [prepare_text(e.text) for e in examples], truncation=True, max_length=max_length
+    )["input_ids"]
+    return Encoded(ids=list(ids), task=[e.task for e in examples], label=[e.label for e in examples])
+
+
+def collate(data: Encoded, index: Sequence[int], pad_id: int) -> dict[str, torch.Tensor]:
+    """Pad one batch to its longest row; labels of the other task are ``IGNORE``."""
+    width = max(len(data.ids[i]) for i in index)
+    input_ids = torch.full((len(index), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(index), width), dtype=torch.long)
+    labels = {task: torch.full((len(index),), IGNORE, dtype=torch.long) for task in TASKS}
+    for row, i in enumerate(index):
+        ids = data.ids[i]
+        input_ids[row, : len(ids)] = torch.tensor(ids)
+        mask[row, : len(ids)] = 1
+        labels[data.task[i]][row] = data.label[i]
+    return {
+        "input_ids": input_ids,
+        "attention_mask": mask,
+        "sentiment": labels["sentiment"],
+        "topic": labels["topic"],
+    }
+
+
+def class_weights(examples: Sequence[Example], task: Task, power: float) -> torch.Tensor:
+    """Inverse-frequency weights ``(n_max / n_c) ** power``, mean 1."""
+    counts = Counter(e.label for e in examples if e.task == task)
+    n = np.array([counts.get(c, 0) for c in range(N_CLASSES[task])], dtype=np.float64)
+    w = (n.max() / np.maximum(n, 1.0)) ** power
+    return torch.tensor(w / w.mean(), dtype=torch.float32)
+
+
+def param_groups(net: FinsentNet, config: TrainConfig) -> list[dict[str, object]]:
+    """AdamW groups with layer-wise lr decay and no decay on biases/LayerNorms.
+
+    Depth 0 is the top encoder layer; embeddings sit one below the bottom layer.
+    """
+    n_layers = int(net.encoder.config.num_hidden_layers)
+    groups: dict[tuple[float, float], list[nn.Parameter]] = {}
+    for name, param in net.named_parameters():
+        if name.startswith(("sentiment_head", "topic_head")):
+            lr = config.head_lr
+        else:
+            depth = n_layers  # embeddings and anything unrecognised
+            for part in name.split("."):
+                if part.isdigit():
+                    depth = n_layers - 1 - int(part)
+                    break
+            lr = config.lr * config.layer_lr_decay**depth
+        no_decay = param.ndim == 1  # biases and LayerNorm weights
+        key = (lr, 0.0 if no_decay else config.weight_decay)
+        groups.setdefault(key, []).append(param)
+    return [
+        {"params": params, "lr": lr, "initial_lr": lr, "weight_decay": wd}
+        for (lr, wd), params in groups.items()
+    ]
+
+
+@torch.inference_mode()
+def predict_logits(
+    net: FinsentNet, data: Encoded, pad_id: int, batch_size: int = 128, bf16: bool = True
+) -> tuple[FloatArray, FloatArray]:
+    """Untempered logits of both heads for every example, in input order."""
+    net.eval()
+    order = sorted(range(len(data.ids)), key=lambda i: len(data.ids[i]))
+    sent = np.zeros((len(order), N_CLASSES["sentiment"]))
+    topic = np.zeros((len(order), N_CLASSES["topic"]))
+    device = next(net.parameters()).device
+    for start in range(0, len(order), batch_size):
+        index = order[start : start + batch_size]
+        batch = collate(data, index, pad_id)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            s, t = net(batch["input_ids"].to(device), batch["attention_mask"].to(device))
+        sent[index] = s.float().cpu().numpy()
+        topic[index] = t.float().cpu().numpy()
+    return sent, topic
+
+
+def holdout_metrics(
+    logits: dict[Task, FloatArray], data: Encoded
+) -> tuple[dict[str, float], dict[Task, float], dict[Task, tuple[float, float]]]:
+    """Per-task accuracy/macro-F1, fitted temperatures and ECE before/after."""
+    metrics: dict[str, float] = {}
+    temps: dict[Task, float] = {}
+    eces: dict[Task, tuple[float, float]] = {}
+    task_arr = np.array(data.task)
+    label_arr = np.array(data.label, dtype=np.int64)
+    for task in TASKS:
+        rows = task_arr == task
+        if not rows.any():
+            continue
+        task_logits = logits[task][rows]
+        labels: IntArray = label_arr[rows]
+        preds: IntArray = task_logits.argmax(axis=1)
+        metrics[f"{task}_accuracy"] = accuracy(labels, preds)
+        metrics[f"{task}_macro_f1"] = macro_f1(labels, preds, N_CLASSES[task])
+        temps[task] = fit_temperature(task_logits, labels)
+        eces[task] = (
+            expected_calibration_error(softmax(task_logits), labels),
+            expected_calibration_error(softmax(task_logits, temps[task]), labels),
+        )
+    metrics["score"] = float(np.mean([metrics[k] for k in metrics]))
+    return metrics, temps, eces
+
+
+def train(
+    data_dir: Path,
+    base_model: Path,
+    out_dir: Path,
+    config: TrainConfig,
+    *,
+    device: str = "cpu",
+    train_examples: Sequence[Example] | None = None,
+    net: FinsentNet | None = None,
+    tokenizer: PreTrainedTokenizerBase | None = None,
+) -> TrainResult:
+    """Fine-tune and write the best model (by holdout score) to ``out_dir``.
+
+    Args:
+        data_dir: Shared data folder (train CSVs are read from here).
+        base_model: Local HF checkpoint to start from (ignored if ``net`` given).
+        out_dir: Where the best model, tokenizer and ``train_log.json`` go.
+        config: The recipe.
+        device: ``"cpu"`` or ``"cuda:N"``.
+        train_examples: Use these instead of reading the train CSVs (tests).
+        net: Start from this net instead of ``base_model`` (tests: a tiny random one).
+        tokenizer: Tokenizer for ``net`` (required with ``net``).
+
+    Returns:
+        The best holdout score, step count and evaluation history.
+    """
+    seed_everything(config.seed)
+    if train_examples is None:
+        train_examples = [e for task in TASKS for e in read_examples(data_dir, task, "train")]
+    fit: list[Example] = []
+    holdout: list[Example] = []
+    for task in TASKS:
+        task_rows = [e for e in train_examples if e.task == task]
+        a, b = stratified_split(task_rows, config.holdout_frac, config.seed)
+        fit.extend(a)
+        holdout.extend(b)
+    heads = HeadsConfig(
+        model_version=config.model_version,
+        pooling=config.pooling,
+        max_length=config.max_length,
+        train=config.model_dump(),
+    )
+    if net is None:
+        net = FinsentNet.from_base(base_model, heads)
+        tokenizer = AutoTokenizer.from_pretrained(str(base_model), local_files_only=True)
+    elif tokenizer is None:
+        raise ValueError("pass the tokenizer that goes with net")
+    assert tokenizer is not None
+    net.heads = heads
+    net.dropout.p = config.dropout
+    net.to(device)
+    pad_id = int(tokenizer.pad_token_id or 0)
+    fit_data = encode(fit, tokenizer, config.max_length)
+    holdout_data = encode(holdout, tokenizer, config.max_length)
+    weights = {
+        task: class_weights(fit, task, config.class_weight_power).to(device) for task in TASKS
+    }
+    losses = {
+        task: nn.CrossEntropyLoss(
+            weight=weights[task], ignore_index=IGNORE, label_smoothing=config.label_smoothing
+        )
+        for task in TASKS
+    }
+    optimizer = torch.optim.AdamW(param_groups(net, config), lr=config.lr)  # type: ignore[arg-type]
+    steps_per_epoch = math.ceil(len(fit) / config.batch_size)
+    total = steps_per_epoch * config.epochs
+    if config.max_steps is not None:
+        total = min(total, config.max_steps)
+    warmup = max(1, int(total * config.warmup_frac))
+
+    def lr_factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    eval_every = max(1, steps_per_epoch // config.evals_per_epoch)
+    logger.info(
+        "fit %d rows, holdout %d rows, %d steps/epoch, %d steps max",
+        len(fit), len(holdout), steps_per_epoch, total,
+    )
+    history: list[dict[str, float]] = []
+    best = -1.0
+    stale = 0
+    step = 0
+    window: list[float] = []
+    first_loss = math.nan
+    started = time.monotonic()
+    progress = tqdm(total=total, desc="train", unit="step", dynamic_ncols=True)
+    done = False
+    for epoch in range(config.epochs):
+        for index in length_bucketed_batches(
+            fit_data.lengths(), config.batch_size, seed=config.seed * 1000 + epoch
+        ):
+            net.train()
+            batch = {k: v.to(device) for k, v in collate(fit_data, index, pad_id).items()}
+            with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=config.bf16):
+                sent_logits, topic_logits = net(batch["input_ids"], batch["attention_mask"])
+            loss = torch.zeros((), device=device)
+            for task, task_logits in (("sentiment", sent_logits), ("topic", topic_logits)):
+                if (batch[task] != IGNORE).any():
+                    loss = loss + losses[task](task_logits.float(), batch[task])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            window.append(float(loss.detach()))
+            progress.update(1)
+            progress.set_postfix(loss=f"{np.mean(window[-50:]):.4f}", epoch=epoch)
+            if step == min(50, total):
+                first_loss = float(np.mean(window))
+            last_step = step >= total
+            if step % eval_every == 0 or last_step:
+                logits_s, logits_t = predict_logits(net, holdout_data, pad_id, bf16=config.bf16)
+                metrics, temps, eces = holdout_metrics(
+                    {"sentiment": logits_s, "topic": logits_t}, holdout_data
+                )
+                record = {
+                    "step": float(step),
+                    "epoch": step / steps_per_epoch,
+                    "train_loss": float(np.mean(window[-eval_every:])),
+                    "elapsed_s": time.monotonic() - started,
+                    **{f"holdout_{k}": v for k, v in metrics.items()},
+                }
+                history.append(record)
+                tqdm.write(json.dumps({k: round(v, 4) for k, v in record.items()}))
+                if metrics["score"] > best:
+                    best = metrics["score"]
+                    stale = 0
+                    _save_best(net, tokenizer, out_dir, heads, temps, eces, record)
+                else:
+                    stale += 1
+                (out_dir / "train_log.json").write_text(json.dumps(history, indent=1) + "\n")
+                if stale >= config.patience:
+                    logger.info("early stop at step %d: %d evals without gain", step, stale)
+                    done = True
+            if done or last_step:
+                done = True
+                break
+        if done:
+            break
+    progress.close()
+    return TrainResult(
+        best_score=best,
+        steps=step,
+        history=history,
+        first_loss=first_loss,
+        last_loss=float(np.mean(window[-50:])),
+    )
+
+
+def _save_best(
+    net: FinsentNet,
+    tokenizer: PreTrainedTokenizerBase,
+    out_dir: Path,
+    heads: HeadsConfig,
+    temps: dict[Task, float],
+    eces: dict[Task, tuple[float, float]],
+    record: dict[str, float],
+) -> None:
+    # Keep a fitted temperature only where it lowers holdout ECE, as the serving
+    # side applies whatever is stored.
+    use = {task: temps[task] if eces[task][1] < eces[task][0] else 1.0 for task in temps}
+    calibration = {
+        task: {"fitted_temperature": temps[task], "ece_before": eces[task][0], "ece_after": eces[task][1]}
+        for task in temps
+    }
+    train_record = {**heads.train, "calibration_holdout": calibration, "selected_at": record}
+    net.heads = heads.model_copy(
+        update={
+            "sentiment_temperature": use.get("sentiment", 1.0),
+            "topic_temperature": use.get("topic", 1.0),
+            "train": train_record,
+        }
+    )
+    net.save(out_dir)
+    tokenizer.save_pretrained(str(out_dir))
