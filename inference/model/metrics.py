@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import numpy.typing as npt
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
@@ -34,7 +36,7 @@ def expected_calibration_error(probs: FloatArray, labels: IntArray, n_bins: int 
     correct = (probs.argmax(axis=1) == labels).astype(np.float64)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     ece = 0.0
-    for low, high in zip(edges[:-1], edges[1:], strict=True):
+    for low, high in itertools.pairwise(edges):
         in_bin = (confidence > low) & (confidence <= high)
         if in_bin.any():
             ece += abs(correct[in_bin].mean() - confidence[in_bin].mean()) * in_bin.mean()

@@ -111,12 +111,14 @@ class FinsentNet(nn.Module):
         """
         # Only ids and mask: DistilBERT-style encoders take no token_type_ids.
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        # Pool in fp32: a bf16 sum over 60 tokens loses ~2 significant digits.
+        hidden = hidden.float()
         if self.heads.pooling == "cls":
             pooled = hidden[:, 0]
         else:
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
-        pooled = self.dropout(pooled)
+        pooled = self.dropout(pooled).to(self.sentiment_head.weight.dtype)
         return self.sentiment_head(pooled), self.topic_head(pooled)
 
     def save(self, folder: Path, dtype: torch.dtype = torch.float16) -> None:

@@ -150,7 +150,9 @@ def encode(
     ids = tokenizer(
         [prepare_text(e.text) for e in examples], truncation=True, max_length=max_length
     )["input_ids"]
-    return Encoded(ids=list(ids), task=[e.task for e in examples], label=[e.label for e in examples])
+    return Encoded(
+        ids=list(ids), task=[e.task for e in examples], label=[e.label for e in examples]
+    )
 
 
 def collate(data: Encoded, index: Sequence[int], pad_id: int) -> dict[str, torch.Tensor]:
@@ -332,7 +334,10 @@ def train(
     eval_every = max(1, steps_per_epoch // config.evals_per_epoch)
     logger.info(
         "fit %d rows, holdout %d rows, %d steps/epoch, %d steps max",
-        len(fit), len(holdout), steps_per_epoch, total,
+        len(fit),
+        len(holdout),
+        steps_per_epoch,
+        total,
     )
     history: list[dict[str, float]] = []
     best = -1.0
@@ -349,7 +354,9 @@ def train(
         ):
             net.train()
             batch = {k: v.to(device) for k, v in collate(fit_data, index, pad_id).items()}
-            with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=config.bf16):
+            with torch.autocast(
+                torch.device(device).type, dtype=torch.bfloat16, enabled=config.bf16
+            ):
                 sent_logits, topic_logits = net(batch["input_ids"], batch["attention_mask"])
             loss = torch.zeros((), device=device)
             for task, task_logits in (("sentiment", sent_logits), ("topic", topic_logits)):
@@ -419,7 +426,11 @@ def _save_best(
     # side applies whatever is stored.
     use = {task: temps[task] if eces[task][1] < eces[task][0] else 1.0 for task in temps}
     calibration = {
-        task: {"fitted_temperature": temps[task], "ece_before": eces[task][0], "ece_after": eces[task][1]}
+        task: {
+            "fitted_temperature": temps[task],
+            "ece_before": eces[task][0],
+            "ece_after": eces[task][1],
+        }
         for task in temps
     }
     train_record = {**heads.train, "calibration_holdout": calibration, "selected_at": record}

@@ -1,0 +1,329 @@
+"""Serving interface: load the shipped model and score texts.
+
+Typical use::
+
+    clf = Classifier.load()                    # shipped model, CPU, bf16 weights
+    scores = clf.score_batch(["$AAPL beats estimates", "Fed holds rates"])
+    scores[0].sentiment, scores[0].score, scores[0].topic
+
+For a streaming consumer that overlaps tokenisation with the model::
+
+    encoded = clf.tokenize(next_texts)         # CPU, while the model runs
+    scores = clf.score_encoded(encoded)
+
+Inside one call, texts are sorted by token length and cut into micro-batches, each
+padded only to its own longest text; results come back in input order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, cast
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict
+from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
+from tokenizers.models import WordPiece
+from transformers import BertConfig, PreTrainedTokenizerFast
+
+from finsent.labels import SENTIMENT_LABELS, TOPIC_LABELS, SentimentLabel
+from inference.model.data import prepare_text
+from inference.model.network import FinsentNet, HeadsConfig
+from inference.model.settings import SHIPPED_MODEL_DIR
+
+Precision = Literal["fp32", "bf16", "fp16"]
+_DTYPES: dict[Precision, torch.dtype] = {
+    "fp32": torch.float32,
+    "bf16": torch.bfloat16,
+    "fp16": torch.float16,
+}
+_POSITIVE = SENTIMENT_LABELS.index("positive")
+_NEGATIVE = SENTIMENT_LABELS.index("negative")
+
+
+class TextScore(BaseModel):
+    """Both heads' output for one text.
+
+    Attributes:
+        sentiment: The most probable sentiment label.
+        sentiment_probs: Probabilities in ``SENTIMENT_LABELS`` order
+            (negative, neutral, positive), temperature-scaled.
+        score: Signed sentiment ``P(positive) - P(negative)``, in [-1, 1].
+        topic: The most probable topic, one of ``TOPIC_LABELS``.
+        topic_probs: Probabilities in ``TOPIC_LABELS`` order, temperature-scaled.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    sentiment: SentimentLabel
+    sentiment_probs: tuple[float, float, float]
+    score: float
+    topic: str
+    topic_probs: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class EncodedBatch:
+    """Tokenised texts, sorted by length and cut into padded micro-batches.
+
+    Attributes:
+        chunks: ``(input_ids, attention_mask)`` per micro-batch, shortest first,
+            on CPU (moved to the device when scored).
+        order: ``order[k]`` is the input position of the k-th sorted text.
+    """
+
+    chunks: tuple[tuple[torch.Tensor, torch.Tensor], ...]
+    order: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+
+def default_precision(device: str) -> Precision:
+    """bf16 weights on every device.
+
+    On CPU, bf16 weights measured 2-3x faster than fp32 here with accuracy within
+    0.5 points (docs/model.md); on CUDA bf16 is the usual choice.
+    """
+    del device
+    return "bf16"
+
+
+class Classifier:
+    """The two-headed sentiment and topic model, ready to score text.
+
+    Build with ``Classifier.load`` (a saved model) or ``Classifier.random_tiny``
+    (tests); the constructor is for those two.
+
+    Args:
+        net: The network (already on ``device`` and in its serving dtype).
+        tokenizer: The matching fast tokenizer.
+        device: Torch device string, e.g. ``"cpu"`` or ``"cuda:0"``.
+        max_length: Truncation length in tokens (with ``[CLS]``/``[SEP]``).
+        micro_batch_size: Texts per forward pass inside one call.
+    """
+
+    def __init__(
+        self,
+        net: FinsentNet,
+        tokenizer: PreTrainedTokenizerFast,
+        device: str = "cpu",
+        max_length: int | None = None,
+        micro_batch_size: int = 64,
+    ) -> None:
+        self._net = net.eval()
+        self._tokenizer = tokenizer
+        self._device = torch.device(device)
+        self._max_length = max_length or net.heads.max_length
+        self._micro_batch_size = micro_batch_size
+        self._pad_id = int(tokenizer.pad_token_id or 0)
+        # The Rust tokenizer directly: ~2x faster than the transformers wrapper's
+        # __call__ on short texts, and it returns plain id lists we pad ourselves.
+        self._fast: Tokenizer = tokenizer.backend_tokenizer
+        self._fast.no_padding()
+        self._fast.enable_truncation(self._max_length)
+        heads = net.heads
+        self._temperatures = (heads.sentiment_temperature, heads.topic_temperature)
+
+    @property
+    def model_version(self) -> str:
+        """The version string recorded when the model was trained."""
+        return self._net.heads.model_version
+
+    @property
+    def heads(self) -> HeadsConfig:
+        """Label sets, temperatures, pooling and the training record."""
+        return self._net.heads
+
+    @property
+    def device(self) -> torch.device:
+        """Where the network runs."""
+        return self._device
+
+    @property
+    def net(self) -> FinsentNet:
+        """The underlying ``torch.nn.Module`` (for evaluation and benchmarks)."""
+        return self._net
+
+    @classmethod
+    def load(
+        cls,
+        path: Path | None = None,
+        device: str = "cpu",
+        precision: Precision | None = None,
+        max_length: int | None = None,
+        micro_batch_size: int = 64,
+    ) -> Classifier:
+        """Load a saved model folder, offline.
+
+        Args:
+            path: Model folder; ``None`` means the shipped ``models/finsent-minilm``.
+            device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (one process per GPU).
+            precision: Weight dtype; ``None`` picks ``default_precision(device)``.
+            max_length: Truncation override; ``None`` uses the trained length.
+            micro_batch_size: Texts per forward pass.
+
+        Returns:
+            A classifier in eval mode on ``device``.
+        """
+        folder = path or SHIPPED_MODEL_DIR
+        net = FinsentNet.load(folder)
+        tokenizer = PreTrainedTokenizerFast.from_pretrained(str(folder), local_files_only=True)
+        return cls._ready(net, tokenizer, device, precision, max_length, micro_batch_size)
+
+    @classmethod
+    def random_tiny(cls, seed: int = 0, device: str = "cpu") -> Classifier:
+        """A tiny randomly initialised model with the real heads, for plumbing tests.
+
+        Two layers of width 32 and a character-level WordPiece vocabulary built in
+        memory: nothing is read or downloaded, and it builds in well under a second.
+        Its outputs are meaningless but have the real shapes and label sets.
+
+        Args:
+            seed: Seeds the weight initialisation.
+            device: Torch device string.
+        """
+        torch.manual_seed(seed)
+        tokenizer = tiny_tokenizer()
+        config = BertConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=128,
+        )
+        net = FinsentNet.from_encoder_config(config, HeadsConfig(model_version="random-tiny"))
+        return cls._ready(net, tokenizer, device, "fp32", None, 64)
+
+    @classmethod
+    def _ready(
+        cls,
+        net: FinsentNet,
+        tokenizer: PreTrainedTokenizerFast,
+        device: str,
+        precision: Precision | None,
+        max_length: int | None,
+        micro_batch_size: int,
+    ) -> Classifier:
+        dtype = _DTYPES[precision or default_precision(device)]
+        net = net.to(device=device, dtype=dtype)
+        # Heads stay fp32: they are tiny, and fp32 logits keep the softmax exact.
+        net.sentiment_head.float()
+        net.topic_head.float()
+        return cls(net.eval(), tokenizer, device, max_length, micro_batch_size)
+
+    def save(self, folder: Path) -> None:
+        """Write weights (fp16), configs and tokenizer so ``load(folder)`` restores them."""
+        self._net.save(folder)
+        self._tokenizer.save_pretrained(str(folder))
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Token count of each text as the model will see it (truncated, with specials)."""
+        encodings = self._fast.encode_batch([prepare_text(t) for t in texts])
+        return [len(e.ids) for e in encodings]
+
+    def tokenize(self, texts: Sequence[str]) -> EncodedBatch:
+        """Tokenise, sort by length and pad into micro-batches (CPU only).
+
+        Safe to call from another thread while ``score_encoded`` runs: the Rust
+        tokenizer releases the GIL.
+        """
+        encodings = self._fast.encode_batch([prepare_text(t) for t in texts])
+        ids = [e.ids for e in encodings]
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        chunks: list[tuple[torch.Tensor, torch.Tensor]] = []
+        for start in range(0, len(order), self._micro_batch_size):
+            part = order[start : start + self._micro_batch_size]
+            width = max(len(ids[i]) for i in part)
+            input_ids = np.full((len(part), width), self._pad_id, dtype=np.int64)
+            mask = np.zeros((len(part), width), dtype=np.int64)
+            for row, i in enumerate(part):
+                input_ids[row, : len(ids[i])] = ids[i]
+                mask[row, : len(ids[i])] = 1
+            chunks.append((torch.from_numpy(input_ids), torch.from_numpy(mask)))
+        return EncodedBatch(chunks=tuple(chunks), order=tuple(order))
+
+    @torch.inference_mode()
+    def logits(self, encoded: EncodedBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Untempered fp32 logits of both heads on CPU, in input order."""
+        n = len(encoded)
+        sent = torch.empty((n, len(SENTIMENT_LABELS)), dtype=torch.float32)
+        topic = torch.empty((n, len(TOPIC_LABELS)), dtype=torch.float32)
+        start = 0
+        positions = torch.tensor(encoded.order, dtype=torch.long)
+        for input_ids, mask in encoded.chunks:
+            s, t = self._net(
+                input_ids.to(self._device, non_blocking=True),
+                mask.to(self._device, non_blocking=True),
+            )
+            index = positions[start : start + len(input_ids)]
+            sent[index] = s.float().cpu()
+            topic[index] = t.float().cpu()
+            start += len(input_ids)
+        return sent, topic
+
+    def score_encoded(self, encoded: EncodedBatch) -> list[TextScore]:
+        """Score a batch made by ``tokenize``; results in the original text order."""
+        if len(encoded) == 0:
+            return []
+        sent_logits, topic_logits = self.logits(encoded)
+        sent_probs = torch.softmax(sent_logits / self._temperatures[0], dim=1)
+        topic_probs = torch.softmax(topic_logits / self._temperatures[1], dim=1)
+        sent_idx = sent_probs.argmax(dim=1).tolist()
+        topic_idx = topic_probs.argmax(dim=1).tolist()
+        sent_rows = cast(list[list[float]], sent_probs.tolist())
+        topic_rows = cast(list[list[float]], topic_probs.tolist())
+        # model_construct skips re-validating values we built ourselves; it is the
+        # same frozen model, ~10x cheaper per row than validation (docs/model.md).
+        return [
+            TextScore.model_construct(
+                sentiment=SENTIMENT_LABELS[si],
+                sentiment_probs=(sp[0], sp[1], sp[2]),
+                score=sp[_POSITIVE] - sp[_NEGATIVE],
+                topic=TOPIC_LABELS[ti],
+                topic_probs=tuple(tp),
+            )
+            for si, ti, sp, tp in zip(sent_idx, topic_idx, sent_rows, topic_rows, strict=True)
+        ]
+
+    def score_batch(self, texts: Sequence[str]) -> list[TextScore]:
+        """Score texts with both heads in one forward pass per micro-batch.
+
+        Args:
+            texts: Any number of texts (empty strings are allowed).
+
+        Returns:
+            One ``TextScore`` per text, in input order.
+        """
+        return self.score_encoded(self.tokenize(texts))
+
+
+def tiny_tokenizer() -> PreTrainedTokenizerFast:
+    """A BERT-style lowercasing WordPiece tokenizer over single characters.
+
+    Every printable ASCII character is a word start and a ``##`` continuation, so
+    any text tokenises (one token per character) without a vocabulary file.
+    """
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    chars = [chr(c) for c in range(33, 127) if not chr(c).isupper()]
+    vocab = {tok: i for i, tok in enumerate(specials + chars + [f"##{c}" for c in chars])}
+    backend = Tokenizer(WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100))
+    backend.normalizer = normalizers.BertNormalizer(lowercase=True)
+    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    )

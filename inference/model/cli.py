@@ -1,0 +1,298 @@
+"""Typer commands for the model: ``train``, ``eval``, ``classify``, ``bench-model``.
+
+``model_app`` holds all four; the top-level ``finsent`` CLI mounts them (``finsent
+train``, ``finsent eval``, ``finsent classify``, ``finsent bench model``). The
+command functions are plain module-level functions too, so they can be registered
+one by one on another ``Typer``.
+
+Heavy imports (torch, transformers) happen inside the commands so that ``finsent
+--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Annotated, Any
+
+import typer
+
+from inference.model.settings import ModelSettings
+
+model_app = typer.Typer(
+    help="finsent's sentiment + topic model: train, evaluate, classify, benchmark.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+DeviceOpt = Annotated[
+    str, typer.Option(help="Torch device: cpu, cuda or cuda:N (one process per GPU).")
+]
+ModelOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--model", help="Model folder. Default: FINSENT_MODEL_DIR or models/finsent-minilm."
+    ),
+]
+PrecisionOpt = Annotated[
+    str | None,
+    typer.Option(help="Weight precision fp32, bf16 or fp16. Default: bf16 (fastest measured)."),
+]
+
+
+def _threads(settings: ModelSettings) -> None:
+    import torch
+
+    torch.set_num_threads(settings.num_threads)
+
+
+def _precision(value: str | None) -> Any:
+    if value not in (None, "fp32", "bf16", "fp16"):
+        raise typer.BadParameter(f"precision must be fp32, bf16 or fp16, not {value!r}")
+    return value
+
+
+@model_app.command()
+def train(
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output model folder. Default: FINSENT_MODEL_DIR (the shipped one)."),
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="Override the recipe's epoch count.")] = None,
+    max_steps: Annotated[
+        int | None, typer.Option(help="Stop after this many optimiser steps (smoke tests).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the recorded seed.")] = None,
+    base_model: Annotated[
+        Path | None,
+        typer.Option(help="Local HF BERT-family checkpoint. Default: packaged MiniLM-L6."),
+    ] = None,
+    device: DeviceOpt = "cpu",
+) -> None:
+    """Fine-tune the two-headed model from the data folder (FINSENT_DATA_DIR).
+
+    With no options this reproduces the shipped model: same seed, recipe and data.
+    The best model by holdout score is written after every evaluation, so an
+    interrupted run still leaves a usable model; then run `eval` to write
+    metrics.json.
+    """
+    from inference.model.network import packaged_minilm_dir
+    from inference.model.train import TrainConfig
+    from inference.model.train import train as run_training
+
+    settings = ModelSettings()
+    _threads(settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    overrides: dict[str, object] = {"max_length": settings.max_length}
+    if epochs is not None:
+        overrides["epochs"] = epochs
+    if max_steps is not None:
+        overrides["max_steps"] = max_steps
+    if seed is not None:
+        overrides["seed"] = seed
+    config = TrainConfig().model_copy(update=overrides)
+    base = base_model or settings.base_model or packaged_minilm_dir()
+    result = run_training(settings.data_dir, base, out or settings.model_dir, config, device=device)
+    typer.echo(
+        json.dumps(
+            {
+                "best_holdout_score": result.best_score,
+                "steps": result.steps,
+                "first_loss": result.first_loss,
+                "last_loss": result.last_loss,
+            }
+        )
+    )
+
+
+@model_app.command("eval")
+def eval_model(
+    model: ModelOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the metrics object as JSON, not a table.")
+    ] = False,
+    metrics_out: Annotated[
+        Path | None,
+        typer.Option(help="Where to write metrics.json. Default: inside the model folder."),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Evaluate at most N valid rows per task (evenly spaced).")
+    ] = None,
+    device: DeviceOpt = "cpu",
+    precision: PrecisionOpt = None,
+) -> None:
+    """Evaluate on sentiment and topic valid, raw and deduplicated against train.
+
+    Reports accuracy, macro-F1, per-class precision/recall, confusion matrices and
+    ECE (15 bins) before/after temperature scaling. JSON keys include
+    sentiment.dedup.accuracy, sentiment.dedup.macro_f1, topic.dedup.accuracy,
+    topic.dedup.macro_f1 and the same under raw.
+    """
+    from inference.model.classifier import Classifier
+    from inference.model.evaluate import evaluate, format_table
+
+    settings = ModelSettings()
+    _threads(settings)
+    folder = model or settings.model_dir
+    classifier = Classifier.load(folder, device=device, precision=_precision(precision))
+    report = evaluate(classifier, settings.data_dir, limit=limit)
+    report["precision"] = precision or "bf16"
+    target = metrics_out or folder / "metrics.json"
+    target.write_text(json.dumps(report, indent=2) + "\n")
+    typer.echo(json.dumps(report) if as_json else format_table(report))
+
+
+def _parse_line(raw: bytes) -> tuple[str | None, Any, str | None]:
+    """``(text, id, error)`` for one input line: JSONL with ``text`` or plain text."""
+    try:
+        line = raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        return None, None, f"not UTF-8: {exc.reason} at byte {exc.start}"
+    if not line.strip():
+        return None, None, "empty line"
+    head = line.lstrip()[:1]
+    if head not in ("{", "["):
+        return line, None, None
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        if head == "[":
+            return line, None, None  # plain text such as "[video] Fed holds rates"
+        return None, None, f"invalid JSON: {exc.msg} at column {exc.colno}"
+    if not isinstance(obj, dict):
+        return None, None, "JSON line is not an object"
+    text = obj.get("text")
+    if not isinstance(text, str):
+        return None, obj.get("id"), "missing or non-string field 'text'"
+    return text, obj.get("id"), None
+
+
+def _chunks(stream: IO[bytes], size: int) -> Iterator[list[bytes]]:
+    chunk: list[bytes] = []
+    for raw in stream:
+        chunk.append(raw)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@model_app.command()
+def classify(
+    input_path: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="[INPUT]",
+            help="JSONL (objects with a 'text' field) or plain text, one per "
+            "line. Default or '-': stdin.",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write JSONL here. Default: stdout.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Lines scored per forward batch.")] = 64,
+    model: ModelOpt = None,
+    device: DeviceOpt = "cpu",
+    precision: PrecisionOpt = None,
+) -> None:
+    """Score each input line; write one JSON line per input line, in order.
+
+    Output objects: line, (id if given), sentiment, sentiment_probs, score
+    (P(positive) - P(negative)), topic, topic_probs, model_version. A line that
+    cannot be read gets {"line": n, "error": "..."} in its place; the command
+    never stops on bad input. Progress goes to stderr.
+    """
+    from tqdm import tqdm
+
+    from finsent.labels import SENTIMENT_LABELS, TOPIC_LABELS
+    from inference.model.classifier import Classifier
+
+    settings = ModelSettings()
+    _threads(settings)
+    classifier = Classifier.load(
+        model or settings.model_dir, device=device, precision=_precision(precision)
+    )
+    version = classifier.model_version
+    source: IO[bytes] = (
+        sys.stdin.buffer if input_path in (None, Path("-")) else input_path.open("rb")  # type: ignore[union-attr]
+    )
+    sink: IO[str] = sys.stdout if output is None else output.open("w", encoding="utf-8")
+    line_no = 0
+    try:
+        with tqdm(unit="line", file=sys.stderr, desc="classify") as progress:
+            for chunk in _chunks(source, batch_size):
+                parsed = [_parse_line(raw) for raw in chunk]
+                texts = [text for text, _, err in parsed if err is None and text is not None]
+                scores = iter(classifier.score_batch(texts))
+                for text, item_id, err in parsed:
+                    line_no += 1
+                    out: dict[str, Any] = {"line": line_no}
+                    if item_id is not None:
+                        out["id"] = item_id
+                    if err is not None or text is None:
+                        out["error"] = err
+                    else:
+                        s = next(scores)
+                        out.update(
+                            sentiment=s.sentiment,
+                            sentiment_probs=dict(
+                                zip(SENTIMENT_LABELS, s.sentiment_probs, strict=True)
+                            ),
+                            score=s.score,
+                            topic=s.topic,
+                            topic_probs=dict(zip(TOPIC_LABELS, s.topic_probs, strict=True)),
+                            model_version=version,
+                        )
+                    sink.write(json.dumps(out) + "\n")
+                sink.flush()
+                progress.update(len(chunk))
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()
+        if sink is not sys.stdout:
+            sink.close()
+
+
+@model_app.command("bench-model")
+def bench_model_cmd(
+    batch_sizes: Annotated[
+        str, typer.Option(help="Comma-separated batch sizes.")
+    ] = "1,8,32,64,128",
+    model: ModelOpt = None,
+    device: DeviceOpt = "cpu",
+    precision: PrecisionOpt = None,
+    seconds: Annotated[float, typer.Option(help="Minimum timed seconds per batch size.")] = 5.0,
+    n_texts: Annotated[int, typer.Option(help="Real valid texts to cycle through.")] = 2000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Texts/s and p50/p99 latency of score_batch (tokenise + model + softmax).
+
+    Uses real tweets from both valid files (FINSENT_DATA_DIR), alternating
+    sentiment and topic texts.
+    """
+    from inference.model.bench import bench_model, bench_texts, format_bench
+    from inference.model.classifier import Classifier
+
+    settings = ModelSettings()
+    _threads(settings)
+    chosen = _precision(precision)
+    classifier = Classifier.load(model or settings.model_dir, device=device, precision=chosen)
+    sizes = [int(s) for s in batch_sizes.split(",") if s.strip()]
+    rows = bench_model(
+        classifier, bench_texts(settings.data_dir, n_texts), sizes, min_seconds=seconds
+    )
+    meta = {
+        "model_version": classifier.model_version,
+        "device": device,
+        "precision": chosen or "bf16",
+        "threads": settings.num_threads,
+    }
+    if as_json:
+        typer.echo(json.dumps({**meta, "rows": [r.model_dump() for r in rows]}))
+    else:
+        typer.echo(format_bench(rows, " ".join(f"{k}={v}" for k, v in meta.items())))
