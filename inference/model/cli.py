@@ -11,6 +11,7 @@ Heavy imports (torch, transformers) happen inside the commands so that ``finsent
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -207,7 +208,7 @@ def classify(
     cannot be read gets {"line": n, "error": "..."} in its place; the command
     never stops on bad input. Progress goes to stderr.
     """
-    from tqdm import tqdm
+    from tqdm import tqdm  # type: ignore[import-untyped]
 
     from finsent.labels import SENTIMENT_LABELS, TOPIC_LABELS
     from inference.model.classifier import Classifier
@@ -218,44 +219,44 @@ def classify(
         model or settings.model_dir, device=device, precision=_precision(precision)
     )
     version = classifier.model_version
-    source: IO[bytes] = (
-        sys.stdin.buffer if input_path in (None, Path("-")) else input_path.open("rb")  # type: ignore[union-attr]
-    )
-    sink: IO[str] = sys.stdout if output is None else output.open("w", encoding="utf-8")
+    reads_stdin = input_path is None or input_path == Path("-")
     line_no = 0
-    try:
-        with tqdm(unit="line", file=sys.stderr, desc="classify") as progress:
-            for chunk in _chunks(source, batch_size):
-                parsed = [_parse_line(raw) for raw in chunk]
-                texts = [text for text, _, err in parsed if err is None and text is not None]
-                scores = iter(classifier.score_batch(texts))
-                for text, item_id, err in parsed:
-                    line_no += 1
-                    out: dict[str, Any] = {"line": line_no}
-                    if item_id is not None:
-                        out["id"] = item_id
-                    if err is not None or text is None:
-                        out["error"] = err
-                    else:
-                        s = next(scores)
-                        out.update(
-                            sentiment=s.sentiment,
-                            sentiment_probs=dict(
-                                zip(SENTIMENT_LABELS, s.sentiment_probs, strict=True)
-                            ),
-                            score=s.score,
-                            topic=s.topic,
-                            topic_probs=dict(zip(TOPIC_LABELS, s.topic_probs, strict=True)),
-                            model_version=version,
-                        )
-                    sink.write(json.dumps(out) + "\n")
-                sink.flush()
-                progress.update(len(chunk))
-    finally:
-        if source is not sys.stdin.buffer:
-            source.close()
-        if sink is not sys.stdout:
-            sink.close()
+    with contextlib.ExitStack() as stack:
+        source: IO[bytes] = (
+            sys.stdin.buffer
+            if reads_stdin
+            else stack.enter_context(Path(str(input_path)).open("rb"))
+        )
+        sink: IO[str] = (
+            sys.stdout
+            if output is None
+            else stack.enter_context(output.open("w", encoding="utf-8"))
+        )
+        progress = stack.enter_context(tqdm(unit="line", file=sys.stderr, desc="classify"))
+        for chunk in _chunks(source, batch_size):
+            parsed = [_parse_line(raw) for raw in chunk]
+            texts = [text for text, _, err in parsed if err is None and text is not None]
+            scores = iter(classifier.score_batch(texts))
+            for text, item_id, err in parsed:
+                line_no += 1
+                out: dict[str, Any] = {"line": line_no}
+                if item_id is not None:
+                    out["id"] = item_id
+                if err is not None or text is None:
+                    out["error"] = err
+                else:
+                    s = next(scores)
+                    out.update(
+                        sentiment=s.sentiment,
+                        sentiment_probs=dict(zip(SENTIMENT_LABELS, s.sentiment_probs, strict=True)),
+                        score=s.score,
+                        topic=s.topic,
+                        topic_probs=dict(zip(TOPIC_LABELS, s.topic_probs, strict=True)),
+                        model_version=version,
+                    )
+                sink.write(json.dumps(out) + "\n")
+            sink.flush()
+            progress.update(len(chunk))
 
 
 @model_app.command("bench-model")

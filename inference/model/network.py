@@ -139,7 +139,7 @@ class FinsentNet(nn.Module):
     @classmethod
     def from_encoder_config(cls, config: PretrainedConfig, heads: HeadsConfig) -> FinsentNet:
         """A randomly initialised net for an encoder config (no files read)."""
-        encoder = AutoModel.from_config(config, **_encoder_kwargs(config.model_type))
+        encoder = AutoModel.from_config(config, **_encoder_kwargs(config.model_type))  # type: ignore[no-untyped-call]
         return cls(encoder, heads)
 
     @classmethod

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict
 from torch import nn
-from tqdm import tqdm
+from tqdm import tqdm  # type: ignore[import-untyped]
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from finsent.labels import SENTIMENT_LABELS, TOPIC_LABELS
@@ -318,7 +318,7 @@ def train(
         )
         for task in TASKS
     }
-    optimizer = torch.optim.AdamW(param_groups(net, config), lr=config.lr)  # type: ignore[arg-type]
+    optimizer = torch.optim.AdamW(param_groups(net, config), lr=config.lr)
     steps_per_epoch = math.ceil(len(fit) / config.batch_size)
     total = steps_per_epoch * config.epochs
     if config.max_steps is not None:
