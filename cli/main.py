@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from cli import stack_cmd
+from dashboards import cli as dashboards_cli
 
 app = typer.Typer(
     name="finsent",
@@ -23,6 +24,8 @@ app = typer.Typer(
 )
 
 app.add_typer(stack_cmd.app, name="stack")
+app.add_typer(dashboards_cli.app, name="dashboards")
+app.command("web")(dashboards_cli.web)
 
 
 def main() -> None:

@@ -1,0 +1,56 @@
+"""Settings of the dashboards package: the Grafana connection and the built-in web view.
+
+Built once in the CLI entry (`dashboards/cli.py`) and passed down; nothing here reads the
+environment by itself.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AnyHttpUrl, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class GrafanaSettings(BaseSettings):
+    """Where Grafana is, and what it should use to reach Redis and Prometheus.
+
+    Variables: `FINSENT_GRAFANA_URL`, `FINSENT_GRAFANA_TOKEN`, ...
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="FINSENT_GRAFANA_", env_nested_delimiter="__", frozen=True, extra="ignore"
+    )
+
+    url: AnyHttpUrl | None = None
+    """Grafana base URL; unset means alerts post no annotations."""
+    token: SecretStr | None = None
+    """Service-account token (Editor role) for the HTTP API."""
+    timeout_s: Annotated[float, Field(gt=0)] = 5.0
+    redis_url: str = "redis://redis:6379"
+    """Redis address as Grafana (not this process) reaches it, for the data source."""
+    prometheus_url: str = "http://prometheus:9090"
+    """Prometheus address as Grafana reaches it, for the data source."""
+    folder_uid: str = "finsent"
+    folder_title: str = "finsent"
+
+
+class WebSettings(BaseSettings):
+    """The built-in web view (`finsent web`). Variables: `FINSENT_WEB_HOST`, `FINSENT_WEB_PORT`, ..."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FINSENT_WEB_", env_nested_delimiter="__", frozen=True, extra="ignore"
+    )
+
+    host: str = "127.0.0.1"
+    """Loopback by default: the page is read-only but shows internal data."""
+    port: Annotated[int, Field(ge=1, le=65535)] = 8050
+    token: SecretStr | None = None
+    """If set, every `/api/` call needs `Authorization: Bearer <token>` (the page asks once)."""
+    refresh_s: Annotated[float, Field(ge=2)] = 15.0
+    """How often the page refreshes itself."""
+    default_window_h: Annotated[float, Field(gt=0)] = 24.0
+    """Default time range, ending at the namespace's watermark (latest event time)."""
+    metrics_urls: tuple[str, ...] = ()
+    """Prometheus `/metrics` endpoints of the services (JSON list in the environment)."""
+    metrics_timeout_s: Annotated[float, Field(gt=0)] = 2.0

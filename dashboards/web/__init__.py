@@ -1,0 +1,1 @@
+"""The built-in, read-only web view (`finsent web`): JSON API plus one static page."""

@@ -1,0 +1,179 @@
+"""The FastAPI application of `finsent web`: a read-only JSON API and one static page.
+
+Every `/api/` route is documented in the OpenAPI schema (`/docs`, `/openapi.json`). The
+page itself holds no data, so it is served without the optional bearer token; the API
+checks it. Time ranges end at the namespace watermark unless `end` is given.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Final
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import AwareDatetime
+
+from dashboards.settings import WebSettings
+from dashboards.web import health, views
+from dashboards.web.models import (
+    NamespaceHealth,
+    NamespaceInfo,
+    Overview,
+    PipelineHealth,
+    TickerDetail,
+    TopicsView,
+)
+from dashboards.web.reader import AlertReader, SeriesReader
+from dashboards.web.window import Window
+from finsent.schemas import Alert, Evidence, SeriesRef
+
+STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
+
+NamespaceArg = Annotated[str, PathParam(pattern=r"^[a-z0-9][a-z0-9_\-]{0,39}$")]
+TickerArg = Annotated[str, PathParam(pattern=r"^[A-Z][A-Z0-9.\-]{0,9}$")]
+HoursArg = Annotated[float, Query(gt=0, le=24 * 400, description="Window length in hours.")]
+EndArg = Annotated[
+    AwareDatetime | None,
+    Query(description="Window end; default: the namespace watermark (newest event time)."),
+]
+
+
+def _require_token(settings: WebSettings) -> Callable[[Request], None]:
+    def check(request: Request) -> None:
+        if settings.token is None:
+            return
+        expected = f"Bearer {settings.token.get_secret_value()}"
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise HTTPException(
+                status_code=401,
+                detail="bearer token required",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    return check
+
+
+def create_app(settings: WebSettings, store: SeriesReader, alerts: AlertReader) -> FastAPI:
+    """Build the app over a store and an alert log.
+
+    Args:
+        settings: port, token, refresh interval and metrics endpoints.
+        store: the series store (read side).
+        alerts: the alert log (read side).
+    """
+    app = FastAPI(
+        title="finsent web view",
+        version="1",
+        description="Read-only sentiment series, top movers, evidence, alerts and pipeline health.",
+    )
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(_require_token(settings))])
+
+    def window_or_404(
+        namespace: str, hours: float, end: datetime | None
+    ) -> tuple[datetime | None, Window]:
+        watermark, window = views.window_for(store, namespace, hours, end)
+        if window is None:
+            raise HTTPException(status_code=404, detail="namespace holds no data")
+        return watermark, window
+
+    @api.get("/config", summary="Page settings")
+    def config() -> dict[str, float]:
+        """Refresh interval and default window the page starts with."""
+        return {"refresh_s": settings.refresh_s, "default_window_h": settings.default_window_h}
+
+    @api.get("/namespaces", summary="Namespaces with data")
+    def list_namespaces() -> list[NamespaceInfo]:
+        """`live` first, then replays by newest watermark."""
+        return views.namespaces(store)
+
+    @api.get("/namespaces/{namespace}/overview", summary="Market overview")
+    def overview(
+        namespace: NamespaceArg,
+        hours: HoursArg = settings.default_window_h,
+        end: EndArg = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 12,
+    ) -> Overview:
+        """Market series and the tickers whose negative share moved most."""
+        watermark, window = window_or_404(namespace, hours, end)
+        return views.overview(store, namespace, window, watermark, limit)
+
+    @api.get("/namespaces/{namespace}/tickers/{ticker}", summary="Ticker drill-down")
+    def ticker(
+        namespace: NamespaceArg,
+        ticker: TickerArg,
+        hours: HoursArg = settings.default_window_h,
+        end: EndArg = None,
+        evidence_limit: Annotated[int, Query(ge=1, le=50)] = 8,
+    ) -> TickerDetail:
+        """One ticker's series with the market's, its most negative documents and its alerts."""
+        watermark, window = window_or_404(namespace, hours, end)
+        return views.ticker_detail(
+            store, alerts, namespace, ticker, window, watermark, evidence_limit
+        )
+
+    @api.get("/namespaces/{namespace}/tickers/{ticker}/evidence", summary="Evidence documents")
+    def evidence(
+        namespace: NamespaceArg,
+        ticker: TickerArg,
+        hours: HoursArg = settings.default_window_h,
+        end: EndArg = None,
+        limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    ) -> list[Evidence]:
+        """The most negative documents about a ticker in the window."""
+        _, window = window_or_404(namespace, hours, end)
+        ref = SeriesRef(kind="ticker", value=ticker)
+        return store.evidence(ref, namespace, window.start, window.end, limit)
+
+    @api.get("/namespaces/{namespace}/topics", summary="Sentiment by topic")
+    def topics(
+        namespace: NamespaceArg, hours: HoursArg = settings.default_window_h, end: EndArg = None
+    ) -> TopicsView:
+        """Every topic series, movers first."""
+        _, window = window_or_404(namespace, hours, end)
+        return views.topics(store, namespace, window)
+
+    @api.get("/namespaces/{namespace}/alerts", summary="Alert log")
+    def alert_log(
+        namespace: NamespaceArg, limit: Annotated[int, Query(ge=1, le=500)] = 50
+    ) -> list[Alert]:
+        """Newest alert state changes first, with their evidence."""
+        return alerts.recent(namespace, limit)
+
+    @api.get("/health", summary="Pipeline health")
+    def pipeline_health() -> PipelineHealth:
+        """Service metrics when endpoints are configured; store statistics always."""
+        infos = views.namespaces(store)
+        ns_health = tuple(
+            NamespaceHealth(name=i.name, documents=i.documents, watermark=i.watermark)
+            for i in infos
+        )
+        if not settings.metrics_urls:
+            return PipelineHealth(source="store", store_backend=store.backend, namespaces=ns_health)
+        services = health.scrape(settings.metrics_urls, settings.metrics_timeout_s)
+        return PipelineHealth(
+            source="prometheus",
+            store_backend=store.backend,
+            namespaces=ns_health,
+            services=tuple(services),
+            summary=health.summarize(services),
+        )
+
+    app.include_router(api)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
