@@ -124,6 +124,7 @@ class Stack:
         while time.monotonic() < deadline:
             try:
                 if client.ping():
+                    self._check_redis_is_ours(client)
                     return
             except redis.AuthenticationError as exc:
                 raise ConfigurationError(f"Redis rejected our credentials: {exc}") from None
@@ -134,6 +135,20 @@ class Stack:
             f"Redis did not answer PING within the timeout ({last}); "
             f"see {self._redis_home / 'redis.log'}"
         )
+
+    def _check_redis_is_ours(self, client: redis.Redis) -> None:
+        """Another Redis on our port would answer PING for us: refuse to use it silently."""
+        ours = _live_pid(self._redis_home / "redis.pid", "redis-server")
+        theirs = int(client.info("server")["process_id"])
+        if ours is None:
+            raise ConfigurationError(
+                f"redis-server exited during start; see {self._redis_home / 'redis.log'}"
+            )
+        if theirs != ours:
+            raise ConfigurationError(
+                f"another Redis (pid {theirs}) already listens on port "
+                f"{self._settings.stack.redis_port}; stop it or set FINSENT_STACK__REDIS_PORT"
+            )
 
     # -- Kafka ------------------------------------------------------------------------
 

@@ -1,0 +1,30 @@
+# finsent: `make run` runs the main job, `make test` runs every test. Both do all set-up
+# on a fresh Debian 12 machine (apt, pip into .venv, mvn for the Kafka broker).
+.PHONY: setup run test test-fast lint stack-up stack-down clean
+
+DATA ?= ../shared/data
+SPEED ?= 7200
+
+setup:
+	@bash scripts/setup.sh
+
+run: setup
+	.venv/bin/finsent run --replay $(DATA)/stocknet-dataset/tweet/raw --speed $(SPEED) --web
+
+test: setup
+	@bash scripts/test.sh
+
+test-fast: setup
+	.venv/bin/pytest -m "not integration"
+
+lint: setup
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
+
+stack-up: setup
+	.venv/bin/finsent stack up
+
+stack-down:
+	.venv/bin/finsent stack down
+
+clean: stack-down
+	rm -rf .stack

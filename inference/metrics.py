@@ -1,0 +1,101 @@
+"""Prometheus metrics of the inference consumer. Names: `finsent_inference_<what>_<unit>`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from finsent.observability import HealthState
+from finsent.stream.runner import Envelope
+
+_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+_TOKEN_BUCKETS = (64, 256, 1024, 2048, 4096, 8192, 16384, 32768, 65536)
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class InferenceMetrics:
+    """All metrics in one registry; implements the runner's observer hooks."""
+
+    def __init__(self, registry: CollectorRegistry, health: HealthState | None = None) -> None:
+        self.registry = registry
+        self._health = health
+        self.documents_in = Counter(
+            "finsent_inference_documents_in_total", "Messages consumed", registry=registry
+        )
+        self.documents_out = Counter(
+            "finsent_inference_documents_total", "Documents scored and written", registry=registry
+        )
+        self.dlq = Counter(
+            "finsent_inference_dlq_total",
+            "Messages sent to the dead-letter topic",
+            ["reason"],
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            "finsent_inference_batch_size",
+            "Documents per batch",
+            buckets=_SIZE_BUCKETS,
+            registry=registry,
+        )
+        self.batch_tokens = Histogram(
+            "finsent_inference_batch_tokens",
+            "Padded tokens per batch (count x longest)",
+            buckets=_TOKEN_BUCKETS,
+            registry=registry,
+        )
+        self.model_latency = Histogram(
+            "finsent_inference_model_latency_seconds",
+            "Model time per batch",
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.end_to_end = Histogram(
+            "finsent_inference_end_to_end_latency_seconds",
+            "From ingest time to written, per document",
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.lag_messages = Gauge(
+            "finsent_inference_consumer_lag_messages",
+            "Messages behind the log end",
+            ["partition"],
+            registry=registry,
+        )
+        self.lag_seconds = Gauge(
+            "finsent_inference_consumer_lag_seconds",
+            "Age of the newest processed message while behind (0 when caught up)",
+            ["partition"],
+            registry=registry,
+        )
+        self.write_retries = Counter(
+            "finsent_inference_write_retries_total",
+            "Transient write failures retried",
+            registry=registry,
+        )
+
+    # -- runner observer hooks --------------------------------------------------------
+
+    def batch_written(self, batch: Sequence[Envelope[Any]], compute_s: float) -> None:
+        self.documents_in.inc(len(batch))
+        self.batch_size.observe(len(batch))
+        self.model_latency.observe(compute_s)
+
+    def dead_lettered(self, reason: str) -> None:
+        self.dlq.labels(reason=reason[:60]).inc()
+
+    def lag(self, partition: int, messages: int, seconds: float) -> None:
+        self.lag_messages.labels(partition=str(partition)).set(messages)
+        self.lag_seconds.labels(partition=str(partition)).set(seconds)
+
+    def ready(self, ready: bool) -> None:
+        if self._health is not None:
+            self._health.set_ready(ready)
+
+    def written(self, count: int, ingested_at_s: Sequence[float]) -> None:
+        self.documents_out.inc(count)
+        now = time.time()
+        for t in ingested_at_s:
+            self.end_to_end.observe(max(0.0, now - t))

@@ -1,0 +1,114 @@
+"""Builds the inference consumer from settings and runs it until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+import torch
+from prometheus_client import CollectorRegistry
+
+from finsent.kafka_io import ensure_pipeline_topics, make_consumer, make_producer
+from finsent.observability import HealthState, serve_observability
+from finsent.settings import FinsentSettings
+from finsent.store import open_store
+from finsent.stream.dlq import DeadLetterProducer
+from finsent.stream.runner import RunStats, StreamRunner
+from finsent.topics import DOCUMENTS, SCORED
+from inference.metrics import InferenceMetrics
+from inference.model.classifier import Classifier
+from inference.pipeline import Scorer, ScoringPipeline, SeriesWriter
+from inference.settings import InferenceSettings
+
+log = logging.getLogger(__name__)
+
+
+def load_scorer(settings: InferenceSettings) -> Classifier:
+    path = Path(settings.model_path) if settings.model_path else None
+    return Classifier.load(
+        path, device=settings.device, precision=settings.precision, max_length=settings.max_length
+    )
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT/SIGTERM set `stop`: the runner finishes its in-flight batch and leaves."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        log.info("stopping on signal", extra={"signal": signal.Signals(signum).name})
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def run_consumer(
+    base: FinsentSettings,
+    settings: InferenceSettings,
+    *,
+    scorer: Scorer | None = None,
+    store: SeriesWriter | None = None,
+    stop: threading.Event | None = None,
+    registry: CollectorRegistry | None = None,
+) -> RunStats:
+    """Run one consumer process of the scoring group until `stop` is set.
+
+    `scorer` and `store` default to the shipped model and the configured Redis store;
+    tests and benchmarks pass their own.
+    """
+    if settings.torch_threads:
+        torch.set_num_threads(settings.torch_threads)
+    stop = stop or threading.Event()
+    registry = registry or CollectorRegistry()
+    health = HealthState()
+    metrics = InferenceMetrics(registry, health)
+    server = serve_observability(registry, health, settings.metrics_host, settings.metrics_port)
+    log.info("observability endpoint up", extra={"port": server.server_port})
+    ensure_pipeline_topics(base.kafka, [DOCUMENTS, SCORED])
+    scorer = scorer or load_scorer(settings)
+    store = store or open_store(base.redis, backend=settings.store_backend)
+    producer = make_producer(base.kafka)
+    consumer = make_consumer(base.kafka, settings.group_id)
+    pipeline = ScoringPipeline(
+        scorer,
+        store,
+        producer,
+        metrics,
+        scored_topic=settings.scored_topic,
+        max_length=settings.max_length or 128,
+    )
+    runner = StreamRunner(
+        consumer,
+        settings.topic,
+        pipeline,
+        DeadLetterProducer(producer, max_consecutive=settings.max_consecutive_invalid),
+        settings.batch,
+        retry=settings.retry,
+        observer=metrics,
+        stop=stop,
+    )
+    log.info(
+        "inference consumer starting",
+        extra={
+            "topic": settings.topic,
+            "group": settings.group_id,
+            "device": settings.device,
+            "model_version": scorer.model_version,
+        },
+    )
+    try:
+        stats = runner.run()
+    finally:
+        producer.close(timeout=10)
+        server.shutdown()
+    log.info("inference consumer stopped", extra=stats.model_dump())
+    return stats

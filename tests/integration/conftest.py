@@ -1,0 +1,126 @@
+"""Fixtures for tests that run finsent's consumers as real processes against the real stack."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from finsent.kafka_io import make_producer
+from finsent.schemas import Document
+from finsent.settings import FinsentSettings
+from finsent.store import SeriesStore, open_store
+from finsent.store.base import ALL_SERIES
+
+REPO = Path(__file__).resolve().parents[2]
+FINSENT = str(Path(sys.executable).parent / "finsent")
+EPOCH = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random BERT with the real heads, saved like a shipped model (no download)."""
+    from inference.model.classifier import Classifier
+
+    folder = tmp_path_factory.mktemp("tiny-model")
+    Classifier.random_tiny(seed=7).save(folder)
+    return folder
+
+
+@pytest.fixture
+def store(settings: FinsentSettings) -> SeriesStore:
+    return open_store(settings.redis, backend="core")
+
+
+def make_documents(count: int, namespace: str, start: datetime = EPOCH) -> list[Document]:
+    """Distinct documents spread over a few hours of event time, several tickers."""
+    tickers = ("AAPL", "MSFT", "WMT", "JPM", "XOM")
+    now = datetime.now(UTC)
+    return [
+        Document(
+            id=f"doc-{i:06d}",
+            source="test",
+            text=f"Headline {i}: {tickers[i % 5]} shares move after the quarterly report",
+            tickers=(tickers[i % 5],),
+            published_at=start + timedelta(seconds=7 * i),
+            ingested_at=now,
+            namespace=namespace,
+        )
+        for i in range(count)
+    ]
+
+
+def produce(settings: FinsentSettings, topic: str, values: Sequence[bytes | Document]) -> None:
+    producer = make_producer(settings.kafka)
+    try:
+        for value in values:
+            raw = value.model_dump_json().encode() if isinstance(value, Document) else value
+            producer.send(topic, raw)
+        producer.flush(timeout=60)
+    finally:
+        producer.close(timeout=10)
+
+
+def count_all(store: SeriesStore, namespace: str) -> int:
+    start = EPOCH - timedelta(days=400)
+    return store.total(ALL_SERIES, namespace, start, EPOCH + timedelta(days=30)).count
+
+
+def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+@pytest.fixture
+def consumer_factory(
+    tiny_model_dir: Path, tmp_path: Path
+) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Starts `finsent infer` processes on the tiny model; kills leftovers after the test."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(topic: str, group: str, scored_topic: str, **env: str) -> subprocess.Popen[bytes]:
+        log = (tmp_path / f"consumer-{len(procs)}.log").open("ab")
+        full_env = {
+            **os.environ,
+            "FINSENT_INFERENCE_SCORED_TOPIC": scored_topic,
+            "FINSENT_INFERENCE_BATCH__MAX_WAIT_S": "0.05",
+            "FINSENT_INFERENCE_TORCH_THREADS": "1",
+            "FINSENT_INFERENCE_STORE_BACKEND": "core",
+            **env,
+        }
+        proc = subprocess.Popen(
+            [
+                FINSENT,
+                "infer",
+                "--topic",
+                topic,
+                "--group",
+                group,
+                "--model",
+                str(tiny_model_dir),
+                "--metrics-port",
+                "0",
+            ],
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)

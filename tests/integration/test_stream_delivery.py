@@ -1,0 +1,114 @@
+"""The consumer's delivery guarantees, on the real broker and the real Redis server."""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Callable
+from subprocess import Popen
+
+from kafka import KafkaConsumer
+
+from finsent.kafka_io import make_consumer
+from finsent.schemas import MAX_TEXT_CHARS
+from finsent.settings import FinsentSettings
+from finsent.store import SeriesStore
+from tests.integration.conftest import count_all, make_documents, produce, wait_for
+
+
+def read_all(consumer: KafkaConsumer, expected: int, timeout_s: float = 60) -> list[object]:
+    records: list[object] = []
+
+    def drained() -> bool:
+        for batch in consumer.poll(timeout_ms=500).values():
+            records.extend(batch)
+        return len(records) >= expected
+
+    wait_for(drained, timeout_s, f"{expected} records")
+    return records
+
+
+def test_sigkill_mid_stream_counts_every_document_once(
+    settings: FinsentSettings,
+    store: SeriesStore,
+    topic_factory: Callable[..., str],
+    consumer_group: str,
+    namespace: str,
+    consumer_factory: Callable[..., Popen[bytes]],
+) -> None:
+    topic = topic_factory("docs", partitions=2)
+    scored = topic_factory("scored", partitions=2)
+    docs = make_documents(5000, namespace)
+    produce(settings, topic, docs)
+
+    first = consumer_factory(topic, consumer_group, scored)
+    # Kill it once it has written a part of the stream, but not all of it.
+    wait_for(lambda: count_all(store, namespace) >= 800, 180, "the first consumer to write")
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    counted_at_kill = count_all(store, namespace)
+    assert counted_at_kill < 5000, "the kill came too late to test anything"
+
+    second = consumer_factory(topic, consumer_group, scored)
+    wait_for(lambda: count_all(store, namespace) >= 5000, 240, "all 5000 documents")
+    second.send_signal(signal.SIGTERM)
+    assert second.wait(timeout=60) == 0
+
+    assert count_all(store, namespace) == 5000
+    # The scored topic holds every id at least once (at-least-once; duplicates allowed).
+    reader = make_consumer(settings.kafka, group_id=None)
+    reader.subscribe([scored])
+    ids = {json.loads(r.value)["document_id"] for r in read_all(reader, 5000)}  # type: ignore[attr-defined]
+    reader.close()
+    assert ids == {d.id for d in docs}
+
+
+def test_bad_messages_are_dead_lettered_and_good_ones_counted(
+    settings: FinsentSettings,
+    store: SeriesStore,
+    topic_factory: Callable[..., str],
+    consumer_group: str,
+    namespace: str,
+    consumer_factory: Callable[..., Popen[bytes]],
+) -> None:
+    topic = topic_factory("docs", partitions=1)
+    scored = topic_factory("scored")
+    good = make_documents(30, namespace)
+    schema_invalid = good[0].model_dump(mode="json") | {"id": "bad-1", "published_at": "yesterday"}
+    oversized = good[0].model_dump(mode="json") | {
+        "id": "bad-2",
+        "text": "x" * (MAX_TEXT_CHARS + 1),
+    }
+    values: list[object] = [
+        *good[:10],
+        b"{not json",
+        *good[10:20],
+        json.dumps(schema_invalid).encode(),
+        json.dumps(oversized).encode(),
+        *good[20:],
+    ]
+    produce(settings, topic, values)  # type: ignore[arg-type]
+
+    proc = consumer_factory(topic, consumer_group, scored)
+    wait_for(lambda: count_all(store, namespace) >= 30, 120, "the 30 good documents")
+
+    dlq = make_consumer(settings.kafka, group_id=None)
+    dlq.subscribe([topic + ".dlq"])
+    letters = read_all(dlq, 3)
+    dlq.close()
+    assert proc.poll() is None, "the consumer must keep running after bad input"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+
+    assert count_all(store, namespace) == 30
+    reasons = []
+    for letter in letters:
+        headers = dict(letter.headers)  # type: ignore[attr-defined]
+        assert headers["original_topic"].decode() == topic
+        assert int(headers["original_partition"]) == 0
+        assert int(headers["original_offset"]) in (10, 21, 22)
+        reasons.append(headers["reason"].decode())
+    assert len(reasons) == 3
+    assert "json" in reasons[0].lower()
+    assert "published_at" in reasons[1]
+    assert "text" in reasons[2] and "at most" in reasons[2]
