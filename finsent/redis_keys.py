@@ -1,0 +1,131 @@
+"""Every Redis key finsent uses, built only here (STYLE.md section 3).
+
+All keys of one namespace share the hash tag `{<namespace>}`, so in Redis Cluster a
+namespace lives in one slot: the per-document Lua scripts may touch all its series
+atomically, and `drop_namespace` scans one node. The trade-off: one namespace cannot be
+spread over several shards; `live` is bounded by one shard's memory and CPU (ample for
+minute-resolution series; see docs/store.md). Keys that span namespaces (the namespace
+registry) carry no namespace tag and are never touched by a script.
+
+Grafana and the query API filter on labels (`ticker`, `model`, ...), never on key strings.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+PREFIX: Final = "finsent"
+
+Resolution = Literal["1m", "1h"]
+RESOLUTIONS: Final[tuple[Resolution, ...]] = ("1m", "1h")
+RESOLUTION_MS: Final[dict[Resolution, int]] = {"1m": 60_000, "1h": 3_600_000}
+
+SeriesField = Literal["count", "negative", "neutral", "positive", "score_sum"]
+SERIES_FIELDS: Final[tuple[SeriesField, ...]] = (
+    "count",
+    "negative",
+    "neutral",
+    "positive",
+    "score_sum",
+)
+
+# Label names on every RedisTimeSeries key; dashboards may filter on exactly these.
+TS_LABELS: Final[tuple[str, ...]] = (
+    "app",
+    "namespace",
+    "kind",
+    "ticker",
+    "topic",
+    "source",
+    "value",
+    "field",
+    "resolution",
+    "model",
+)
+
+NAMESPACES: Final = f"{PREFIX}:namespaces"
+"""Set of namespace names that hold data (cross-slot; never touched by a script)."""
+
+
+def _ns(namespace: str) -> str:
+    return f"{PREFIX}:{{{namespace}}}"
+
+
+def namespace_pattern(namespace: str) -> str:
+    """SCAN pattern matching every key of one namespace (glob-escaped)."""
+    escaped = "".join("\\" + c if c in "*?[]\\" else c for c in _ns(namespace))
+    return escaped + ":*"
+
+
+def meta(namespace: str) -> str:
+    """Hash: `watermark_ms` (max event time written), `docs` (documents counted)."""
+    return f"{_ns(namespace)}:meta"
+
+
+def series_registry(namespace: str) -> str:
+    """Set of `<kind>:<value>` series that have data in the namespace."""
+    return f"{_ns(namespace)}:series"
+
+
+def models(namespace: str) -> str:
+    """Set of model versions that wrote to the namespace (RedisTimeSeries backend)."""
+    return f"{_ns(namespace)}:models"
+
+
+def seen(namespace: str, hour_ms: int) -> str:
+    """Set of document ids already counted whose event time falls in this hour."""
+    return f"{_ns(namespace)}:seen:{hour_ms}"
+
+
+def seen_index(namespace: str) -> str:
+    """Sorted set of `seen` hour starts (score = hour start ms), for trimming."""
+    return f"{_ns(namespace)}:seen_idx"
+
+
+def bucket(namespace: str, resolution: Resolution, kind: str, value: str, start_ms: int) -> str:
+    """Core backend hash of one series bucket: fields `count`, ..., `score_sum`, `m:<model>`."""
+    return f"{_ns(namespace)}:b:{resolution}:{kind}:{value}:{start_ms}"
+
+
+def bucket_index(namespace: str, resolution: Resolution, kind: str, value: str) -> str:
+    """Core backend sorted set of one series' bucket starts (score = member = start ms)."""
+    return f"{_ns(namespace)}:bi:{resolution}:{kind}:{value}"
+
+
+def ts_series(
+    namespace: str, resolution: Resolution, kind: str, value: str, field: str, model: str
+) -> str:
+    """RedisTimeSeries key of one (series, field, resolution, model version)."""
+    return f"{_ns(namespace)}:ts:{resolution}:{kind}:{value}:{field}:{model}"
+
+
+def evidence(namespace: str, kind: str, value: str, hour_ms: int) -> str:
+    """Sorted set of the most negative documents of one series in one hour (score = score)."""
+    return f"{_ns(namespace)}:ev:{kind}:{value}:{hour_ms}"
+
+
+def evidence_index(namespace: str) -> str:
+    """Sorted set of evidence keys (score = hour start ms), for trimming."""
+    return f"{_ns(namespace)}:ev_idx"
+
+
+def incidents(namespace: str) -> str:
+    """Hash: open incident key -> incident JSON (alerts state)."""
+    return f"{_ns(namespace)}:alerts:open"
+
+
+def alert_cursor(namespace: str) -> str:
+    """Hash: rule name -> end (ms) of the last window evaluated."""
+    return f"{_ns(namespace)}:alerts:cursor"
+
+
+def alert_baselines(namespace: str) -> str:
+    """Hash: `<rule>|<kind>:<value>` -> detector state JSON."""
+    return f"{_ns(namespace)}:alerts:baseline"
+
+
+ALERT_LOG: Final = f"{PREFIX}:alerts:log"
+"""Stream of every alert state change, all namespaces (cross-slot)."""
+
+ALERT_NOTIFIED: Final = f"{PREFIX}:alerts:notified"
+"""Hash: `<incident_id>|<state>|<channel>` -> 1 once that notification was delivered."""
