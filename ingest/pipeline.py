@@ -1,0 +1,218 @@
+"""The chain every source feeds: normalise -> dedupe -> produce, with dead letters and counts.
+
+Sources only read; this module decides. A failing input is dead-lettered with its raw
+bytes and reason and counted, never raised; a failing dependency (Redis, the broker)
+raises `TransientError` after releasing what it claimed, so a retry is not a duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+from kafka.producer.future import FutureRecordMetadata
+
+from finsent.errors import InvalidMessage, TransientError
+from finsent.schemas import LIVE_NAMESPACE, Document
+from finsent.stream.dlq import DeadLetter, DeadLetterProducer
+from finsent.topics import DOCUMENTS
+from ingest.dedupe import Claim, Deduplicator
+from ingest.metrics import IngestMetrics
+from ingest.models import Candidate, IngestReport, RawItem, Rejected
+from ingest.normalize import Normalizer, reason_class
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+Outcome = Literal["produced", "duplicate", "dead_lettered"]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class _Pending:
+    future: FutureRecordMetadata
+    claim: Claim | None
+    doc: Document
+
+
+class IngestPipeline:
+    """Normalises, deduplicates and produces documents; accounts for every input.
+
+    Args:
+        normalizer: the shared pure step.
+        dedupe: None disables deduplication (e.g. `finsent replay kafka` of deduped data).
+        producer: a Kafka producer (thread-safe; shared by sources).
+        dlq: where rejected inputs go, as `<topic>.dlq`.
+        topic: documents topic; tests pass a uuid topic.
+        namespace: `live` or a replay namespace, stamped on every document.
+        clock: injected wall clock (validity bounds, `ingested_at`).
+        ingested_at_event_time: replays stamp `ingested_at = published_at` so that two
+            replays of one input yield identical documents.
+        metrics: optional Prometheus metrics.
+        flush_every: produce asynchronously and wait for acknowledgements every N documents.
+    """
+
+    def __init__(
+        self,
+        normalizer: Normalizer,
+        dedupe: Deduplicator | None,
+        producer: KafkaProducer,
+        dlq: DeadLetterProducer,
+        *,
+        topic: str | None = None,
+        namespace: str = LIVE_NAMESPACE,
+        clock: Clock = utc_now,
+        ingested_at_event_time: bool = False,
+        metrics: IngestMetrics | None = None,
+        flush_every: int = 1000,
+    ) -> None:
+        self._normalize = normalizer
+        self._dedupe = dedupe
+        self._producer = producer
+        self._dlq = dlq
+        self.topic = topic or DOCUMENTS.name
+        self.namespace = namespace
+        self._clock = clock
+        self._event_time = ingested_at_event_time
+        self._metrics = metrics
+        self._flush_every = flush_every
+        self._lock = threading.RLock()
+        self._pending: list[_Pending] = []
+        self._counts: Counter[str] = Counter()
+        self._dup_kinds: Counter[str] = Counter()
+        self._dlq_reasons: Counter[str] = Counter()
+        self._tickers: Counter[str] = Counter()
+
+    def handle(self, candidate: Candidate) -> Outcome:
+        """Process one input. Never raises for bad input; raises `TransientError`."""
+        with self._lock:
+            self._counts["in"] += 1
+        if isinstance(candidate, Rejected):
+            self._dead_letter(candidate.raw, candidate.reason, candidate.source)
+            return "dead_lettered"
+        try:
+            doc = self.normalize(candidate)
+        except InvalidMessage as exc:
+            self._dead_letter(candidate.raw or _describe(candidate), exc.reason, candidate.source)
+            return "dead_lettered"
+        return self.publish(doc, counted=True)
+
+    def normalize(self, item: RawItem) -> Document:
+        now = self._clock()
+        doc = self._normalize(item, now=now, namespace=self.namespace)
+        if self._event_time:
+            doc = doc.model_copy(update={"ingested_at": doc.published_at})
+        return doc
+
+    def publish(self, doc: Document, *, counted: bool = False) -> Outcome:
+        """Dedupe and produce an already valid document (replays of Kafka data use this)."""
+        if not counted:
+            with self._lock:
+                self._counts["in"] += 1
+        claim: Claim | None = None
+        if self._dedupe is not None:
+            verdict, claim = self._dedupe.check(doc)
+            if verdict != "new":
+                with self._lock:
+                    self._counts["duplicates"] += 1
+                    self._dup_kinds[verdict] += 1
+                if self._metrics:
+                    self._metrics.duplicates.labels(verdict).inc()
+                    self._metrics.documents.labels(doc.source, "duplicate").inc()
+                return "duplicate"
+        key = doc.primary_ticker.encode() if doc.primary_ticker else None
+        try:
+            future = self._producer.send(self.topic, key=key, value=DOCUMENTS.encode(doc))
+        except KafkaError as exc:
+            if claim is not None:
+                self._dedupe.release(claim)  # type: ignore[union-attr]
+            raise TransientError(f"produce failed: {type(exc).__name__}") from exc
+        self._dlq.saw_valid()
+        with self._lock:
+            self._pending.append(_Pending(future, claim, doc))
+            full = len(self._pending) >= self._flush_every
+        if full:
+            self.flush()
+        return "produced"
+
+    def flush(self, timeout_s: float = 60.0) -> None:
+        """Wait until every produced document and dead letter is acknowledged.
+
+        Raises:
+            TransientError: the broker refused a document; its dedupe claim is released.
+        """
+        with self._lock:
+            pending, self._pending = self._pending, []
+        if pending:
+            self._producer.flush(timeout=timeout_s)
+        failed: Exception | None = None
+        for item in pending:
+            try:
+                item.future.get(timeout=timeout_s)
+            except KafkaError as exc:
+                failed = exc
+                if item.claim is not None and self._dedupe is not None:
+                    self._dedupe.release(item.claim)
+                continue
+            self._count_produced(item.doc)
+        self._dlq.flush(timeout_s)
+        if failed is not None:
+            raise TransientError(f"produce failed: {type(failed).__name__}") from failed
+
+    def run(self, candidates: Iterable[Candidate]) -> IngestReport:
+        """Handle every candidate, flush, and return the report of this pipeline so far."""
+        for candidate in candidates:
+            self.handle(candidate)
+        self.flush()
+        return self.report()
+
+    def report(self) -> IngestReport:
+        with self._lock:
+            tickers = dict(self._tickers)
+            untagged = tickers.pop("", 0)
+            return IngestReport(
+                documents_in=self._counts["in"],
+                duplicates=self._counts["duplicates"],
+                dead_lettered=self._counts["dead_lettered"],
+                produced=self._counts["produced"],
+                duplicates_by_kind=dict(self._dup_kinds),
+                dead_letter_reasons=dict(self._dlq_reasons),
+                per_ticker=dict(sorted(tickers.items())),
+                untagged=untagged,
+            )
+
+    def _count_produced(self, doc: Document) -> None:
+        with self._lock:
+            self._counts["produced"] += 1
+            for ticker in doc.tickers or ("",):
+                self._tickers[ticker] += 1
+        if self._metrics:
+            self._metrics.documents.labels(doc.source, "produced").inc()
+
+    def _dead_letter(self, raw: bytes, reason: str, source: str) -> None:
+        cls = reason_class(reason)
+        # DlqLimitExceeded propagates: a stream that is all garbage is a bad deploy.
+        self._dlq.send(DeadLetter(value=raw, reason=reason, original_topic=self.topic))
+        with self._lock:
+            self._counts["dead_lettered"] += 1
+            self._dlq_reasons[cls] += 1
+        if self._metrics:
+            self._metrics.dead_letters.labels(cls).inc()
+            self._metrics.documents.labels(source, "dead_lettered").inc()
+        log.info("rejected input", extra={"source": source, "reason": cls})
+
+
+def _describe(item: RawItem) -> bytes:
+    """Raw bytes for an item a source built without keeping its input (RSS entries)."""
+    return json.dumps(item.model_dump(mode="json"), ensure_ascii=False).encode("utf-8", "replace")

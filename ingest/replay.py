@@ -1,0 +1,332 @@
+"""Replays: history fed through the same chain as live data, in its own namespace.
+
+A replay never writes to `live`: its documents carry `Document.namespace`, and its dedupe
+keys live under that namespace, so a replay is neither deduplicated against live data
+nor visible in live series. Replaying the same input twice, at any speed, yields the same
+documents (ids, times, tickers, text; `ingested_at` is the event time), so the same series.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import redis
+from kafka import TopicPartition
+from pydantic import AwareDatetime, BaseModel
+from tqdm import tqdm  # type: ignore[import-untyped]
+
+from finsent.errors import ConfigurationError, InvalidMessage
+from finsent.kafka_io import make_consumer
+from finsent.schemas import LIVE_NAMESPACE, Document
+from finsent.settings import FinsentSettings
+from finsent.store import open_store_on
+from finsent.topics import DOCUMENTS
+from ingest import keys
+from ingest.dedupe import drop_namespace_keys
+from ingest.models import Candidate, IngestReport, RawItem, Rejected
+from ingest.pipeline import Clock, IngestPipeline, utc_now
+from ingest.settings import IngestSettings
+from ingest.sources.files import event_order, read_files
+from ingest.wiring import open_pipeline
+
+_NAMESPACE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,39}$")
+
+
+class ReplayInfo(BaseModel):
+    """What `finsent replay list` shows about one replay namespace."""
+
+    namespace: str
+    kind: str
+    inputs: list[str]
+    started_at: AwareDatetime
+    finished_at: AwareDatetime | None = None
+    report: IngestReport | None = None
+
+
+def default_namespace(now: datetime) -> str:
+    return "replay-" + now.astimezone(UTC).strftime("%Y%m%dt%H%M%S")
+
+
+def check_namespace(namespace: str) -> str:
+    """A valid replay namespace, never `live`.
+
+    Raises:
+        ConfigurationError: `live` or not a valid namespace name.
+    """
+    if namespace == LIVE_NAMESPACE:
+        raise ConfigurationError("a replay never writes to the live namespace")
+    if not _NAMESPACE.match(namespace):
+        raise ConfigurationError(
+            f"bad namespace {namespace!r}: use 1-40 of a-z, 0-9, '_' and '-', starting alphanumeric"
+        )
+    return namespace
+
+
+class Pacer:
+    """Sleeps so events go out at `speed` times their original pace (None: no sleeping)."""
+
+    def __init__(
+        self,
+        speed: float | None,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if speed is not None and speed <= 0:
+            raise ValueError("speed must be positive")
+        self._speed = speed
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._origin: tuple[datetime, float] | None = None
+
+    def wait_for(self, event_time: datetime | None) -> None:
+        if self._speed is None or event_time is None:
+            return
+        if self._origin is None:
+            self._origin = (event_time, self._monotonic())
+            return
+        first_event, first_wall = self._origin
+        due = first_wall + (event_time - first_event).total_seconds() / self._speed
+        delay = due - self._monotonic()
+        if delay > 0:
+            self._sleep(delay)
+
+
+def _event_time(candidate: Candidate) -> datetime | None:
+    return candidate.published_at if isinstance(candidate, RawItem) else None
+
+
+def replay_files(
+    paths: Sequence[Path],
+    settings: FinsentSettings,
+    namespace: str | None = None,
+    speed: float | None = None,
+    progress: bool = True,
+    topic: str | None = None,
+    *,
+    ingest: IngestSettings | None = None,
+    clock: Clock = utc_now,
+    pacer: Pacer | None = None,
+) -> IngestReport:
+    """Publish every document in `paths` in event-time order, into a replay namespace.
+
+    Args:
+        paths: files and directories (walked) of JSONL, CSV or StockNet tweet files.
+        settings: Kafka and Redis.
+        namespace: the replay namespace; default `replay-<UTC timestamp>`; never `live`.
+        speed: N times real time, or None for as fast as possible.
+        progress: show a tqdm progress bar with ETA (stderr).
+        topic: documents topic override (tests).
+        ingest: ingest settings; default read from the environment.
+        clock: wall clock (bounds future timestamps; names the default namespace).
+        pacer: injected pacing (tests); default from `speed`.
+
+    Returns:
+        The run's report; `documents_in == duplicates + dead_lettered + produced`.
+    """
+    ingest = ingest or IngestSettings()
+    ns = check_namespace(namespace or default_namespace(clock()))
+    pacer = pacer or Pacer(speed)
+    candidates = event_order(read_files(paths, ingest.max_raw_bytes))
+    info = ReplayInfo(namespace=ns, kind="file", inputs=[str(p) for p in paths], started_at=clock())
+    client = settings.redis.client()
+    try:
+        _register(client, info)
+        with open_pipeline(
+            settings, ingest, namespace=ns, topic=topic, clock=clock, replay=True
+        ) as pipeline:
+            _drive(pipeline, candidates, pacer, progress, ns)
+            pipeline.flush()
+            report = pipeline.report()
+        _register(client, info.model_copy(update={"finished_at": clock(), "report": report}))
+        return report
+    finally:
+        client.close()
+
+
+def replay_kafka(
+    settings: FinsentSettings,
+    start: datetime,
+    end: datetime,
+    namespace: str | None = None,
+    *,
+    source_namespace: str = LIVE_NAMESPACE,
+    source_topic: str | None = None,
+    topic: str | None = None,
+    speed: float | None = None,
+    progress: bool = True,
+    ingest: IngestSettings | None = None,
+    clock: Clock = utc_now,
+    pacer: Pacer | None = None,
+) -> IngestReport:
+    """Re-read `[start, end)` (Kafka record time) of the documents topic and republish it.
+
+    Only documents of `source_namespace` are taken; they are republished unchanged except
+    for `namespace`, in event-time order, so the same scoring path handles them.
+
+    Args:
+        settings: Kafka and Redis.
+        start: first record time (inclusive), found with `offsets_for_times`.
+        end: end record time (exclusive).
+        namespace: the replay namespace; never `live`.
+        source_namespace: which documents to take (default `live`).
+        source_topic: topic to read (default the documents topic).
+        topic: topic to write (default the documents topic).
+        speed, progress, ingest, clock, pacer: as in `replay_files`.
+    """
+    if end <= start:
+        raise ConfigurationError("--to must be after --from")
+    ingest = ingest or IngestSettings()
+    ns = check_namespace(namespace or default_namespace(clock()))
+    read_topic = source_topic or DOCUMENTS.name
+    candidates = _read_range(settings, read_topic, start, end, source_namespace, ns)
+    info = ReplayInfo(
+        namespace=ns,
+        kind="kafka",
+        inputs=[f"{read_topic}[{start.isoformat()}, {end.isoformat()})"],
+        started_at=clock(),
+    )
+    client = settings.redis.client()
+    try:
+        _register(client, info)
+        with open_pipeline(
+            settings, ingest, namespace=ns, topic=topic, clock=clock, replay=False
+        ) as pipeline:
+            _drive(pipeline, candidates, pacer or Pacer(speed), progress, ns)
+            pipeline.flush()
+            report = pipeline.report()
+        _register(client, info.model_copy(update={"finished_at": clock(), "report": report}))
+        return report
+    finally:
+        client.close()
+
+
+def _read_range(
+    settings: FinsentSettings,
+    topic: str,
+    start: datetime,
+    end: datetime,
+    source_namespace: str,
+    namespace: str,
+) -> list[Document | Rejected]:
+    consumer = make_consumer(settings.kafka, group_id=None)
+    try:
+        partitions = sorted(consumer.partitions_for_topic(topic) or ())
+        if not partitions:
+            raise ConfigurationError(f"topic {topic!r} does not exist")
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+        starts = consumer.offsets_for_times(dict.fromkeys(tps, start_ms))
+        ends = consumer.offsets_for_times(dict.fromkeys(tps, end_ms))
+        latest = consumer.end_offsets(tps)
+        stop: dict[TopicPartition, int] = {}
+        for tp in tps:
+            begin = starts.get(tp)
+            finish = ends.get(tp)
+            stop_at = finish.offset if finish is not None else latest[tp]
+            if begin is None or begin.offset >= stop_at:
+                consumer.pause(tp)
+                continue
+            consumer.seek(tp, begin.offset)
+            stop[tp] = stop_at
+        out: list[Document | Rejected] = []
+        while stop:
+            for tp, records in consumer.poll(timeout_ms=1000).items():
+                for record in records:
+                    if tp in stop and record.offset < stop[tp]:
+                        out.extend(_republishable(record.value, source_namespace, namespace))
+                if tp in stop and consumer.position(tp) >= stop[tp]:
+                    del stop[tp]
+                    consumer.pause(tp)
+    finally:
+        consumer.close()
+
+    def order(item: Document | Rejected) -> tuple[int, datetime, str]:
+        if isinstance(item, Rejected):
+            return (0, datetime(1, 1, 1, tzinfo=UTC), "")
+        return (1, item.published_at, item.id)
+
+    return sorted(out, key=order)
+
+
+def _republishable(
+    value: bytes | None, source_namespace: str, namespace: str
+) -> list[Document | Rejected]:
+    try:
+        doc = DOCUMENTS.decode(value)
+    except InvalidMessage as exc:
+        return [
+            Rejected(source="replay:kafka", raw=value or b"", reason=f"malformed: {exc.reason}")
+        ]
+    if doc.namespace != source_namespace:
+        return []
+    return [doc.model_copy(update={"namespace": namespace})]
+
+
+def _drive(
+    pipeline: IngestPipeline,
+    items: Sequence[Candidate | Document],
+    pacer: Pacer,
+    progress: bool,
+    namespace: str,
+) -> None:
+    with tqdm(total=len(items), unit="doc", disable=not progress, desc=namespace) as bar:
+        for item in items:
+            if isinstance(item, Document):
+                pacer.wait_for(item.published_at)
+                pipeline.publish(item)
+            else:
+                pacer.wait_for(_event_time(item))
+                pipeline.handle(item)
+            bar.update(1)
+
+
+def _register(client: redis.Redis, info: ReplayInfo) -> None:
+    client.hset(keys.REPLAYS, info.namespace, info.model_dump_json())
+
+
+def list_replays(settings: FinsentSettings) -> list[ReplayInfo]:
+    """Replay namespaces, with what made them; store namespaces without a record too."""
+    client = settings.redis.client()
+    try:
+        known = {
+            (k.decode() if isinstance(k, bytes) else str(k)): ReplayInfo.model_validate_json(v)
+            for k, v in client.hgetall(keys.REPLAYS).items()
+        }
+        for ns in open_store_on(client).list_namespaces():
+            if ns not in known:
+                known[ns] = ReplayInfo(
+                    namespace=ns,
+                    kind="live" if ns == LIVE_NAMESPACE else "unknown",
+                    inputs=[],
+                    started_at=datetime(1970, 1, 1, tzinfo=UTC),
+                )
+        return [known[k] for k in sorted(known)]
+    finally:
+        client.close()
+
+
+def drop_replay(settings: FinsentSettings, namespace: str) -> int:
+    """Delete a replay namespace: its series (via the store) and its dedupe keys.
+
+    Raises:
+        ConfigurationError: `namespace` is `live`.
+    """
+    check_namespace(namespace)
+    client = settings.redis.client()
+    try:
+        removed = open_store_on(client).drop_namespace(namespace)
+        removed += drop_namespace_keys(client, namespace)
+        client.hdel(keys.REPLAYS, namespace)
+        return removed
+    finally:
+        client.close()
+
+
+def count_unique_ids(items: Iterable[Candidate]) -> int:
+    """Distinct source ids among parsed items (an independent check on replay reports)."""
+    return len({i.source_id for i in items if isinstance(i, RawItem)})

@@ -1,0 +1,73 @@
+"""Ingest settings: one frozen class, built once in the CLI entry and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from finsent.settings import REPO_ROOT
+
+
+class IngestSettings(BaseSettings):
+    """Everything `finsent ingest` and `finsent replay` need besides Kafka and Redis.
+
+    Environment variables start with `FINSENT_INGEST_`, e.g. `FINSENT_INGEST_PUSH_TOKEN`.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="FINSENT_INGEST_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    data_dir: Path = Field(
+        default=REPO_ROOT.parent / "shared" / "data",
+        validation_alias="FINSENT_DATA_DIR",
+    )
+    """Shared data sets (StockNet lives under `stocknet-dataset/`)."""
+
+    # Validity of inputs.
+    max_raw_bytes: int = Field(default=256 * 1024, ge=1024)
+    """Inputs larger than this (bytes, before parsing) are dead-lettered as oversized."""
+    max_future_s: float = Field(default=86_400.0, ge=0)
+    """Publication times further ahead of the clock than this are rejected."""
+    min_year: int = 1990
+    """Publication times before January 1 of this year are rejected."""
+    max_tickers: int = Field(default=10, ge=1)
+    """Tickers kept per document (cashtag spam lists dozens)."""
+    languages: tuple[str, ...] = ("en", "de", "es", "fr", "nl", "it", "pt", "id")
+    """ISO 639-1 codes the language detector chooses among (fewer is faster)."""
+
+    # Deduplication.
+    dedupe_enabled: bool = True
+    dedupe_ttl_s: int = Field(default=7 * 86_400, ge=60)
+    """How long (wall clock) dedupe keys live in Redis."""
+    dedupe_window_s: int = Field(default=86_400, ge=0)
+    """Event-time window in which the same normalised content counts once."""
+    near_dup_max_distance: int = Field(default=3, ge=0, le=3)
+    """SimHash Hamming distance (of 64 bits) at or under which two posts are near-duplicates.
+
+    At most 3: the index splits the hash into 4 bands, so any pair within 3 bits shares a band.
+    """
+    near_dup_min_tokens: int = Field(default=4, ge=1)
+    """Shorter content keys only dedupe exactly (SimHash is noisy on a few words)."""
+
+    # Push API.
+    push_host: str = "127.0.0.1"
+    push_port: int = 8081
+    push_token: SecretStr | None = None
+    """Bearer token for `POST /v1/documents`; the server refuses to start without one."""
+    push_max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    push_max_batch: int = Field(default=500, ge=1)
+    push_rate_per_s: float = Field(default=50.0, gt=0)
+    """Sustained requests per second per client (token bucket)."""
+    push_burst: int = Field(default=100, ge=1)
+
+    # RSS.
+    rss_max_backoff_s: float = Field(default=3600.0, gt=0)
+    rss_user_agent: str = "finsent-ingest/0.1 (+https://github.com/finsent)"
+    rss_max_feed_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)

@@ -1,0 +1,147 @@
+"""Parsing of single records shared by the file reader and the push API.
+
+Two shapes are understood:
+
+- a finsent document (`DocumentIn`): `text` and `published_at` at least;
+- a Twitter API v1.1 tweet (as in StockNet): only `id_str`, `created_at`, `text`, `lang`
+  and `entities.symbols` are read; user-profile fields are never touched or kept.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from finsent.errors import InvalidMessage
+from ingest.models import RawItem
+
+
+class DocumentIn(BaseModel):
+    """A document as senders write it (JSONL line, CSV row, push API item)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", str_max_length=1_000_000)
+
+    id: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    """Your id for the document; re-sending the same id is deduplicated."""
+    source: Annotated[str, Field(min_length=1, max_length=80)] | None = None
+    url: str | None = None
+    title: str | None = None
+    text: str | None = None
+    """The body; may be HTML. At least one of `text` and `title` must hold words."""
+    language: Annotated[str, Field(max_length=16)] | None = None
+    tickers: Annotated[list[str], Field(max_length=50)] = []
+    """Tickers you know the document is about; more are found in the text."""
+    published_at: AwareDatetime
+    """When the source published it, with a timezone (ISO 8601 or Unix seconds)."""
+
+
+def raw_from_document(record: DocumentIn, default_source: str, raw: bytes) -> RawItem:
+    source = record.source or default_source
+    source_id = None
+    if record.id is not None:
+        source_id = record.id if ":" in record.id else f"{source}:{record.id}"
+    return RawItem(
+        source=source[:100],
+        source_id=source_id,
+        text=record.text,
+        title=record.title,
+        url=record.url,
+        published_at=record.published_at,
+        language=record.language,
+        tickers=tuple(record.tickers),
+        raw=raw,
+    )
+
+
+class _Symbol(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    text: str
+
+
+class _Entities(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    symbols: list[_Symbol] = []
+
+
+class TweetIn(BaseModel):
+    """The fields of a Twitter API v1.1 tweet that finsent keeps; nothing else is read."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id_str: Annotated[str, Field(pattern=r"^[0-9]{1,25}$")]
+    created_at: str
+    text: str
+    lang: str | None = None
+    entities: _Entities = _Entities()
+
+
+def raw_from_tweet(tweet: TweetIn, source: str) -> RawItem:
+    try:
+        published = datetime.strptime(tweet.created_at, "%a %b %d %H:%M:%S %z %Y")
+    except ValueError:
+        raise InvalidMessage("malformed: created_at is not a Twitter timestamp") from None
+    symbols = tuple(s.text for s in tweet.entities.symbols)
+    kept = {
+        "id_str": tweet.id_str,
+        "created_at": tweet.created_at,
+        "text": tweet.text,
+        "lang": tweet.lang,
+        "symbols": list(symbols),
+    }
+    return RawItem(
+        source=source,
+        source_id=f"tw:{tweet.id_str}",
+        text=tweet.text,
+        published_at=published,
+        language=tweet.lang,
+        cashtags=symbols,
+        # Dead letters carry only the kept fields, never the user profile.
+        raw=json.dumps(kept, ensure_ascii=False).encode("utf-8", "backslashreplace"),
+    )
+
+
+def parse_record(obj: Any, default_source: str, raw: bytes, tweet_source: str) -> RawItem:
+    """A parsed JSON value as a `RawItem`.
+
+    Raises:
+        InvalidMessage: not an object, or not a valid document or tweet.
+    """
+    if not isinstance(obj, dict):
+        raise InvalidMessage(f"malformed: expected a JSON object, got {type(obj).__name__}")
+    try:
+        if "id_str" in obj and "created_at" in obj:
+            return raw_from_tweet(TweetIn.model_validate(obj), tweet_source)
+        return raw_from_document(DocumentIn.model_validate(obj), default_source, raw)
+    except ValidationError as exc:
+        raise InvalidMessage(validation_reason(exc)) from None
+
+
+def validation_reason(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "record"
+    kind = "missing_text" if where in ("text", "title") and first["type"] == "missing" else ""
+    prefix = kind or (
+        "missing_time" if where == "published_at" and first["type"] == "missing" else "malformed"
+    )
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{prefix}: {where}: {first['msg']}{more}"[:500]
+
+
+def decode_json_line(line: bytes) -> Any:
+    """Strict UTF-8 then JSON.
+
+    Raises:
+        InvalidMessage: `undecodable:` or `malformed:`.
+    """
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidMessage(f"undecodable: invalid UTF-8 at byte {exc.start}") from None
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deep"
+        raise InvalidMessage(f"malformed: invalid JSON: {msg}") from None
