@@ -65,6 +65,10 @@ redis.call('ZADD', KEYS[3], ARGV[4], KEYS[2])
 if (not wm) or tonumber(ARGV[2]) > wm then
   redis.call('HSET', KEYS[1], 'watermark_ms', ARGV[2])
 end
+local first = redis.call('HGET', KEYS[1], 'first_ms')
+if (not first) or tonumber(ARGV[2]) < tonumber(first) then
+  redis.call('HSET', KEYS[1], 'first_ms', ARGV[2])
+end
 redis.call('HINCRBY', KEYS[1], 'docs', 1)
 local n = tonumber(ARGV[11])
 for i = 0, n - 1 do
@@ -288,9 +292,14 @@ class SeriesStore(abc.ABC):
                 return 0
             horizon = wm - self.options.minute_retention_ms
             removed = 0
-            # An hour's dedupe set and evidence go once no minute of that hour is acceptable.
-            for index in (redis_keys.seen_index(namespace), redis_keys.evidence_index(namespace)):
-                old = self._r.zrangebyscore(index, "-inf", horizon - HOUR_MS)
+            # An hour's dedupe set goes once no minute of that hour is acceptable any more;
+            # evidence is kept longer so alerts on a finished replay can still cite documents.
+            horizons = {
+                redis_keys.seen_index(namespace): horizon,
+                redis_keys.evidence_index(namespace): wm - self.options.evidence_retention_ms,
+            }
+            for index, until in horizons.items():
+                old = self._r.zrangebyscore(index, "-inf", until - HOUR_MS)
                 if old:
                     removed += int(self._r.unlink(*old))
                     self._r.zrem(index, *old)
@@ -309,6 +318,12 @@ class SeriesStore(abc.ABC):
         """The newest event time written to the namespace, or None if it is empty."""
         wm = self.watermark_ms(namespace)
         return from_ms(wm) if wm is not None else None
+
+    def first_event(self, namespace: str) -> datetime | None:
+        """The oldest event time ever written to the namespace, or None if it is empty."""
+        with transient_errors():
+            raw = self._r.hget(redis_keys.meta(namespace), "first_ms")
+        return from_ms(int(raw)) if raw is not None else None
 
     def document_count(self, namespace: str) -> int:
         """Documents counted in the namespace (each once)."""
@@ -370,7 +385,7 @@ class SeriesStore(abc.ABC):
     ) -> list[Evidence]:
         """The most negative documents of a series published in `[start, end)`.
 
-        Kept only within minute retention behind the watermark.
+        Kept `evidence_retention_s` behind the watermark.
         """
         start_ms, end_ms = to_ms(start), to_ms(end)
         hours = range(floor_ms(start_ms, HOUR_MS), end_ms, HOUR_MS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from finsent.schemas import SeriesRef
 
@@ -39,6 +39,9 @@ class StoreOptions(BaseModel):
     """Minute buckets, per-document dedupe and evidence are kept this long behind the
     watermark; a document older than that on arrival is rejected as too late."""
     hour_retention_s: Annotated[int, Field(ge=86_400)] = 365 * 86_400
+    evidence_retention_s: Annotated[int, Field(ge=3600)] = 31 * 86_400
+    """Evidence documents are kept this long behind the watermark (a replayed month stays
+    citable); must be at least the minute retention."""
     evidence_per_hour: Annotated[int, Field(ge=1, le=1000)] = 20
     """Most negative documents kept per series per event-time hour."""
     max_future_s: Annotated[int, Field(ge=0)] = 86_400
@@ -46,6 +49,16 @@ class StoreOptions(BaseModel):
     bad timestamp cannot push the watermark ahead and expire everything."""
     trim_every_s: Annotated[int, Field(ge=60)] = 3600
     """Trim a namespace once its watermark has moved this much event time since the last trim."""
+
+    @model_validator(mode="after")
+    def _evidence_outlives_minutes(self) -> StoreOptions:
+        if self.evidence_retention_s < self.minute_retention_s:
+            raise ValueError("evidence_retention_s must be >= minute_retention_s")
+        return self
+
+    @property
+    def evidence_retention_ms(self) -> int:
+        return self.evidence_retention_s * 1000
 
     @property
     def minute_retention_ms(self) -> int:

@@ -32,7 +32,9 @@ from finsent.store import (
 
 T0 = datetime(2015, 10, 14, 12, 0, tzinfo=UTC)
 INGESTED = datetime(2026, 11, 28, tzinfo=UTC)
-OPTIONS = StoreOptions(minute_retention_s=2 * 86_400, hour_retention_s=30 * 86_400)
+OPTIONS = StoreOptions(
+    minute_retention_s=2 * 86_400, evidence_retention_s=2 * 86_400, hour_retention_s=30 * 86_400
+)
 
 TS_URL = os.environ.get("FINSENT_TEST_REDIS_TS_URL")
 # The real-TS variant exists only when a server is given: CI treats a skip as a failure.
@@ -191,6 +193,7 @@ def test_out_of_order_events_land_in_their_event_time_bucket(store: SeriesStore,
     assert got.score_sum == pytest.approx(-0.9)
     assert store.total(ALL_SERIES, ns, T0, minute).count == 0
     assert store.watermark(ns) == newer.published_at
+    assert store.first_event(ns) == late.published_at
     points = store.range(ALL_SERIES, ns, T0, T0 + timedelta(hours=6), timedelta(hours=1))
     assert [p.totals.count for p in points] == [1, 0, 0, 0, 0, 1]
 
@@ -200,6 +203,9 @@ def test_retention_counts_back_from_the_watermark_not_the_wall_clock(
 ) -> None:
     old = make_doc("old", T0, ns, sentiment="negative", score=-0.5)
     store.write_batch([old])
+    assert [e.document_id for e in store.evidence(ALL_SERIES, ns, T0, T0 + timedelta(hours=1))] == [
+        "old"
+    ]
     # 2015 data, written in 2026, is still there: retention is relative to event time.
     assert store.total(ALL_SERIES, ns, T0, T0 + timedelta(minutes=1)).count == 1
     # Three days later (retention 2 days): the minute bucket, dedupe and evidence expire,
@@ -209,6 +215,7 @@ def test_retention_counts_back_from_the_watermark_not_the_wall_clock(
     store.trim(ns)
     assert store.total(ALL_SERIES, ns, T0, T0 + timedelta(minutes=1)).count == 0
     assert store.total(ALL_SERIES, ns, T0, T0 + timedelta(hours=1), resolution="1h").count == 1
+    assert store.evidence(ALL_SERIES, ns, T0, T0 + timedelta(hours=1)) == []
     result = store.write_batch_detailed([make_doc("straggler", T0, ns), old])
     assert result.new == 0
     assert {doc_id for doc_id, _ in result.rejected} == {"straggler", "old"}
