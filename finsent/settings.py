@@ -92,6 +92,8 @@ class StackSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     home: Path = REPO_ROOT / ".stack"
+    kafka_libs: Path | None = None
+    """Where the broker's jars go; unset means `<home>/kafka/libs`. Stacks may share one."""
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     redis_port: int = 6379

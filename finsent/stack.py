@@ -20,6 +20,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import redis
 
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 POM = REPO_ROOT / "stack" / "pom.xml"
 KAFKA_MAIN = "kafka.Kafka"
 KAFKA_HEAP = "-Xmx768m"
+
+ServiceName = Literal["kafka", "redis"]
 
 
 @dataclass(frozen=True)
@@ -55,20 +58,24 @@ class Stack:
 
     # -- public API -------------------------------------------------------------------
 
-    def up(self) -> list[ServiceStatus]:
-        """Start whatever is not running (idempotent), then wait until both are healthy."""
-        self._start_redis()
-        self._start_kafka()
+    def up(self, services: tuple[ServiceName, ...] = ("redis", "kafka")) -> list[ServiceStatus]:
+        """Start whatever is not running (idempotent), then wait until all are healthy."""
+        if "redis" in services:
+            self._start_redis()
+        if "kafka" in services:
+            self._start_kafka()
         deadline = time.monotonic() + self._settings.stack.start_timeout_s
-        self._wait_redis(deadline)
-        self._wait_kafka(deadline)
+        if "redis" in services:
+            self._wait_redis(deadline)
+        if "kafka" in services:
+            self._wait_kafka(deadline)
         return self.status()
 
-    def down(self) -> list[str]:
+    def down(self, services: tuple[ServiceName, ...] = ("kafka", "redis")) -> list[str]:
         """Stop the processes `up` started, by pid file; returns the names stopped."""
         stopped = []
         for name, home, marker in self._services():
-            if _stop_pid_file(home / f"{name}.pid", marker):
+            if name in services and _stop_pid_file(home / f"{name}.pid", marker):
                 stopped.append(name)
         return stopped
 
@@ -179,8 +186,8 @@ class Stack:
 
     def _ensure_kafka_libs(self) -> Path:
         """Copy the broker's jars from Maven Central once per change of `stack/pom.xml`."""
-        libs = self._kafka_home / "libs"
-        stamp = self._kafka_home / "libs.sha256"
+        libs = self._settings.stack.kafka_libs or self._kafka_home / "libs"
+        stamp = libs.parent / f"{libs.name}.sha256"
         digest = hashlib.sha256(POM.read_bytes()).hexdigest()
         if libs.is_dir() and stamp.exists() and stamp.read_text() == digest:
             return libs
@@ -191,7 +198,7 @@ class Stack:
             )
         if libs.exists():
             shutil.rmtree(libs)
-        self._kafka_home.mkdir(parents=True, exist_ok=True)
+        libs.parent.mkdir(parents=True, exist_ok=True)
         log.info("assembling Kafka from Maven Central into %s", libs)
         result = subprocess.run(
             [

@@ -1,0 +1,205 @@
+"""Crashes, outages and rebalances: nothing lost, nothing counted twice.
+
+These tests stop and start servers, so they run on a private stack (its own Kafka broker
+and Redis server, on free ports, in a temporary folder) rather than the shared one.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from finsent.kafka_io import ensure_topics, make_consumer
+from finsent.settings import (
+    REPO_ROOT,
+    FinsentSettings,
+    KafkaSettings,
+    RedisSettings,
+    StackSettings,
+)
+from finsent.stack import Stack
+from finsent.store import open_store
+from tests.integration.conftest import count_all, make_documents, produce, wait_for
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def private_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Stack, FinsentSettings]]:
+    kafka_port, controller_port, redis_port = _free_port(), _free_port(), _free_port()
+    settings = FinsentSettings(
+        kafka=KafkaSettings(bootstrap_servers=f"127.0.0.1:{kafka_port}"),
+        redis=RedisSettings(port=redis_port),
+        stack=StackSettings(
+            home=tmp_path_factory.mktemp("stack"),
+            kafka_port=kafka_port,
+            kafka_controller_port=controller_port,
+            redis_port=redis_port,
+            kafka_libs=REPO_ROOT / ".stack" / "kafka" / "libs",
+        ),
+    )
+    stack = Stack(settings)
+    stack.up()
+    yield stack, settings
+    stack.down()
+
+
+def _env(settings: FinsentSettings) -> dict[str, str]:
+    return {
+        "FINSENT_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "FINSENT_REDIS__PORT": str(settings.redis.port),
+        # Short timeouts so an outage is noticed quickly and retried.
+        "FINSENT_REDIS__SOCKET_TIMEOUT_S": "2",
+    }
+
+
+def _topics(settings: FinsentSettings, partitions: int) -> tuple[str, str]:
+    suffix = str(random.randrange(10**9))
+    topic, scored = f"docs.{suffix}.v1", f"scored.{suffix}.v1"
+    ensure_topics(settings.kafka, [topic, topic + ".dlq", scored], partitions=partitions)
+    return topic, scored
+
+
+def _scored_ids(settings: FinsentSettings, scored: str, expected: int) -> set[str]:
+    reader = make_consumer(settings.kafka, group_id=None)
+    reader.subscribe([scored])
+    ids: set[str] = set()
+
+    def drained() -> bool:
+        for batch in reader.poll(timeout_ms=500).values():
+            ids.update(json.loads(r.value)["document_id"] for r in batch)
+        return len(ids) >= expected
+
+    try:
+        wait_for(drained, 120, f"{expected} scored ids")
+    finally:
+        reader.close()
+    return ids
+
+
+def test_twenty_sigkills_during_a_20k_stream(
+    private_stack: tuple[Stack, FinsentSettings],
+    consumer_factory: Callable[..., subprocess.Popen[bytes]],
+    namespace: str,
+) -> None:
+    _, settings = private_stack
+    store = open_store(settings.redis, backend="core")
+    topic, scored = _topics(settings, partitions=4)
+    docs = make_documents(20_000, namespace)
+    produce(settings, topic, docs)
+    rng = random.Random(20)
+    group = f"crash-{namespace}"
+    for _round in range(20):
+        proc = consumer_factory(topic, group, scored, **_env(settings))
+        # Let it start, join the group and write for a random while, then kill it.
+        time.sleep(rng.uniform(3.0, 7.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    final = consumer_factory(topic, group, scored, **_env(settings))
+    wait_for(lambda: count_all(store, namespace) >= 20_000, 300, "all 20,000 documents")
+    final.send_signal(signal.SIGTERM)
+    assert final.wait(timeout=60) == 0
+    assert count_all(store, namespace) == 20_000
+    assert _scored_ids(settings, scored, 20_000) == {d.id for d in docs}
+
+
+def test_redis_outage_mid_stream(
+    private_stack: tuple[Stack, FinsentSettings],
+    consumer_factory: Callable[..., subprocess.Popen[bytes]],
+    namespace: str,
+) -> None:
+    stack, settings = private_stack
+    store = open_store(settings.redis, backend="core")
+    topic, scored = _topics(settings, partitions=2)
+    docs = make_documents(6000, namespace)
+    produce(settings, topic, docs[:3000])
+    proc = consumer_factory(topic, f"redis-out-{namespace}", scored, **_env(settings))
+    wait_for(lambda: count_all(store, namespace) >= 1000, 120, "the consumer to write")
+
+    stack.down(("redis",))
+    produce(settings, topic, docs[3000:])  # more arrives while Redis is down
+    time.sleep(10)
+    assert proc.poll() is None, "the consumer must survive a Redis outage"
+    stack.up(("redis",))
+
+    wait_for(lambda: count_all(store, namespace) >= 6000, 180, "recovery after the outage")
+    time.sleep(2)  # nothing more may arrive late: the count must stay exact
+    assert count_all(store, namespace) == 6000
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+
+
+def test_broker_restart_mid_stream(
+    private_stack: tuple[Stack, FinsentSettings],
+    consumer_factory: Callable[..., subprocess.Popen[bytes]],
+    namespace: str,
+) -> None:
+    stack, settings = private_stack
+    store = open_store(settings.redis, backend="core")
+    topic, scored = _topics(settings, partitions=2)
+    docs = make_documents(6000, namespace)
+    produce(settings, topic, docs[:3000])
+    proc = consumer_factory(topic, f"broker-restart-{namespace}", scored, **_env(settings))
+    wait_for(lambda: count_all(store, namespace) >= 1000, 120, "the consumer to write")
+
+    stack.down(("kafka",))
+    time.sleep(3)
+    stack.up(("kafka",))
+    produce(settings, topic, docs[3000:])
+
+    wait_for(lambda: count_all(store, namespace) >= 6000, 240, "recovery after the restart")
+    time.sleep(2)
+    assert count_all(store, namespace) == 6000
+    assert proc.poll() is None, "the consumer must recover without a restart"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    assert _scored_ids(settings, scored, 6000) == {d.id for d in docs}
+
+
+def test_two_consumers_split_four_partitions(
+    private_stack: tuple[Stack, FinsentSettings],
+    consumer_factory: Callable[..., subprocess.Popen[bytes]],
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    _, settings = private_stack
+    store = open_store(settings.redis, backend="core")
+    topic, scored = _topics(settings, partitions=4)
+    docs = make_documents(8000, namespace)
+    group = f"scale-{namespace}"
+    a = consumer_factory(topic, group, scored, **_env(settings))
+    b = consumer_factory(topic, group, scored, **_env(settings))
+    time.sleep(8)  # both join before the data arrives, so the group splits the work
+    produce(settings, topic, docs)
+    wait_for(lambda: count_all(store, namespace) >= 8000, 240, "all 8,000 documents")
+    for proc in (a, b):
+        proc.send_signal(signal.SIGTERM)
+    assert [a.wait(timeout=60), b.wait(timeout=60)] == [0, 0]
+    assert count_all(store, namespace) == 8000
+
+    # Each process logs its final counts on exit: both must have done real work.
+    written = []
+    for log_file in sorted(tmp_path.glob("consumer-*.log")):
+        stops = [
+            json.loads(line)
+            for line in log_file.read_text().splitlines()
+            if '"inference consumer stopped"' in line
+        ]
+        assert stops, f"no clean stop logged in {log_file.name}"
+        written.append(stops[-1]["written"])
+    assert len(written) == 2 and all(w > 0 for w in written), written
+    assert sum(written) >= 8000
