@@ -10,6 +10,7 @@ import typer
 
 from cli import stack_cmd
 from dashboards import cli as dashboards_cli
+from ingest import cli as ingest_cli
 
 app = typer.Typer(
     name="finsent",
@@ -25,6 +26,8 @@ app = typer.Typer(
 
 app.add_typer(stack_cmd.app, name="stack")
 app.add_typer(dashboards_cli.app, name="dashboards")
+app.add_typer(ingest_cli.app, name="ingest")
+app.add_typer(ingest_cli.replay_app, name="replay")
 app.command("web")(dashboards_cli.web)
 
 

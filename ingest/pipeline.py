@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -39,11 +39,22 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass
+@dataclass(frozen=True)
+class Handled:
+    """What became of one input."""
+
+    outcome: Outcome
+    doc_id: str | None = None
+    reason: str | None = None
+    """Dead-letter reason, or the duplicate kind (`id`, `content`, `near`)."""
+
+
+@dataclass(eq=False)
 class _Pending:
     future: FutureRecordMetadata
     claim: Claim | None
     doc: Document
+    settled: bool = False
 
 
 class IngestPipeline:
@@ -94,19 +105,43 @@ class IngestPipeline:
         self._dlq_reasons: Counter[str] = Counter()
         self._tickers: Counter[str] = Counter()
 
-    def handle(self, candidate: Candidate) -> Outcome:
+    def handle(self, candidate: Candidate) -> Handled:
         """Process one input. Never raises for bad input; raises `TransientError`."""
+        return self._handle(candidate)[0]
+
+    def handle_and_wait(
+        self, candidates: Sequence[Candidate], timeout_s: float = 30.0
+    ) -> list[Handled]:
+        """Process inputs and wait until this call's documents are acknowledged (push API).
+
+        Raises:
+            TransientError: the broker did not acknowledge; claims are released.
+        """
+        results: list[Handled] = []
+        mine: list[_Pending] = []
+        for candidate in candidates:
+            handled, pending = self._handle(candidate)
+            results.append(handled)
+            if pending is not None:
+                mine.append(pending)
+        with self._lock:
+            ids = {id(p) for p in mine}
+            self._pending = [p for p in self._pending if id(p) not in ids]
+        self._settle(mine, timeout_s, flush=False)
+        return results
+
+    def _handle(self, candidate: Candidate) -> tuple[Handled, _Pending | None]:
         with self._lock:
             self._counts["in"] += 1
         if isinstance(candidate, Rejected):
             self._dead_letter(candidate.raw, candidate.reason, candidate.source)
-            return "dead_lettered"
+            return Handled("dead_lettered", reason=candidate.reason), None
         try:
             doc = self.normalize(candidate)
         except InvalidMessage as exc:
             self._dead_letter(candidate.raw or _describe(candidate), exc.reason, candidate.source)
-            return "dead_lettered"
-        return self.publish(doc, counted=True)
+            return Handled("dead_lettered", reason=exc.reason), None
+        return self._publish(doc)
 
     def normalize(self, item: RawItem) -> Document:
         now = self._clock()
@@ -115,11 +150,13 @@ class IngestPipeline:
             doc = doc.model_copy(update={"ingested_at": doc.published_at})
         return doc
 
-    def publish(self, doc: Document, *, counted: bool = False) -> Outcome:
+    def publish(self, doc: Document) -> Handled:
         """Dedupe and produce an already valid document (replays of Kafka data use this)."""
-        if not counted:
-            with self._lock:
-                self._counts["in"] += 1
+        with self._lock:
+            self._counts["in"] += 1
+        return self._publish(doc)[0]
+
+    def _publish(self, doc: Document) -> tuple[Handled, _Pending | None]:
         claim: Claim | None = None
         if self._dedupe is not None:
             verdict, claim = self._dedupe.check(doc)
@@ -130,7 +167,7 @@ class IngestPipeline:
                 if self._metrics:
                     self._metrics.duplicates.labels(verdict).inc()
                     self._metrics.documents.labels(doc.source, "duplicate").inc()
-                return "duplicate"
+                return Handled("duplicate", doc.id, verdict), None
         key = doc.primary_ticker.encode() if doc.primary_ticker else None
         try:
             future = self._producer.send(self.topic, key=key, value=DOCUMENTS.encode(doc))
@@ -139,12 +176,13 @@ class IngestPipeline:
                 self._dedupe.release(claim)  # type: ignore[union-attr]
             raise TransientError(f"produce failed: {type(exc).__name__}") from exc
         self._dlq.saw_valid()
+        pending = _Pending(future, claim, doc)
         with self._lock:
-            self._pending.append(_Pending(future, claim, doc))
+            self._pending.append(pending)
             full = len(self._pending) >= self._flush_every
         if full:
             self.flush()
-        return "produced"
+        return Handled("produced", doc.id), pending
 
     def flush(self, timeout_s: float = 60.0) -> None:
         """Wait until every produced document and dead letter is acknowledged.
@@ -154,7 +192,14 @@ class IngestPipeline:
         """
         with self._lock:
             pending, self._pending = self._pending, []
-        if pending:
+        self._settle(pending, timeout_s, flush=True)
+
+    def _settle(self, pending: list[_Pending], timeout_s: float, *, flush: bool) -> None:
+        with self._lock:  # a batch's own wait and a periodic flush may race for one item
+            pending = [p for p in pending if not p.settled]
+            for p in pending:
+                p.settled = True
+        if pending and flush:
             self._producer.flush(timeout=timeout_s)
         failed: Exception | None = None
         for item in pending:

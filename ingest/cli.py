@@ -1,0 +1,249 @@
+"""`finsent ingest ...` and `finsent replay ...`: sources in, clean documents out."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+from prometheus_client import start_http_server
+
+from finsent.errors import ConfigurationError, DlqLimitExceeded, TransientError
+from finsent.logs import configure_logging
+from finsent.schemas import LIVE_NAMESPACE
+from finsent.settings import FinsentSettings
+from ingest.evaluate import dumps, load_sample, score_tagger
+from ingest.metrics import IngestMetrics
+from ingest.models import IngestReport
+from ingest.replay import check_namespace, drop_replay, list_replays, replay_files, replay_kafka
+from ingest.settings import IngestSettings
+from ingest.sources.files import read_files
+from ingest.sources.rss import load_feeds, start_feeds
+from ingest.tickers import TickerTagger
+from ingest.wiring import open_pipeline
+
+app = typer.Typer(
+    help=(
+        "Bring documents in: RSS/Atom feeds, an HTTP push API, or files (JSONL, CSV, "
+        "StockNet tweets). Every document is cleaned, tagged with tickers, deduplicated "
+        "in Redis and produced to news.documents.v1; bad input goes to its .dlq topic."
+    ),
+    no_args_is_help=True,
+)
+replay_app = typer.Typer(
+    help=(
+        "Replay history through the live scoring path, in its own namespace (never "
+        "`live`): files merged by event time, or a time range of the documents topic."
+    ),
+    no_args_is_help=True,
+)
+
+
+def _settings() -> tuple[FinsentSettings, IngestSettings]:
+    settings = FinsentSettings()
+    configure_logging(settings.log_level, settings.log_format)
+    return settings, IngestSettings()
+
+
+def _echo_report(report: IngestReport) -> None:
+    typer.echo(report.model_dump_json(indent=2))
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(1)
+
+
+def _speed(value: str) -> float | None:
+    if value == "max":
+        return None
+    try:
+        speed = float(value)
+    except ValueError:
+        raise typer.BadParameter("use a positive number (times real time) or `max`") from None
+    if speed <= 0:
+        raise typer.BadParameter("speed must be positive")
+    return speed
+
+
+def _wait_for_signal() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(_sig: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+@app.command()
+def rss(
+    config: Annotated[Path, typer.Option(help="feeds.toml: [[feeds]] name, url, interval_s ...")],
+    metrics_port: Annotated[int, typer.Option(help="Prometheus metrics port (0: off)")] = 9101,
+) -> None:
+    """Poll RSS/Atom feeds, each on its own interval, until interrupted.
+
+    Conditional GET (ETag / Last-Modified), per-feed timeout and exponential backoff.
+    Health per feed: finsent_ingest_feed_up, finsent_ingest_feed_polls_total{result}.
+    """
+    settings, ingest = _settings()
+    try:
+        feeds = load_feeds(config)
+    except ConfigurationError as exc:
+        raise _fail(exc) from None
+    metrics = IngestMetrics()
+    if metrics_port:
+        start_http_server(metrics_port, registry=metrics.registry)
+    stop = _wait_for_signal()
+    with open_pipeline(settings, ingest, metrics=metrics, max_consecutive_invalid=None) as pipe:
+        threads = start_feeds(
+            feeds,
+            pipe.handle,
+            metrics,
+            stop,
+            max_backoff_s=ingest.rss_max_backoff_s,
+            max_bytes=ingest.rss_max_feed_bytes,
+            user_agent=ingest.rss_user_agent,
+        )
+        typer.echo(f"polling {len(threads)} feeds; Ctrl-C to stop", err=True)
+        while not stop.wait(5.0):
+            pipe.flush()
+        for thread in threads:
+            thread.join(timeout=30)
+    _echo_report(pipe.report())
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default from settings)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default from settings)")] = None,
+) -> None:
+    """Serve the push API: POST /v1/documents with a bearer token; docs at /docs.
+
+    Needs FINSENT_INGEST_PUSH_TOKEN. Limits: FINSENT_INGEST_PUSH_MAX_REQUEST_BYTES,
+    FINSENT_INGEST_PUSH_MAX_BATCH, FINSENT_INGEST_PUSH_RATE_PER_S, FINSENT_INGEST_PUSH_BURST.
+    """
+    import uvicorn
+
+    from ingest.sources.push import create_app
+
+    settings, ingest = _settings()
+    metrics = IngestMetrics()
+    with open_pipeline(settings, ingest, metrics=metrics, max_consecutive_invalid=None) as pipe:
+        try:
+            api = create_app(pipe, ingest, metrics)
+        except ConfigurationError as exc:
+            raise _fail(exc) from None
+        uvicorn.run(api, host=host or ingest.push_host, port=port or ingest.push_port)
+
+
+@app.command("file")
+def file_(
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories (walked)")],
+    namespace: Annotated[str, typer.Option(help="Namespace to write")] = LIVE_NAMESPACE,
+) -> None:
+    """Ingest JSONL, CSV or StockNet tweet files in file order, then print the report.
+
+    JSONL/CSV records need `text` (or `title`) and `published_at` with a timezone;
+    optional `id`, `source`, `url`, `title`, `language`, `tickers`. Lines holding a
+    Twitter v1.1 object keep only id_str, created_at, text, lang and cashtags.
+    """
+    settings, ingest = _settings()
+    try:
+        with open_pipeline(settings, ingest, namespace=namespace) as pipe:
+            report = pipe.run(read_files(paths, ingest.max_raw_bytes))
+    except (FileNotFoundError, TransientError, DlqLimitExceeded) as exc:
+        raise _fail(exc) from None
+    _echo_report(report)
+
+
+@app.command("eval-tickers")
+def eval_tickers(
+    sample: Annotated[Path, typer.Argument(help="JSONL of {text, tickers} lines")],
+) -> None:
+    """Precision and recall of the ticker tagger on a hand-labelled sample."""
+    scores = score_tagger(TickerTagger.bundled(IngestSettings().max_tickers), load_sample(sample))
+    typer.echo(dumps(scores))
+
+
+@replay_app.command("file")
+def replay_file(
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories (walked)")],
+    namespace: Annotated[
+        str | None, typer.Option(help="Replay namespace (default replay-<UTC time>)")
+    ] = None,
+    speed: Annotated[str, typer.Option(help="N times real time, or `max`")] = "max",
+    progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
+) -> None:
+    """Merge every input by event time and publish it into a replay namespace.
+
+    StockNet daily files are collection buckets, so all files are merged and sorted by
+    created_at. Replaying the same input twice yields identical documents.
+    """
+    settings, ingest = _settings()
+    try:
+        report = replay_files(paths, settings, namespace, _speed(speed), progress, ingest=ingest)
+    except (ConfigurationError, FileNotFoundError, TransientError, DlqLimitExceeded) as exc:
+        raise _fail(exc) from None
+    _echo_report(report)
+
+
+@replay_app.command("kafka")
+def replay_kafka_cmd(
+    from_: Annotated[datetime, typer.Option("--from", help="Start (record time, ISO 8601)")],
+    to: Annotated[datetime, typer.Option("--to", help="End, exclusive")],
+    namespace: Annotated[str | None, typer.Option(help="Replay namespace")] = None,
+    source_namespace: Annotated[str, typer.Option(help="Documents to take")] = LIVE_NAMESPACE,
+    speed: Annotated[str, typer.Option(help="N times real time, or `max`")] = "max",
+    progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
+) -> None:
+    """Re-read a time range of news.documents.v1 and republish it into a namespace.
+
+    Times without a timezone are UTC. The range is found with offsets_for_times.
+    """
+    settings, ingest = _settings()
+    start, end = (t if t.tzinfo else t.replace(tzinfo=UTC) for t in (from_, to))
+    try:
+        report = replay_kafka(
+            settings,
+            start,
+            end,
+            namespace,
+            source_namespace=source_namespace,
+            speed=_speed(speed),
+            progress=progress,
+            ingest=ingest,
+        )
+    except (ConfigurationError, TransientError, DlqLimitExceeded) as exc:
+        raise _fail(exc) from None
+    _echo_report(report)
+
+
+@replay_app.command("list")
+def replay_list() -> None:
+    """List namespaces: replays with their inputs and reports, and any others the store has."""
+    settings, _ = _settings()
+    for info in list_replays(settings):
+        done = (
+            "running"
+            if info.finished_at is None
+            else f"{info.report.produced if info.report else 0} docs"
+        )
+        typer.echo(f"{info.namespace:<40} {info.kind:<8} {done:<12} {' '.join(info.inputs)[:80]}")
+
+
+@replay_app.command("drop")
+def replay_drop(name: Annotated[str, typer.Argument(help="Namespace to delete")]) -> None:
+    """Delete a replay namespace: its series, alerts state and dedupe keys (never `live`)."""
+    settings, _ = _settings()
+    try:
+        check_namespace(name)
+        removed = drop_replay(settings, name)
+    except ConfigurationError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"dropped {name}: {removed} keys")

@@ -1,0 +1,272 @@
+"""HTTP push: `POST /v1/documents` takes one document or a batch, behind a bearer token.
+
+Whole-request problems get a 4xx with `{"detail": reason}`: 401 (token), 413 (size or
+batch), 415 (content type), 400 (not UTF-8 / not JSON / wrong shape), 429 (rate, with
+`Retry-After`). Otherwise each item is handled on its own: the answer is 202 with one
+result per item (`accepted`, `duplicate` or `rejected` with its reason) once Kafka has
+acknowledged the accepted ones, or 422 with the same body when every item was rejected.
+Rejected items also go to the dead-letter topic. 503 means Kafka or Redis is down: retry.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import generate_latest
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from finsent.errors import ConfigurationError, InvalidMessage, TransientError
+from ingest.metrics import IngestMetrics
+from ingest.models import Candidate, Rejected
+from ingest.pipeline import IngestPipeline
+from ingest.settings import IngestSettings
+from ingest.sources.records import DocumentIn, raw_from_document, validation_reason
+
+ItemStatus = Literal["accepted", "duplicate", "rejected"]
+
+
+class ItemResult(BaseModel):
+    """The fate of one submitted item, in submission order."""
+
+    index: int
+    status: ItemStatus
+    id: str | None = None
+    """The document id (yours, scoped by source, or a content hash)."""
+    reason: str | None = None
+    """Why it was rejected, or which kind of duplicate it was (`id`, `content`, `near`)."""
+
+
+class PushResponse(BaseModel):
+    accepted: int
+    duplicates: int
+    rejected: int
+    results: list[ItemResult]
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class TokenBucket:
+    """Per-client token buckets: `rate` tokens a second, up to `burst`."""
+
+    def __init__(
+        self, rate: float, burst: int, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, client: str) -> float:
+        """0 when allowed, else seconds until a token is free."""
+        now = self._monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(client, (self._burst, now))
+            tokens = min(self._burst, tokens + (now - last) * self._rate)
+            if tokens >= 1:
+                self._buckets[client] = (tokens - 1, now)
+                return 0.0
+            self._buckets[client] = (tokens, now)
+            return (1 - tokens) / self._rate
+
+
+_BODY_SCHEMA: dict[str, Any] = {
+    "oneOf": [
+        {"$ref": "#/components/schemas/DocumentIn"},
+        {"type": "array", "items": {"$ref": "#/components/schemas/DocumentIn"}},
+        {
+            "type": "object",
+            "required": ["documents"],
+            "properties": {
+                "documents": {"type": "array", "items": {"$ref": "#/components/schemas/DocumentIn"}}
+            },
+        },
+    ]
+}
+
+
+def create_app(
+    pipeline: IngestPipeline,
+    settings: IngestSettings,
+    metrics: IngestMetrics,
+    *,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> FastAPI:
+    """The push API on an open pipeline.
+
+    Raises:
+        ConfigurationError: no `push_token` is configured.
+    """
+    if settings.push_token is None or not settings.push_token.get_secret_value():
+        raise ConfigurationError("set FINSENT_INGEST_PUSH_TOKEN before serving the push API")
+    expected = f"Bearer {settings.push_token.get_secret_value()}".encode()
+    limiter = TokenBucket(settings.push_rate_per_s, settings.push_burst, monotonic)
+    app = FastAPI(
+        title="finsent ingest",
+        version="1",
+        description=__doc__,
+        openapi_tags=[{"name": "documents", "description": "Submit news and posts."}],
+    )
+
+    def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+        metrics.push_requests.labels(str(status)).inc()
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+    @app.post(
+        "/v1/documents",
+        tags=["documents"],
+        status_code=202,
+        response_model=PushResponse,
+        summary="Submit one document or a batch",
+        responses={
+            400: {"model": Problem},
+            401: {"model": Problem},
+            413: {"model": Problem},
+            415: {"model": Problem},
+            422: {"model": PushResponse, "description": "Every item was rejected."},
+            429: {"model": Problem},
+            503: {"model": Problem},
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _BODY_SCHEMA}},
+            }
+        },
+    )
+    async def post_documents(request: Request) -> Response:
+        """Body: a document, a JSON array of documents, or `{"documents": [...]}`.
+
+        Each document needs `published_at` (with a timezone) and `text` or `title`.
+        Send `Authorization: Bearer <token>`.
+        """
+        client = request.client.host if request.client else "unknown"
+        wait_s = limiter.take(client)
+        if wait_s > 0:
+            return problem(429, "rate limit exceeded", {"Retry-After": str(max(1, round(wait_s)))})
+        given = request.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            return problem(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
+        ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
+        if ctype not in ("application/json", ""):
+            return problem(415, f"content type must be application/json, not {ctype[:60]!r}")
+        limit = settings.push_max_request_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return problem(413, f"request body over {limit} bytes")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                return problem(413, f"request body over {limit} bytes")
+        try:
+            candidates = _candidates(bytes(body), settings.push_max_batch)
+        except InvalidMessage as exc:
+            status = 413 if exc.reason.startswith("batch_too_large") else 400
+            return problem(status, exc.reason)
+        try:
+            handled = await run_in_threadpool(pipeline.handle_and_wait, candidates)
+        except TransientError as exc:
+            return problem(503, f"temporarily unavailable: {exc}", {"Retry-After": "5"})
+        results = [
+            ItemResult(
+                index=i,
+                status="accepted" if h.outcome == "produced" else
+                "duplicate" if h.outcome == "duplicate" else "rejected",
+                id=h.doc_id,
+                reason=h.reason,
+            )
+            for i, h in enumerate(handled)
+        ]  # fmt: skip
+        rejected = sum(r.status == "rejected" for r in results)
+        reply = PushResponse(
+            accepted=sum(r.status == "accepted" for r in results),
+            duplicates=sum(r.status == "duplicate" for r in results),
+            rejected=rejected,
+            results=results,
+        )
+        status = 422 if rejected == len(results) else 202
+        metrics.push_requests.labels(str(status)).inc()
+        return JSONResponse(reply.model_dump(mode="json"), status_code=status)
+
+    @app.get("/healthz", summary="Liveness")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    def metrics_endpoint() -> Response:
+        return Response(generate_latest(metrics.registry), media_type="text/plain; version=0.0.4")
+
+    app.openapi_schema = None
+    _add_component(app)
+    return app
+
+
+def _add_component(app: FastAPI) -> None:
+    """Publish `DocumentIn` under components/schemas for the hand-written request body."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = original()
+            schema.setdefault("components", {}).setdefault("schemas", {})["DocumentIn"] = (
+                DocumentIn.model_json_schema(ref_template="#/components/schemas/{model}")
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _candidates(body: bytes, max_batch: int) -> list[Candidate]:
+    """Split a request body into per-item candidates.
+
+    Raises:
+        InvalidMessage: the body as a whole is unusable (`undecodable`, `malformed`,
+            `empty_batch`, `batch_too_large`).
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidMessage(f"undecodable: body is not UTF-8 (byte {exc.start})") from None
+    try:
+        parsed = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        raise InvalidMessage("malformed: body is not valid JSON") from None
+    if isinstance(parsed, dict) and "documents" in parsed:
+        parsed = parsed["documents"]
+        if not isinstance(parsed, list):
+            raise InvalidMessage("malformed: `documents` must be an array")
+    items = parsed if isinstance(parsed, list) else [parsed]
+    if not items:
+        raise InvalidMessage("empty_batch: no documents in the request")
+    if len(items) > max_batch:
+        raise InvalidMessage(f"batch_too_large: {len(items)} documents > {max_batch}")
+    return [_candidate(item) for item in items]
+
+
+def _candidate(item: Any) -> Candidate:
+    try:
+        raw = json.dumps(item, ensure_ascii=False).encode("utf-8", "backslashreplace")
+    except (ValueError, RecursionError):
+        raw = b""
+    if not isinstance(item, dict):
+        reason = f"malformed: expected a JSON object, got {type(item).__name__}"
+        return Rejected(source="push", raw=raw, reason=reason)
+    try:
+        record = DocumentIn.model_validate(item)
+    except ValidationError as exc:
+        return Rejected(source="push", raw=raw, reason=validation_reason(exc))
+    source = record.source or "default"
+    source = source if source.startswith("push:") else f"push:{source}"
+    return raw_from_document(record.model_copy(update={"source": source}), source, raw)
