@@ -76,6 +76,10 @@ class InferenceMetrics:
             registry=registry,
         )
 
+    def attach_health(self, health: HealthState) -> None:
+        """Let readiness changes the runner reports reach `/readyz`."""
+        self._health = health
+
     # -- runner observer hooks --------------------------------------------------------
 
     def batch_written(self, batch: Sequence[Envelope[Any]], compute_s: float) -> None:

@@ -58,7 +58,7 @@ def run_consumer(
     scorer: Scorer | None = None,
     store: SeriesWriter | None = None,
     stop: threading.Event | None = None,
-    registry: CollectorRegistry | None = None,
+    metrics: InferenceMetrics | None = None,
 ) -> RunStats:
     """Run one consumer process of the scoring group until `stop` is set.
 
@@ -68,10 +68,14 @@ def run_consumer(
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
     stop = stop or threading.Event()
-    registry = registry or CollectorRegistry()
     health = HealthState()
-    metrics = InferenceMetrics(registry, health)
-    server = serve_observability(registry, health, settings.metrics_host, settings.metrics_port)
+    if metrics is None:
+        metrics = InferenceMetrics(CollectorRegistry(), health)
+    else:
+        metrics.attach_health(health)
+    server = serve_observability(
+        metrics.registry, health, settings.metrics_host, settings.metrics_port
+    )
     log.info("observability endpoint up", extra={"port": server.server_port})
     ensure_pipeline_topics(base.kafka, [DOCUMENTS, SCORED])
     scorer = scorer or load_scorer(settings)

@@ -1,0 +1,67 @@
+"""`finsent bench model | pipeline`: benchmarks that print figures (never timed tests)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from inference.model.cli import bench_model_cmd
+
+app = typer.Typer(
+    help="Benchmarks: the bare model, and the whole Kafka-to-Redis scoring path.",
+    no_args_is_help=True,
+)
+app.command("model")(bench_model_cmd)
+
+
+@app.command("pipeline")
+def bench_pipeline(
+    documents: Annotated[int, typer.Option(help="Documents pushed through the pipeline.")] = 6000,
+    max_count: Annotated[int, typer.Option(help="Batch item cap.")] = 128,
+    max_tokens: Annotated[int, typer.Option(help="Batch token budget (count x longest).")] = 8192,
+    max_wait_s: Annotated[float, typer.Option(help="Longest wait to fill a batch.")] = 0.1,
+    model: Annotated[Path | None, typer.Option(help="Model folder (default: shipped).")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
+    model_seconds: Annotated[float, typer.Option(help="Seconds timing the bare model.")] = 20.0,
+    latency_seconds: Annotated[float, typer.Option(help="Seconds of paced traffic.")] = 20.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Bare model vs the whole path (Kafka, decode, batch, model, Redis, scored topic, commit).
+
+    Needs the stack (`finsent stack up`). Prints texts/s for both, their ratio, and
+    p50/p99 end-to-end latency at 50% of the measured pipeline capacity.
+    """
+    from finsent.settings import FinsentSettings
+    from finsent.stream.batching import BatchPolicy
+    from inference.bench_pipeline import run_pipeline_bench
+    from inference.model.bench import bench_texts
+    from inference.model.classifier import Classifier
+    from inference.model.settings import ModelSettings
+
+    model_settings = ModelSettings()
+    classifier = Classifier.load(model, device=device)
+    texts = bench_texts(model_settings.data_dir, 4000)
+    policy = BatchPolicy(max_count=max_count, max_tokens=max_tokens, max_wait_s=max_wait_s)
+    result = run_pipeline_bench(
+        FinsentSettings(),
+        classifier,
+        texts,
+        documents=documents,
+        policy=policy,
+        model_seconds=model_seconds,
+        latency_seconds=latency_seconds,
+    )
+    if as_json:
+        typer.echo(result.model_dump_json())
+        return
+    typer.echo(f"model     {result.model_texts_per_s:>9.1f} texts/s  (tokenise + forward)")
+    typer.echo(f"pipeline  {result.pipeline_texts_per_s:>9.1f} texts/s  (Kafka -> Redis -> commit)")
+    typer.echo(f"ratio     {result.ratio:>9.3f}          (goal >= 0.90 on CPU)")
+    typer.echo(
+        f"latency   p50 {result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms "
+        f"at {result.latency_rate_per_s:.0f} docs/s (50% of capacity)"
+    )
+    typer.echo("settings  " + json.dumps(result.settings))

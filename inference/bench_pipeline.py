@@ -1,0 +1,197 @@
+"""`finsent bench pipeline`: the whole scoring path against the bare model, in one run.
+
+(a) Bare model: tokenise + forward + softmax on batches of real texts, in-process, no I/O.
+(b) Pipeline: Kafka -> decode -> batch -> tokenise -> model -> store write -> scored topic
+    -> commit, on the real local broker and Redis, with the documents already in the topic.
+(c) Latency: documents produced at 50% of the measured pipeline capacity; end-to-end is
+    ingest time (set when produced) to written.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from prometheus_client import CollectorRegistry
+from pydantic import BaseModel
+
+from finsent.kafka_io import ensure_topics, make_admin, make_producer
+from finsent.schemas import Document
+from finsent.settings import FinsentSettings
+from finsent.store import open_store
+from finsent.stream.batching import BatchPolicy
+from inference.metrics import InferenceMetrics
+from inference.model.classifier import Classifier
+from inference.settings import InferenceSettings
+
+
+class PipelineBench(BaseModel):
+    """What `finsent bench pipeline --json` prints."""
+
+    model_texts_per_s: float
+    pipeline_texts_per_s: float
+    ratio: float
+    p50_ms: float
+    p99_ms: float
+    latency_rate_per_s: float
+    documents: int
+    settings: dict[str, object]
+
+
+class _Recorder(InferenceMetrics):
+    """Metrics that also keep per-document write times and latencies for the bench."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        super().__init__(registry)
+        self.lock = threading.Lock()
+        self.written_total = 0
+        self.first_write_at: float | None = None
+        self.first_batch = 0
+        self.last_write_at = 0.0
+        self.latencies_s: list[float] = []
+
+    def written(self, count: int, ingested_at_s: Sequence[float]) -> None:
+        super().written(count, ingested_at_s)
+        now_wall, now = time.time(), time.monotonic()
+        with self.lock:
+            if self.first_write_at is None:
+                self.first_write_at, self.first_batch = now, count
+            self.written_total += count
+            self.last_write_at = now
+            self.latencies_s.extend(now_wall - t for t in ingested_at_s)
+
+
+def measure_model(
+    classifier: Classifier, texts: Sequence[str], batch: int, seconds: float
+) -> float:
+    """Texts/s of tokenise + score on `batch`-sized slices, cycling `texts`."""
+    classifier.score_batch(texts[:batch])  # warm-up
+    done, started, i = 0, time.perf_counter(), 0
+    while time.perf_counter() - started < seconds:
+        chunk = [texts[(i + k) % len(texts)] for k in range(batch)]
+        classifier.score_encoded(classifier.tokenize(chunk))
+        done += batch
+        i += batch
+    return done / (time.perf_counter() - started)
+
+
+def _documents(texts: Sequence[str], count: int, namespace: str) -> list[Document]:
+    tickers = ("AAPL", "MSFT", "WMT", "JPM", "XOM", "GE", "BAC", "AMZN", "GOOG")
+    start, now = datetime(2026, 1, 5, 14, tzinfo=UTC), datetime.now(UTC)
+    return [
+        Document(
+            id=f"bench-{i}",
+            source="bench",
+            text=texts[i % len(texts)],
+            tickers=(tickers[i % len(tickers)],),
+            published_at=start + timedelta(seconds=i),
+            ingested_at=now,
+            namespace=namespace,
+        )
+        for i in range(count)
+    ]
+
+
+def run_pipeline_bench(
+    base: FinsentSettings,
+    classifier: Classifier,
+    texts: Sequence[str],
+    *,
+    documents: int = 6000,
+    policy: BatchPolicy,
+    model_seconds: float = 20.0,
+    latency_seconds: float = 20.0,
+) -> PipelineBench:
+    """Measure (a), (b) and (c) above; cleans up its topics and namespace."""
+    model_tps = measure_model(classifier, texts, policy.max_count, model_seconds)
+
+    namespace = "bench-" + uuid.uuid4().hex[:8]
+    topic, scored = f"bench.{namespace}.v1", f"bench.{namespace}.scored.v1"
+    ensure_topics(base.kafka, [topic, topic + ".dlq", scored])
+    store = open_store(base.redis)
+    producer = make_producer(base.kafka, linger_ms=20)
+    try:
+        for doc in _documents(texts, documents, namespace):
+            producer.send(topic, doc.model_dump_json().encode())
+        producer.flush()
+
+        settings = InferenceSettings(
+            topic=topic,
+            scored_topic=scored,
+            group_id=f"bench-{namespace}",
+            batch=policy,
+            metrics_port=0,
+        )
+        recorder = _Recorder(CollectorRegistry())
+        stop = threading.Event()
+        # Imported here to keep the module importable without starting anything.
+        from inference.service import run_consumer
+
+        worker = threading.Thread(
+            target=run_consumer,
+            args=(base, settings),
+            kwargs={"scorer": classifier, "store": store, "stop": stop, "metrics": recorder},
+            daemon=True,
+        )
+        worker.start()
+        _wait(lambda: recorder.written_total >= documents, 900)
+        assert recorder.first_write_at is not None
+        steady = documents - recorder.first_batch
+        pipeline_tps = steady / max(1e-9, recorder.last_write_at - recorder.first_write_at)
+
+        # (c) a paced stream at half the measured capacity, latencies from ingest time.
+        rate = pipeline_tps * 0.5
+        recorder.latencies_s.clear()
+        target = recorder.written_total
+        sent, started = 0, time.monotonic()
+        paced = _documents(texts, int(rate * latency_seconds), namespace)
+        for i, doc in enumerate(paced):
+            due = started + i / rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            fresh = doc.model_copy(update={"id": f"paced-{i}", "ingested_at": datetime.now(UTC)})
+            producer.send(topic, fresh.model_dump_json().encode())
+            sent += 1
+        producer.flush()
+        _wait(lambda: recorder.written_total >= target + sent, 300)
+        stop.set()
+        worker.join(timeout=60)
+        lat_ms = sorted(x * 1000 for x in recorder.latencies_s)
+        p50 = statistics.median(lat_ms)
+        p99 = lat_ms[min(len(lat_ms) - 1, int(0.99 * len(lat_ms)))]
+    finally:
+        producer.close(timeout=10)
+        admin = make_admin(base.kafka)
+        try:
+            admin.delete_topics([topic, topic + ".dlq", scored])
+        finally:
+            admin.close()
+        store.drop_namespace(namespace)
+    return PipelineBench(
+        model_texts_per_s=round(model_tps, 1),
+        pipeline_texts_per_s=round(pipeline_tps, 1),
+        ratio=round(pipeline_tps / model_tps, 3),
+        p50_ms=round(p50, 1),
+        p99_ms=round(p99, 1),
+        latency_rate_per_s=round(rate, 1),
+        documents=documents,
+        settings={
+            "batch": policy.model_dump(),
+            "model_version": classifier.model_version,
+            "device": str(classifier.device),
+        },
+    )
+
+
+def _wait(predicate: Callable[[], bool], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.01)
+    raise TimeoutError("benchmark did not finish in time")
