@@ -109,8 +109,8 @@ def evidence_index(namespace: str) -> str:
     return f"{_ns(namespace)}:ev_idx"
 
 
-def incidents(namespace: str) -> str:
-    """Hash: open incident key -> incident JSON (alerts state)."""
+def open_incidents(namespace: str) -> str:
+    """Hash: incident id -> the firing `Alert` JSON, while the incident is open."""
     return f"{_ns(namespace)}:alerts:open"
 
 
@@ -119,13 +119,21 @@ def alert_cursor(namespace: str) -> str:
     return f"{_ns(namespace)}:alerts:cursor"
 
 
-def alert_baselines(namespace: str) -> str:
-    """Hash: `<rule>|<kind>:<value>` -> detector state JSON."""
-    return f"{_ns(namespace)}:alerts:baseline"
+def alert_detectors(namespace: str, rule: str) -> str:
+    """Hash: `<kind>:<value>` -> detector state JSON, for one rule."""
+    return f"{_ns(namespace)}:alerts:detector:{rule}"
 
 
-ALERT_LOG: Final = f"{PREFIX}:alerts:log"
-"""Stream of every alert state change, all namespaces (cross-slot)."""
+def alert_log(namespace: str) -> str:
+    """Stream of every alert state change of the namespace (field `alert`: JSON)."""
+    return f"{_ns(namespace)}:alerts:log"
 
-ALERT_NOTIFIED: Final = f"{PREFIX}:alerts:notified"
-"""Hash: `<incident_id>|<state>|<channel>` -> 1 once that notification was delivered."""
+
+def alert_outbox(namespace: str) -> str:
+    """Hash: `<incident id>|<state>` -> notification still to deliver (JSON)."""
+    return f"{_ns(namespace)}:alerts:outbox"
+
+
+def alert_delivery_lock(namespace: str) -> str:
+    """String lease held by the one process delivering the namespace's outbox."""
+    return f"{_ns(namespace)}:alerts:delivery_lock"

@@ -159,6 +159,11 @@ class SeriesStore(abc.ABC):
         )
         self._trimmed_at: dict[str, int] = {}
 
+    @property
+    def client(self) -> redis.Redis:
+        """The client, for services that keep their own state next to the series."""
+        return self._r
+
     # -- backend hooks -------------------------------------------------------------------
 
     @abc.abstractmethod
