@@ -1,0 +1,83 @@
+"""Request parsing and rate limiting of the push API (no I/O; the endpoint itself is
+exercised over real HTTP in tests/integration/test_ingest_push.py)."""
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from finsent.errors import InvalidMessage
+from ingest.models import RawItem, Rejected
+from ingest.normalize import reason_class
+from ingest.sources.push import TokenBucket, _candidates
+
+DOC = {"text": "Apple falls", "published_at": "2015-10-14T12:00:00Z"}
+
+
+class Clock:
+    now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_token_bucket_allows_a_burst_then_refills() -> None:
+    clock = Clock()
+    bucket = TokenBucket(rate=2.0, burst=3, monotonic=clock)
+    assert [bucket.take("a") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert bucket.take("a") == pytest.approx(0.5)
+    assert bucket.take("b") == 0.0  # per client
+    clock.now += 0.5
+    assert bucket.take("a") == 0.0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [json.dumps(DOC), json.dumps([DOC, DOC]), json.dumps({"documents": [DOC]})],
+)
+def test_single_list_and_wrapped_batches_are_accepted(body: str) -> None:
+    out = _candidates(body.encode(), max_batch=10)
+    assert out and all(isinstance(c, RawItem) for c in out)
+    assert all(isinstance(c, RawItem) and c.source == "push:default" for c in out)
+
+
+def test_sources_are_prefixed_so_push_cannot_pose_as_another_source() -> None:
+    (item,) = _candidates(json.dumps({**DOC, "source": "stocknet", "id": "7"}).encode(), 10)
+    assert isinstance(item, RawItem)
+    assert item.source == "push:stocknet" and item.source_id == "push:stocknet:7"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"\xff\xfe", "undecodable"),
+        (b"{not json", "malformed"),
+        (b"[]", "empty_batch"),
+        (json.dumps([DOC] * 11).encode(), "batch_too_large"),
+        (b'{"documents": 3}', "malformed"),
+        (b"[" * 100_000, "malformed"),
+    ],
+)
+def test_unusable_bodies_raise_with_a_reason(body: bytes, reason: str) -> None:
+    with pytest.raises(InvalidMessage) as exc:
+        _candidates(body, max_batch=10)
+    assert reason_class(exc.value.reason) == reason
+
+
+def test_bad_items_are_rejected_one_by_one() -> None:
+    out = _candidates(json.dumps([DOC, 3, {"text": "no time"}]).encode(), 10)
+    assert isinstance(out[0], RawItem)
+    assert isinstance(out[1], Rejected) and reason_class(out[1].reason) == "malformed"
+    assert isinstance(out[2], Rejected) and reason_class(out[2].reason) == "missing_time"
+
+
+@given(st.binary(max_size=200))
+def test_any_bytes_give_candidates_or_a_reason(body: bytes) -> None:
+    try:
+        out = _candidates(body, max_batch=50)
+    except InvalidMessage as exc:
+        assert exc.reason
+        return
+    for c in out:
+        assert isinstance(c, RawItem) or c.reason

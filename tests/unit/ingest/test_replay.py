@@ -1,0 +1,58 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from finsent.errors import ConfigurationError
+from ingest.replay import Pacer, check_namespace, default_namespace
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+T0 = datetime(2015, 10, 1, tzinfo=UTC)
+
+
+def test_pacer_spaces_events_at_n_times_real_time() -> None:
+    clock = FakeTime()
+    pacer = Pacer(60.0, clock.monotonic, clock.sleep)
+    for minutes in (0, 1, 1, 3):
+        pacer.wait_for(T0 + timedelta(minutes=minutes))
+    assert clock.slept == [pytest.approx(1.0), pytest.approx(2.0)]
+
+
+def test_pacer_does_not_sleep_when_processing_is_already_late() -> None:
+    clock = FakeTime()
+    pacer = Pacer(1.0, clock.monotonic, clock.sleep)
+    pacer.wait_for(T0)
+    clock.now += 120
+    pacer.wait_for(T0 + timedelta(minutes=1))
+    assert clock.slept == []
+
+
+def test_max_speed_never_sleeps() -> None:
+    clock = FakeTime()
+    pacer = Pacer(None, clock.monotonic, clock.sleep)
+    pacer.wait_for(T0)
+    pacer.wait_for(T0 + timedelta(days=30))
+    assert clock.slept == []
+    with pytest.raises(ValueError):
+        Pacer(0)
+
+
+def test_replays_never_use_live_and_names_are_checked() -> None:
+    with pytest.raises(ConfigurationError, match="live"):
+        check_namespace("live")
+    with pytest.raises(ConfigurationError, match="bad namespace"):
+        check_namespace("Has Spaces")
+    name = default_namespace(datetime(2026, 11, 28, 17, 5, 9, tzinfo=UTC))
+    assert name == "replay-20261128t170509" == check_namespace(name)

@@ -1,0 +1,65 @@
+import unicodedata
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ingest.text import clean_text, content_id, content_key, content_tokens, hamming, simhash
+
+
+def test_clean_text_strips_tags_decodes_entities_and_collapses_space() -> None:
+    raw = "<p>Shares of <b>Apple</b> fell&nbsp;2% &amp; more</p>\n\n<script>alert(1)</script>"
+    assert clean_text(raw) == "Shares of Apple fell 2% & more"
+
+
+def test_clean_text_keeps_comparisons_that_are_not_tags() -> None:
+    assert clean_text("price < 100 and > 90") == "price < 100 and > 90"
+
+
+def test_clean_text_applies_nfc_and_drops_control_and_lone_surrogates() -> None:
+    decomposed = "Este\u0301e Lauder\x00\x07 \ud800ok\u200b"
+    assert clean_text(decomposed) == "Estée Lauder ok"
+
+
+def test_retweet_and_original_share_a_content_key() -> None:
+    original = "$WMT Wal-Mart having worst day in years, lowered forecast. http://t.co/abc"
+    retweet = "RT @TurnKeyBroker: $WMT Wal-Mart having worst day In years, lowered forecast. https://t.co/xyz"
+    assert content_key(original) == content_key(retweet)
+
+
+def test_cashtag_promotion_rotating_symbols_collapses() -> None:
+    a = "$NGCG #CheckOut #Trade #Alerts #StockMarket $WMT http://t.co/1"
+    b = "$NGCG #CheckOut #Trade #Alerts #StockMarket $AAPL http://t.co/2"
+    assert content_key(a) == content_key(b)
+
+
+def test_short_texts_keep_cashtags_so_different_tickers_stay_distinct() -> None:
+    assert content_tokens("$AAPL up 5%") == ["$aapl", "up", "5"]
+    assert content_key("$AAPL up 5%") != content_key("$MSFT up 5%")
+
+
+def test_content_id_is_stable_and_depends_on_title_and_text() -> None:
+    assert content_id("T", "body") == content_id("T", "body")
+    assert content_id("T", "body") != content_id(None, "body")
+    assert content_id(None, "x").startswith("h:")
+
+
+def test_simhash_is_close_for_near_duplicates_and_far_for_unrelated_text() -> None:
+    a = content_tokens("Wal-Mart cuts sales forecast shares suffer worst day in years analysts say")
+    b = content_tokens(
+        "Wal-Mart cuts sales forecast shares suffer worst day in years analysts said"
+    )
+    c = content_tokens(
+        "Microsoft beats estimates as cloud growth accelerates strongly this quarter"
+    )
+    assert hamming(simhash(a), simhash(b)) < hamming(simhash(a), simhash(c))
+    assert hamming(simhash(a), simhash(c)) > 3
+
+
+@given(st.text(max_size=300))
+def test_clean_text_output_is_nfc_single_spaced_and_utf8_encodable(value: str) -> None:
+    out = clean_text(value)
+    out.encode("utf-8")  # no lone surrogates
+    assert unicodedata.is_normalized("NFC", out)
+    assert out == out.strip()
+    assert "  " not in out and "\n" not in out
+    assert not any(unicodedata.category(c) == "Cc" for c in out)
