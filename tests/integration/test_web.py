@@ -159,8 +159,10 @@ def served(settings: FinsentSettings, redis_client: redis.Redis) -> Iterator[Ser
     store = open_store(settings.redis)
     docs = scored_documents(namespace)
     assert store.write_batch(docs) == len(docs)
-    entry = redis_client.xadd(
-        redis_keys.ALERT_LOG, {ALERT_FIELD: tsla_alert(namespace, docs).model_dump_json()}
+    # The alert log is the namespace's own stream: drop_namespace removes it with the rest.
+    redis_client.xadd(
+        redis_keys.alert_log(namespace),
+        {ALERT_FIELD: tsla_alert(namespace, docs).model_dump_json()},
     )
     web = WebSettings(port=_free_port(), refresh_s=2)
     app = create_app(web, store, RedisAlertLog(settings.redis.client()))
@@ -176,7 +178,6 @@ def served(settings: FinsentSettings, redis_client: redis.Redis) -> Iterator[Ser
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-        redis_client.xdel(redis_keys.ALERT_LOG, entry)
         store.drop_namespace(namespace)
 
 
