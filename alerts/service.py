@@ -219,7 +219,7 @@ def run_forever(
     namespaces: Sequence[str],
     poll_interval_s: float,
     should_stop: Callable[[], bool] = lambda: False,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], object] = time.sleep,
 ) -> None:
     """The service loop: evaluate each namespace, sleep, repeat; Redis outages are retried."""
     while not should_stop():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from alerts import cli as alerts_cli
 from cli import stack_cmd
 from dashboards import cli as dashboards_cli
 from ingest import cli as ingest_cli
@@ -25,6 +26,7 @@ app = typer.Typer(
 )
 
 app.add_typer(stack_cmd.app, name="stack")
+app.add_typer(alerts_cli.app, name="alerts")
 app.add_typer(dashboards_cli.app, name="dashboards")
 app.add_typer(ingest_cli.app, name="ingest")
 app.add_typer(ingest_cli.replay_app, name="replay")

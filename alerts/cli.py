@@ -1,0 +1,152 @@
+"""`finsent alerts`: the alerting service and its log."""
+
+from __future__ import annotations
+
+import re
+import signal
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import httpx
+import typer
+
+from alerts.metrics import AlertMetrics
+from alerts.notify import (
+    AlertmanagerChannel,
+    Channel,
+    KafkaChannel,
+    Notifier,
+    SlackChannel,
+    WebhookChannel,
+    describe,
+)
+from alerts.service import AlertEngine, run_forever, utc_now
+from alerts.settings import AlertsSettings
+from alerts.state import AlertStateStore
+from finsent.logs import configure_logging
+from finsent.observability import HealthState, serve_observability
+from finsent.settings import FinsentSettings
+from finsent.store import open_store
+from finsent.topics import ALERTS
+
+app = typer.Typer(
+    help="Page on-call once per real negative-sentiment incident; inspect the alert log.",
+    no_args_is_help=True,
+)
+
+_RELATIVE = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """`30m`, `12h`, `7d` (before now) or an ISO 8601 time (UTC if no offset)."""
+    match = _RELATIVE.match(text.strip())
+    if match:
+        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: use e.g. 30m, 12h, 7d or 2026-01-31T09:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def build_channels(
+    settings: AlertsSettings, base: FinsentSettings, client: httpx.Client
+) -> list[Channel]:
+    """The channels the settings configure; Kafka last so on-call is never behind it."""
+    channels: list[Channel] = []
+    if settings.webhook_url:
+        secret = (
+            settings.webhook_secret.get_secret_value().encode() if settings.webhook_secret else None
+        )
+        channels.append(WebhookChannel(settings.webhook_url, secret, client))
+    if settings.slack_webhook_url:
+        channels.append(SlackChannel(settings.slack_webhook_url.get_secret_value(), client))
+    if settings.alertmanager_url:
+        hold = timedelta(seconds=settings.alertmanager_hold_s)
+        channels.append(AlertmanagerChannel(settings.alertmanager_url, client, hold, utc_now))
+    if settings.publish_kafka:
+        from finsent.kafka_io import ensure_pipeline_topics, make_producer
+
+        ensure_pipeline_topics(base.kafka, [ALERTS])
+        channels.append(KafkaChannel(make_producer(base.kafka), settings.notify_timeout_s))
+    return channels
+
+
+@app.command("run")
+def run(
+    namespace: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--namespace", "-n", help="Namespace to evaluate (repeatable; default: settings)."
+        ),
+    ] = None,
+    once: Annotated[bool, typer.Option(help="Evaluate and deliver once, then exit.")] = False,
+) -> None:
+    """Evaluate closed event-time windows and notify on-call, until Ctrl-C or SIGTERM.
+
+    Windows close on the namespace's event-time watermark, so the same data always gives
+    the same alerts. Only namespaces in FINSENT_ALERTS_PAGE_NAMESPACES (default: live) and
+    windows newer than FINSENT_ALERTS_MAX_EVENT_LAG_S may page; everything is logged.
+    Channels: FINSENT_ALERTS_WEBHOOK_URL (+ _WEBHOOK_SECRET), _SLACK_WEBHOOK_URL,
+    _ALERTMANAGER_URL; every state change also goes to the `alerts.fired.v1` topic.
+    """
+    base = FinsentSettings()
+    settings = AlertsSettings()
+    configure_logging(base.log_level, base.log_format)
+    namespaces = tuple(namespace) if namespace else settings.namespaces
+    metrics = AlertMetrics()
+    health = HealthState()
+    if settings.metrics_port is not None:
+        serve_observability(metrics.registry, health, host="0.0.0.0", port=settings.metrics_port)
+    store = open_store(base.redis, settings.store_backend, settings.store)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with httpx.Client(timeout=settings.notify_timeout_s) as client:
+        notifier = Notifier(
+            build_channels(settings, base, client),
+            metrics,
+            attempts=settings.notify_attempts,
+            backoff_s=settings.notify_backoff_s,
+        )
+        engine = AlertEngine(store, settings, notifier, metrics=metrics)
+        health.set_ready(True)
+        try:
+            if once:
+                for ns in namespaces:
+                    for alert in engine.evaluate(ns):
+                        typer.echo(describe(alert))
+            else:
+                run_forever(engine, namespaces, settings.poll_interval_s, stop.is_set, stop.wait)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            store.close()
+
+
+@app.command("list")
+def list_alerts(
+    since: Annotated[
+        str | None, typer.Option(help="Only changes logged since: 30m, 12h, 7d or ISO time.")
+    ] = None,
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", "-n", help="One namespace (default: all).")
+    ] = None,
+    open_only: Annotated[bool, typer.Option("--open", help="Only incidents still firing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON alert per line.")] = False,
+) -> None:
+    """Print the alert log: every firing and resolution, paged or not (replays included)."""
+    base = FinsentSettings()
+    settings = AlertsSettings()
+    store = open_store(base.redis, settings.store_backend, settings.store)
+    state = AlertStateStore(store.client)
+    start = parse_since(since, utc_now()) if since else None
+    try:
+        for ns in [namespace] if namespace else store.list_namespaces():
+            alerts = state.open_incidents(ns) if open_only else state.log(ns, start)
+            for alert in alerts:
+                paged = "" if alert.notify else " (not paged)"
+                typer.echo(alert.model_dump_json() if as_json else describe(alert) + paged)
+    finally:
+        store.close()
