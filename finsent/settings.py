@@ -14,6 +14,8 @@ import redis
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from finsent.errors import ConfigurationError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -84,6 +86,33 @@ class RedisSettings(BaseModel):
             kwargs["ssl_ca_certs"] = str(self.tls_ca_file)
         kwargs.update(overrides)
         return redis.Redis(**kwargs)
+
+    def connect(self) -> redis.Redis:
+        """A client that has answered PING, or a `ConfigurationError` that says what to fix."""
+        client = self.client()
+        where = f"Redis at {self.host}:{self.port}"
+        try:
+            client.ping()
+        except redis.AuthenticationError as exc:
+            if self.password is None:
+                raise ConfigurationError(
+                    f"{where} requires a password; set FINSENT_REDIS__PASSWORD"
+                ) from None
+            raise ConfigurationError(
+                f"{where} rejected our credentials ({exc}); check FINSENT_REDIS__USERNAME "
+                "and FINSENT_REDIS__PASSWORD"
+            ) from None
+        except redis.ConnectionError as exc:
+            raise ConfigurationError(
+                f"{where} is unreachable ({exc}); is it running (`finsent stack up`)?"
+            ) from None
+        except redis.ResponseError as exc:
+            if "NOAUTH" in str(exc):
+                raise ConfigurationError(
+                    f"{where} requires a password; set FINSENT_REDIS__PASSWORD"
+                ) from None
+            raise
+        return client
 
 
 class StackSettings(BaseModel):

@@ -73,7 +73,7 @@ class Stack:
 
     def down(self, services: tuple[ServiceName, ...] = ("kafka", "redis")) -> list[str]:
         """Stop the processes `up` started, by pid file; returns the names stopped."""
-        stopped = []
+        stopped: list[str] = []
         for name, home, marker in self._services():
             if name in services and _stop_pid_file(home / f"{name}.pid", marker):
                 stopped.append(name)
