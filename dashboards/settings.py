@@ -19,7 +19,10 @@ class GrafanaSettings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(
-        env_prefix="FINSENT_GRAFANA_", env_nested_delimiter="__", frozen=True, extra="ignore"
+        env_prefix="FINSENT_GRAFANA_", env_nested_delimiter="__",
+        env_ignore_empty=True,
+        frozen=True,
+        extra="ignore",
     )
 
     url: AnyHttpUrl | None = None
@@ -39,7 +42,10 @@ class WebSettings(BaseSettings):
     """The built-in web view (`finsent web`). Variables: `FINSENT_WEB_HOST`, `FINSENT_WEB_PORT`, ..."""
 
     model_config = SettingsConfigDict(
-        env_prefix="FINSENT_WEB_", env_nested_delimiter="__", frozen=True, extra="ignore"
+        env_prefix="FINSENT_WEB_", env_nested_delimiter="__",
+        env_ignore_empty=True,
+        frozen=True,
+        extra="ignore",
     )
 
     host: str = "127.0.0.1"
