@@ -72,7 +72,11 @@ DEFAULT_RULES: Final[tuple[Rule, ...]] = (
         kinds=("ticker",),
         grace_s=3600,
         params=DetectorParams(
-            halflife_windows=14, min_count=15, min_history_windows=5, min_baseline_docs=15
+            halflife_windows=14,
+            min_count=15,
+            min_history_windows=5,
+            min_baseline_docs=15,
+            z_fire=3.5,
         ),
     ),
 )

@@ -76,8 +76,12 @@ for i = 0, n - 1 do
   local a = 13 + 3 * i
   redis.call('SADD', KEYS[4], ARGV[a + 1])
   redis.call('ZADD', KEYS[k], ARGV[6], ARGV[9])
-  redis.call('ZREMRANGEBYRANK', KEYS[k], tonumber(ARGV[10]), -1)
-  redis.call('ZADD', KEYS[5], ARGV[4], KEYS[k])
+  local kept = redis.call('ZCARD', KEYS[k])
+  if kept == 1 then
+    redis.call('ZADD', KEYS[5], ARGV[4], KEYS[k])
+  elseif kept > tonumber(ARGV[10]) then
+    redis.call('ZREMRANGEBYRANK', KEYS[k], tonumber(ARGV[10]), -1)
+  end
   write_series(k, a)
 end
 return 1

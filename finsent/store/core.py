@@ -19,11 +19,13 @@ from finsent.store.models import HOUR_MS, SeriesTotals, floor_ms, to_ms
 # Per series keys after its evidence key: minute bucket, minute index, hour bucket, hour index.
 _WRITE_SERIES: Final = """
 local function bump(bucket, index, start)
-  redis.call('HINCRBY', bucket, 'count', 1)
+  -- Index a bucket once, when its first document creates it.
+  if redis.call('HINCRBY', bucket, 'count', 1) == 1 then
+    redis.call('ZADD', index, start, start)
+  end
   redis.call('HINCRBY', bucket, ARGV[5], 1)
   redis.call('HINCRBYFLOAT', bucket, 'score_sum', ARGV[6])
   redis.call('HINCRBY', bucket, 'm:' .. ARGV[7], 1)
-  redis.call('ZADD', index, start, start)
 end
 local function write_series(k, a)
   bump(KEYS[k + 1], KEYS[k + 2], ARGV[3])
