@@ -175,7 +175,9 @@ class Classifier:
         return cls._ready(net, tokenizer, device, precision, max_length, micro_batch_size)
 
     @classmethod
-    def random_tiny(cls, seed: int = 0, device: str = "cpu") -> Classifier:
+    def random_tiny(
+        cls, seed: int = 0, device: str = "cpu", micro_batch_size: int = 64
+    ) -> Classifier:
         """A tiny randomly initialised model with the real heads, for plumbing tests.
 
         Two layers of width 32 and a character-level WordPiece vocabulary built in
@@ -185,6 +187,7 @@ class Classifier:
         Args:
             seed: Seeds the weight initialisation.
             device: Torch device string.
+            micro_batch_size: Texts per forward pass.
         """
         torch.manual_seed(seed)
         tokenizer = tiny_tokenizer()
@@ -197,7 +200,7 @@ class Classifier:
             max_position_embeddings=128,
         )
         net = FinsentNet.from_encoder_config(config, HeadsConfig(model_version="random-tiny"))
-        return cls._ready(net, tokenizer, device, "fp32", None, 64)
+        return cls._ready(net, tokenizer, device, "fp32", None, micro_batch_size)
 
     @classmethod
     def _ready(

@@ -84,7 +84,7 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     seed: int = 13
-    epochs: int = 9
+    epochs: int = 7
     max_steps: int | None = None
     batch_size: int = 32
     lr: float = 1e-4
@@ -127,6 +127,7 @@ class TrainResult:
         history: One dict per evaluation (step, epoch, losses, holdout metrics).
         first_loss: Mean loss of the first logging window.
         last_loss: Mean loss of the last logging window.
+        losses: Loss of every step.
     """
 
     best_score: float
@@ -134,6 +135,7 @@ class TrainResult:
     history: list[dict[str, float]]
     first_loss: float
     last_loss: float
+    losses: list[float]
 
 
 def seed_everything(seed: int) -> None:
@@ -344,7 +346,6 @@ def train(
     stale = 0
     step = 0
     window: list[float] = []
-    first_loss = math.nan
     started = time.monotonic()
     progress = tqdm(total=total, desc="train", unit="step", dynamic_ncols=True)
     done = False
@@ -371,8 +372,6 @@ def train(
             window.append(float(loss.detach()))
             progress.update(1)
             progress.set_postfix(loss=f"{np.mean(window[-50:]):.4f}", epoch=epoch)
-            if step == min(50, total):
-                first_loss = float(np.mean(window))
             last_step = step >= total
             if step % eval_every == 0 or last_step:
                 logits_s, logits_t = predict_logits(net, holdout_data, pad_id, bf16=config.bf16)
@@ -408,8 +407,9 @@ def train(
         best_score=best,
         steps=step,
         history=history,
-        first_loss=first_loss,
+        first_loss=float(np.mean(window[:50])) if window else math.nan,
         last_loss=float(np.mean(window[-50:])),
+        losses=window,
     )
 
 

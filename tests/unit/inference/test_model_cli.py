@@ -1,0 +1,97 @@
+"""CLI: classify writes one line per input line (errors in place), eval prints the JSON keys."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from inference.model.classifier import Classifier
+from inference.model.cli import model_app
+
+SENT_CSV = (
+    'text,label\r\n"Stock falls\r\nhard",0\r\nShares soar https://t.co/a,1\r\n'
+    "Company files 10-Q,2\r\nGuidance cut,0\r\nRecord revenue,1\r\nMeeting today,2\r\n"
+)
+TOPIC_CSV = (
+    "text,label\r\nFed hikes rates,1\r\nDividend raised &amp; more,4\r\nOil up,6\r\n"
+    "Fed minutes https://t.co/b,1\r\nQuarterly earnings beat,5\r\nNew CEO named,17\r\n"
+)
+
+
+@pytest.fixture()
+def tiny_model(tmp_path: Path) -> Path:
+    folder = tmp_path / "model"
+    Classifier.random_tiny().save(folder)
+    return folder
+
+
+@pytest.fixture()
+def data_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    for sub, names, body in (
+        ("twitter-financial-news-sentiment", ("sent_train.csv", "sent_valid.csv"), SENT_CSV),
+        ("twitter-financial-news-topic", ("train_data.csv", "valid_data.csv"), TOPIC_CSV),
+    ):
+        (root / sub).mkdir(parents=True)
+        (root / sub / names[0]).write_bytes(body.encode())
+        # valid = train rows again (one as a repost with a new link) plus one unseen row
+        valid = body.replace("https://t.co/a", "https://t.co/zz").replace(
+            "https://t.co/b", "https://t.co/yy"
+        )
+        valid += "Brand new tweet,1\r\n"
+        (root / sub / names[1]).write_bytes(valid.encode())
+    return root
+
+
+def test_classify_writes_per_line_errors_in_place(tiny_model: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(
+        b'{"text": "Apple beats", "id": "a1"}\n'
+        b"plain line about the Fed\n"
+        b"\n"
+        b'{"no_text": 1}\n'
+        b"{broken json\n"
+        b'["a list"]\n'
+        b"\xff\xfe not utf-8\n"
+        b"[video] markets rally\n"
+    )
+    result = CliRunner().invoke(
+        model_app, ["classify", str(source), "--model", str(tiny_model), "--batch-size", "3"]
+    )
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
+    assert [x["line"] for x in lines] == list(range(1, 9))
+    assert ["error" in x for x in lines] == [False, False, True, True, True, True, True, False]
+    assert lines[0]["id"] == "a1" and lines[0]["model_version"] == "random-tiny"
+    assert set(lines[1]["sentiment_probs"]) == {"negative", "neutral", "positive"}
+    assert len(lines[1]["topic_probs"]) == 20
+    assert -1.0 <= lines[1]["score"] <= 1.0
+
+
+def test_eval_json_has_the_agreed_keys(
+    tiny_model: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FINSENT_DATA_DIR", str(data_dir))
+    out = tmp_path / "metrics.json"
+    result = CliRunner().invoke(
+        model_app, ["eval", "--model", str(tiny_model), "--json", "--metrics-out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report == json.loads(out.read_text())
+    for task in ("sentiment", "topic"):
+        for split in ("raw", "dedup"):
+            for key in ("accuracy", "macro_f1", "ece_before", "ece_after"):
+                assert 0.0 <= report[task][split][key] <= 1.0
+        assert report[task]["raw"]["n"] == 7
+        assert report[task]["dedup"]["n"] == 1  # only the unseen tweet survives dedup
+    assert len(report["topic"]["raw"]["confusion_matrix"]) == 20
+
+
+def test_help_texts_render() -> None:
+    for command in ("train", "eval", "classify", "bench-model"):
+        result = CliRunner().invoke(model_app, [command, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output

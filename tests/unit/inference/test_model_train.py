@@ -1,0 +1,102 @@
+"""Training: a few steps on a small slice lower the loss and leave a loadable model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from inference.model.classifier import Classifier, tiny_tokenizer
+from inference.model.data import Example
+from inference.model.network import FinsentNet, HeadsConfig
+from inference.model.train import TrainConfig, encode, param_groups, predict_logits, train
+
+WORDS = {
+    ("sentiment", 0): "shares plunge miss downgrade",
+    ("sentiment", 1): "company files report today",
+    ("sentiment", 2): "shares soar beat upgrade",
+    ("topic", 4): "dividend raised payout",
+    ("topic", 14): "inflation gdp jobs report",
+    ("topic", 6): "oil opec crude brent",
+}
+
+
+def _examples() -> list[Example]:
+    rows = []
+    for (task, label), words in WORDS.items():
+        for i in range(40):
+            rows.append(Example(f"{words} #{i}", task, label))  # type: ignore[arg-type]
+    return rows
+
+
+def _heldout_loss(net: FinsentNet, examples: list[Example]) -> float:
+    """Mean cross-entropy of each example's own head, in eval mode (no dropout)."""
+    data = encode(examples, tiny_tokenizer(), 64)
+    sent, topic = predict_logits(net, data, pad_id=0, bf16=False)
+    losses = []
+    for logits, task in ((sent, "sentiment"), (topic, "topic")):
+        rows = [i for i, t in enumerate(data.task) if t == task]
+        target = torch.tensor([data.label[i] for i in rows])
+        losses.append(float(F.cross_entropy(torch.from_numpy(logits[rows]), target)))
+    return sum(losses) / 2
+
+
+def test_training_a_few_steps_lowers_the_loss_and_saves_a_model(tmp_path: Path) -> None:
+    tiny = Classifier.random_tiny(seed=0)
+    examples = _examples()
+    before = _heldout_loss(tiny.net, examples)
+    config = TrainConfig(
+        seed=0,
+        epochs=3,
+        max_steps=40,
+        batch_size=16,
+        lr=3e-3,
+        head_lr=3e-3,
+        warmup_frac=0.05,
+        label_smoothing=0.0,
+        evals_per_epoch=1,
+        patience=10,
+        bf16=False,
+        model_version="test-run",
+    )
+    result = train(
+        tmp_path / "data-unused",
+        tmp_path / "base-unused",
+        tmp_path / "out",
+        config,
+        train_examples=examples,
+        net=tiny.net,
+        tokenizer=tiny_tokenizer(),
+    )
+    assert result.steps == 40
+    assert _heldout_loss(tiny.net, examples) < 0.85 * before
+    loaded = Classifier.load(tmp_path / "out", precision="fp32")
+    assert loaded.model_version == "test-run"
+    assert loaded.heads.train["seed"] == 0
+    assert (tmp_path / "out" / "train_log.json").is_file()
+
+
+def test_layerwise_lr_decay_gives_lower_layers_smaller_rates() -> None:
+    net = Classifier.random_tiny().net
+    config = TrainConfig(lr=1e-4, layer_lr_decay=0.5, head_lr=1e-3)
+    rates = {}
+    for group in param_groups(net, config):
+        for p in group["params"]:  # type: ignore[attr-defined]
+            rates[id(p)] = group["lr"]
+    named = dict(net.named_parameters())
+    assert rates[id(named["sentiment_head.weight"])] == pytest.approx(1e-3)
+    assert rates[id(named["encoder.encoder.layer.1.attention.self.query.weight"])] == pytest.approx(
+        1e-4
+    )
+    assert rates[id(named["encoder.encoder.layer.0.attention.self.query.weight"])] == pytest.approx(
+        5e-5
+    )
+    assert rates[id(named["encoder.embeddings.word_embeddings.weight"])] == pytest.approx(2.5e-5)
+
+
+def test_heads_config_rejects_non_positive_temperature() -> None:
+    with pytest.raises(ValueError):
+        HeadsConfig(topic_temperature=0.0)
+    assert torch.get_num_threads() >= 1
