@@ -1,0 +1,329 @@
+"""`finsent run`: the whole pipeline over some history, in one command.
+
+Starts the stack, then, in this process, the inference consumer and the alert engine (and
+the web view with `--web`); replays the given files into a namespace of their own; and,
+with `--exit-when-done`, waits until every document is scored and every window evaluated,
+writes a JSON report and exits. Without it, it keeps serving until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import BaseModel, Field
+
+from finsent.logs import configure_logging
+from finsent.schemas import LIVE_NAMESPACE, Alert
+from finsent.settings import FinsentSettings
+
+log = logging.getLogger(__name__)
+
+
+class SeriesTotalsOut(BaseModel):
+    documents: int
+    negative: int
+    neutral: int
+    positive: int
+    negative_share: float
+    mean_score: float
+
+
+class AlertOut(BaseModel):
+    """One alert state change, flattened for the report."""
+
+    rule: str
+    state: str
+    kind: str
+    value: str
+    window_start: str
+    window_end: str
+    severity: str
+    observed: float
+    baseline: float
+    z_score: float
+    doc_count: int
+    incident_id: str
+    evidence: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class RunReport(BaseModel):
+    """What `finsent run --report FILE` writes.
+
+    `documents_in == duplicates + dead_lettered + scored`: every input is accounted for.
+    """
+
+    namespace: str
+    inputs: list[str]
+    documents_in: int
+    duplicates: int
+    dead_lettered: int
+    scored: int
+    ingest: dict[str, Any]
+    per_ticker: dict[str, SeriesTotalsOut]
+    alerts: list[AlertOut]
+    model_version: str
+    started_at: str
+    finished_at: str
+
+
+def alert_out(alert: Alert) -> AlertOut:
+    return AlertOut(
+        rule=alert.rule,
+        state=alert.state,
+        kind=alert.series.kind,
+        value=alert.series.value,
+        window_start=alert.window_start.astimezone(UTC).isoformat(),
+        window_end=alert.window_end.astimezone(UTC).isoformat(),
+        severity=alert.severity,
+        observed=alert.observed,
+        baseline=alert.baseline,
+        z_score=alert.z_score,
+        doc_count=alert.doc_count,
+        incident_id=alert.incident_id,
+        evidence=[e.model_dump(mode="json") for e in alert.evidence],
+    )
+
+
+def _speed(value: str) -> float | None:
+    if value == "max":
+        return None
+    try:
+        speed = float(value)
+    except ValueError:
+        raise typer.BadParameter("--speed takes a number (times real time) or 'max'") from None
+    if speed <= 0:
+        raise typer.BadParameter("--speed must be positive")
+    return speed
+
+
+def run(
+    replay: Annotated[
+        list[Path],
+        typer.Option(
+            "--replay",
+            help="Files or folders of history (JSONL, CSV, StockNet tweets); repeatable.",
+            exists=True,
+        ),
+    ],
+    namespace: Annotated[
+        str | None,
+        typer.Option(help="Replay namespace (default replay-<UTC time>); never 'live'."),
+    ] = None,
+    speed: Annotated[
+        str, typer.Option(help="N times real time, or 'max' for as fast as possible.")
+    ] = "max",
+    exit_when_done: Annotated[
+        bool, typer.Option(help="Exit once every document is scored and evaluated.")
+    ] = False,
+    report: Annotated[
+        Path | None, typer.Option(help="Write the JSON report here (with --exit-when-done).")
+    ] = None,
+    web: Annotated[bool, typer.Option(help="Serve the built-in web view meanwhile.")] = False,
+    web_port: Annotated[int, typer.Option(help="Port of the web view.")] = 8050,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Run the whole pipeline (stack, ingest, inference, alerts) over some history.
+
+    Everything lands in a replay namespace, so live series stay clean and no alert
+    reaches on-call. `make run` uses this on the bundled StockNet month with --web.
+    """
+    base = FinsentSettings()
+    configure_logging("WARNING" if progress else base.log_level, base.log_format)
+    if namespace == LIVE_NAMESPACE:
+        raise typer.BadParameter("a replay never writes the live namespace")
+    result = run_pipeline(
+        base,
+        replay,
+        namespace=namespace,
+        speed=_speed(speed),
+        exit_when_done=exit_when_done,
+        web_port=web_port if web else None,
+        progress=progress,
+    )
+    if result is None:
+        return
+    text = result.model_dump_json(indent=2)
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(text + "\n")
+        typer.echo(f"report written to {report}")
+    typer.echo(
+        f"{result.documents_in} documents in: {result.scored} scored, "
+        f"{result.duplicates} duplicates, {result.dead_lettered} dead-lettered; "
+        f"{len(result.alerts)} alert state changes"
+    )
+
+
+def run_pipeline(
+    base: FinsentSettings,
+    paths: list[Path],
+    *,
+    namespace: str | None,
+    speed: float | None,
+    exit_when_done: bool,
+    web_port: int | None,
+    progress: bool,
+) -> RunReport | None:
+    """The orchestration behind `finsent run`; returns the report when it exits by itself."""
+    # Heavy imports here, so `finsent --help` stays fast.
+    from alerts.cli import build_channels
+    from alerts.notify import Notifier
+    from alerts.service import AlertEngine
+    from alerts.settings import AlertsSettings
+    from finsent.kafka_io import ensure_pipeline_topics
+    from finsent.stack import Stack
+    from finsent.store import open_store
+    from finsent.topics import ALERTS, DOCUMENTS, SCORED
+    from inference.service import load_scorer, run_consumer
+    from inference.settings import InferenceSettings
+    from ingest.replay import check_namespace, default_namespace, replay_files
+
+    started_at = datetime.now(UTC)
+    ns = check_namespace(namespace or default_namespace(started_at))
+    typer.echo("starting the stack (Kafka + Redis) ...", err=True)
+    Stack(base).up()
+    ensure_pipeline_topics(base.kafka, [DOCUMENTS, SCORED, ALERTS])
+    store = open_store(base.redis)
+
+    inference_settings = InferenceSettings(metrics_port=0)
+    scorer = load_scorer(inference_settings)
+    stop = threading.Event()
+    inference = threading.Thread(
+        target=run_consumer,
+        args=(base, inference_settings),
+        kwargs={"scorer": scorer, "store": store, "stop": stop},
+        name="inference",
+        daemon=True,
+    )
+    inference.start()
+
+    alerts_settings = AlertsSettings(metrics_port=None)
+    import httpx
+
+    http = httpx.Client(timeout=alerts_settings.notify_timeout_s)
+    engine = AlertEngine(
+        store,
+        alerts_settings,
+        Notifier(build_channels(alerts_settings, base, http)),
+    )
+    changes: list[Alert] = []
+    alerts_stop = threading.Event()
+
+    def evaluate_loop() -> None:
+        while not alerts_stop.wait(1.0):
+            try:
+                changes.extend(engine.evaluate(ns))
+            except Exception:
+                log.exception("alert evaluation failed; retrying")
+
+    alerts = threading.Thread(target=evaluate_loop, name="alerts", daemon=True)
+    alerts.start()
+    if web_port is not None:
+        _start_web(base, web_port, ns)
+
+    try:
+        ingest_report = replay_files(paths, base, ns, speed=speed, progress=progress)
+        if not exit_when_done:
+            typer.echo(f"replay of {ns} published; still serving, Ctrl-C to stop", err=True)
+            while True:
+                time.sleep(3600)
+        _wait_until_scored(base, inference_settings, store, ns, ingest_report.produced)
+        alerts_stop.set()
+        alerts.join(timeout=60)
+        while batch := engine.evaluate(ns):  # drain every window the watermark closed
+            changes.extend(batch)
+    except KeyboardInterrupt:
+        typer.echo("stopping ...", err=True)
+        return None
+    finally:
+        alerts_stop.set()
+        stop.set()
+        inference.join(timeout=60)
+        http.close()
+
+    from finsent.store.base import ALL_SERIES
+
+    far_past, far_future = (
+        datetime(1970, 1, 2, tzinfo=UTC),
+        datetime.now(UTC) + timedelta(days=3650),
+    )
+    scored = store.total(ALL_SERIES, ns, far_past, far_future).count
+    per_ticker: dict[str, SeriesTotalsOut] = {}
+    for series in store.list_series(ns, "ticker"):
+        t = store.total(series, ns, far_past, far_future)
+        per_ticker[series.value] = SeriesTotalsOut(
+            documents=t.count,
+            negative=t.negative,
+            neutral=t.neutral,
+            positive=t.positive,
+            negative_share=round(t.negative_share, 4),
+            mean_score=round(t.mean_score, 4),
+        )
+    inference_dlq = ingest_report.produced - scored
+    return RunReport(
+        namespace=ns,
+        inputs=[str(p) for p in paths],
+        documents_in=ingest_report.documents_in,
+        duplicates=ingest_report.duplicates,
+        dead_lettered=ingest_report.dead_lettered + inference_dlq,
+        scored=scored,
+        ingest=ingest_report.model_dump(mode="json"),
+        per_ticker=dict(sorted(per_ticker.items())),
+        alerts=[alert_out(a) for a in changes],
+        model_version=scorer.model_version,
+        started_at=started_at.isoformat(),
+        finished_at=datetime.now(UTC).isoformat(),
+    )
+
+
+def _wait_until_scored(
+    base: FinsentSettings,
+    settings: Any,
+    store: Any,
+    namespace: str,
+    produced: int,
+    timeout_s: float = 3600,
+) -> None:
+    """Wait until the consumer group has committed up to the end of the documents topic."""
+    from kafka import TopicPartition
+
+    from finsent.kafka_io import make_consumer
+
+    probe = make_consumer(base.kafka, group_id=settings.group_id)
+    try:
+        partitions = probe.partitions_for_topic(settings.topic) or set()
+        tps = [TopicPartition(settings.topic, p) for p in partitions]
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            ends = probe.end_offsets(tps)
+            committed = {tp: probe.committed(tp) or 0 for tp in tps}
+            if all(committed[tp] >= ends[tp] for tp in tps):
+                return
+            time.sleep(0.5)
+    finally:
+        with contextlib.suppress(Exception):
+            probe.close(autocommit=False)
+    raise TimeoutError(f"{namespace}: documents were not all scored within {timeout_s}s")
+
+
+def _start_web(base: FinsentSettings, port: int, namespace: str) -> None:
+    import uvicorn
+
+    from dashboards.settings import WebSettings
+    from dashboards.web.alert_log import RedisAlertLog
+    from dashboards.web.app import create_app
+    from finsent.store import open_store
+
+    web_settings = WebSettings(port=port)
+    app = create_app(web_settings, open_store(base.redis), RedisAlertLog(base.redis.client()))
+    config = uvicorn.Config(app, host=web_settings.host, port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    threading.Thread(target=server.run, name="web", daemon=True).start()
+    typer.echo(f"web view: http://{web_settings.host}:{port}/?namespace={namespace}", err=True)
