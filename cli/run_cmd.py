@@ -248,16 +248,13 @@ def run_pipeline(
         inference.join(timeout=60)
         http.close()
 
-    from finsent.store.base import ALL_SERIES
-
-    far_past, far_future = (
-        datetime(1970, 1, 2, tzinfo=UTC),
-        datetime.now(UTC) + timedelta(days=3650),
-    )
-    scored = store.total(ALL_SERIES, ns, far_past, far_future).count
+    far_past = datetime(1970, 1, 2, tzinfo=UTC)
+    far_future = datetime.now(UTC) + timedelta(days=3650)
+    scored = store.document_count(ns)
     per_ticker: dict[str, SeriesTotalsOut] = {}
     for series in store.list_series(ns, "ticker"):
-        t = store.total(series, ns, far_past, far_future)
+        # Hourly series: minute buckets are kept only `minute_retention` behind the watermark.
+        t = store.total(series, ns, far_past, far_future, resolution="1h")
         per_ticker[series.value] = SeriesTotalsOut(
             documents=t.count,
             negative=t.negative,

@@ -42,3 +42,6 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root.setLevel(level)
     # kafka-python is chatty at INFO about every connection.
     logging.getLogger("kafka").setLevel(max(logging.WARNING, root.level))
+    # kafka-python 3 warns whenever the GIL (busy with the model) delays its I/O loop;
+    # that is expected under load and says nothing an operator can act on.
+    logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
