@@ -1,13 +1,20 @@
 """The four finsent dashboards, as code. `finsent dashboards generate` writes them to JSON.
 
-Redis panels select series with `TS.MRANGE` label filters only (never key strings) and
-merge model versions with `GROUPBY <label> REDUCE sum`, so a model rollout never splits a
-line in two. Ratios (negative share, mean score) are server-side math expressions over two
-such queries: the store keeps additive counts, which aggregate correctly over any bucket.
+Redis panels select series with `TS.MRANGE` label filters only (never key strings). The
+store keeps additive counts (`count`, `negative`, ..., `score_sum`), which aggregate
+correctly over any bucket; ratios are Grafana server-side math expressions (`$A / $B`).
+
+What the Redis data-source plugin allows shapes the layout: it drops series labels when a
+legend label is set and has no `GROUPBY`, so a math expression can only pair *one* series
+with one series. Ratios are therefore drawn per ticker or topic in repeated panels (one per
+variable value) and for the whole market; multi-series panels show counts, with legends
+sorted by range so the biggest movers come first. (A model rollout briefly yields one
+series per model version.) The built-in web view ranks tickers by their move directly.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 from dashboards import metric_names as m
@@ -32,12 +39,13 @@ from dashboards.grafana_model import (
     Target,
     Templating,
     TimeRange,
+    Transformation,
     Variable,
     VariableOption,
 )
 from finsent import redis_keys
 from finsent.redis_keys import RESOLUTION_MS, TS_LABELS, Resolution, SeriesField
-from finsent.schemas import LIVE_NAMESPACE
+from finsent.schemas import LIVE_NAMESPACE, SeriesKind
 
 REDIS_DS_UID: Final = "finsent-redis"
 PROMETHEUS_DS_UID: Final = "finsent-prometheus"
@@ -55,7 +63,12 @@ UID_TICKER: Final = "finsent-ticker"
 UID_TOPICS: Final = "finsent-topics"
 UID_PIPELINE: Final = "finsent-pipeline"
 
-NEGATIVE_SHARE_COLORS: Final = {"mode": "continuous-GrYlRd"}
+_SENTIMENT_FIELDS: Final[tuple[tuple[str, SeriesField], ...]] = (
+    ("A", "negative"),
+    ("B", "neutral"),
+    ("C", "positive"),
+)
+_SENTIMENT_COLORS: Final = {"negative": "red", "neutral": "text", "positive": "green"}
 
 
 def ts_filter(**labels: str) -> str:
@@ -70,11 +83,11 @@ def _series(
     ref_id: str,
     field: SeriesField,
     resolution: Resolution,
-    group_by: str,
+    legend: str,
+    labels: Mapping[str, str],
     hide: bool = False,
-    **labels: str,
 ) -> RedisTsQuery:
-    """Sum of one field per `group_by` label value, bucketed at the series resolution."""
+    """Sum of one field per bucket of the series resolution, one series per `legend` value."""
     return RedisTsQuery(
         ref_id=ref_id,
         datasource=REDIS,
@@ -86,29 +99,40 @@ def _series(
             **labels,
         ),
         aggregation="sum",
-        bucket=str(RESOLUTION_MS[resolution]),
-        legend=group_by,
-        ts_group_by_label=group_by,
-        ts_reducer="sum",
+        bucket=RESOLUTION_MS[resolution],
+        legend=legend,
         hide=True if hide else None,
     )
 
 
-_SENTIMENT_FIELDS: Final[tuple[tuple[str, SeriesField], ...]] = (
-    ("A", "negative"),
-    ("B", "neutral"),
-    ("C", "positive"),
-)
-
-
 def _ratio(
-    numerator: SeriesField, resolution: Resolution, group_by: str, **labels: str
+    prefix: tuple[str, str, str],
+    numerator: SeriesField,
+    resolution: Resolution,
+    **labels: str,
 ) -> tuple[Target, ...]:
-    """`numerator / count` per group, e.g. negative share or mean score."""
+    """`numerator / count` of ONE series (labels must select a single series)."""
+    num, den, out = prefix
     return (
-        _series("A", numerator, resolution, group_by, hide=True, **labels),
-        _series("B", "count", resolution, group_by, hide=True, **labels),
-        MathExpression(ref_id="C", expression="$A / $B"),
+        _series(num, numerator, resolution, "kind", labels, hide=True),
+        _series(den, "count", resolution, "kind", labels, hide=True),
+        MathExpression(ref_id=out, expression=f"${num} / ${den}"),
+    )
+
+
+def _display_name(ref_id: str, name: str, **extra: object) -> dict[str, object]:
+    properties: list[dict[str, object]] = [{"id": "displayName", "value": name}]
+    properties.extend({"id": key, "value": value} for key, value in extra.items())
+    return {"matcher": {"id": "byFrameRefID", "options": ref_id}, "properties": properties}
+
+
+def _sentiment_colors() -> tuple[dict[str, object], ...]:
+    return tuple(
+        {
+            "matcher": {"id": "byName", "options": field},
+            "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": color}}],
+        }
+        for field, color in _SENTIMENT_COLORS.items()
     )
 
 
@@ -125,11 +149,14 @@ def _timeseries(
     sort_by: str = "Max",
     stacked: bool = False,
     bars: bool = False,
+    legend: bool = True,
+    overrides: tuple[dict[str, object], ...] = (),
+    repeat: str | None = None,
 ) -> Panel:
     custom: dict[str, object] = {"lineWidth": 2, "fillOpacity": 10, "spanNulls": True}
     if stacked:
         custom["stacking"] = {"mode": "normal", "group": "A"}
-        custom["fillOpacity"] = 60
+        custom["fillOpacity"] = 70
     if bars:
         custom["drawStyle"] = "bars"
     datasource = targets[0].datasource if targets else None
@@ -142,7 +169,8 @@ def _timeseries(
         datasource=datasource,
         targets=targets,
         field_config=FieldConfig(
-            defaults=FieldDefaults(unit=unit, min=min_, max=max_, custom=custom)
+            defaults=FieldDefaults(unit=unit, min=min_, max=max_, custom=custom),
+            overrides=overrides,
         ),
         options=PanelOptions(
             legend=Legend(
@@ -151,9 +179,74 @@ def _timeseries(
                 calcs=("lastNotNull", "max", "range"),
                 sort_by=sort_by,
                 sort_desc=True,
-            ),
+            )
+            if legend
+            else Legend(display_mode="list", placement="bottom"),
             tooltip={"mode": "multi", "sort": "desc"},
         ),
+        repeat=repeat,
+        repeat_direction="h" if repeat else None,
+        max_per_row=4 if repeat else None,
+    )
+
+
+def _share_and_score(
+    panel_id: int,
+    title: str,
+    pos: GridPos,
+    resolution: Resolution,
+    repeat: str | None,
+    **labels: str,
+) -> Panel:
+    """Negative share (left axis) and mean score (right axis) of one series."""
+    targets = (
+        *_ratio(("A", "B", "C"), "negative", resolution, **labels),
+        _series("S", "score_sum", resolution, "kind", labels, hide=True),
+        MathExpression(ref_id="D", expression="$S / $B"),
+    )
+    return _timeseries(
+        panel_id,
+        title,
+        "Negative share = negative / all documents (left, %); mean score = mean of "
+        "P(positive) - P(negative) (right, -1 to 1), per bucket.",
+        pos,
+        targets,
+        "percentunit",
+        min_=0,
+        max_=1,
+        legend=False,
+        overrides=(
+            _display_name("C", "negative share", color={"mode": "fixed", "fixedColor": "red"}),
+            _display_name(
+                "D",
+                "mean score",
+                unit="none",
+                min=-1,
+                max=1,
+                color={"mode": "fixed", "fixedColor": "blue"},
+                **{"custom.axisPlacement": "right"},
+            ),
+        ),
+        repeat=repeat,
+    )
+
+
+def _series_variable(name: str, label: str, kind: SeriesKind, *, multi: bool) -> Variable:
+    # The series registry holds `<kind>:<value>`; its key comes from redis_keys, and the
+    # regex keeps the values of one kind.
+    return Variable(
+        name=name,
+        label=label,
+        type="query",
+        datasource=REDIS,
+        query=f"SMEMBERS {redis_keys.series_registry('$namespace')}",
+        regex=f"/^{kind}:(.+)$/",
+        current=VariableOption(text="All", value="$__all", selected=True) if multi else None,
+        description=f"{label}s with data in the namespace.",
+        refresh=1,
+        multi=multi,
+        include_all=multi,
+        sort=1,
     )
 
 
@@ -168,21 +261,7 @@ def _namespace_variable() -> Variable:
         current=VariableOption(text=LIVE_NAMESPACE, value=LIVE_NAMESPACE, selected=True),
         description="`live`, or a replay namespace such as `replay-2015`.",
         refresh=1,
-    )
-
-
-def _ticker_variable() -> Variable:
-    # The series registry holds `<kind>:<value>`; the regex keeps the ticker series.
-    return Variable(
-        name="ticker",
-        label="Ticker",
-        type="query",
-        datasource=REDIS,
-        query=f"SMEMBERS {redis_keys.series_registry('$namespace')}",
-        regex="/^ticker:(.+)$/",
-        current=VariableOption(text="AAPL", value="AAPL", selected=True),
-        description="Tickers with data in the namespace.",
-        refresh=1,
+        sort=1,
     )
 
 
@@ -220,123 +299,148 @@ def _alert_list(panel_id: int, pos: GridPos, *extra_tags: str) -> Panel:
     )
 
 
+def _volume(
+    panel_id: int, title: str, pos: GridPos, resolution: Resolution, **labels: str
+) -> Panel:
+    return _timeseries(
+        panel_id,
+        title,
+        "Documents per bucket, stacked by sentiment.",
+        pos,
+        tuple(_series(ref, field, resolution, "field", labels) for ref, field in _SENTIMENT_FIELDS),
+        "short",
+        stacked=True,
+        bars=True,
+        legend=False,
+        overrides=_sentiment_colors(),
+    )
+
+
 def market_overview() -> Dashboard:
-    """Negative share and mean score of every ticker (top movers first), volume, alerts."""
+    """Market sentiment, tickers by negative volume (movers first), one panel per ticker."""
     return Dashboard(
         uid=UID_OVERVIEW,
         title="finsent · Market overview",
         description="Sentiment of every ticker in one namespace; alerts as annotations.",
         tags=TAGS,
         time=TimeRange(from_="now-7d", to="now"),
-        templating=Templating(list=(_namespace_variable(),)),
+        templating=Templating(
+            list=(_namespace_variable(), _series_variable("ticker", "Ticker", "ticker", multi=True))
+        ),
         annotations=_alert_annotations(),
         links=_links(),
         panels=(
-            _timeseries(
+            _share_and_score(
                 1,
-                "Negative share by ticker",
-                "Negative documents / all documents per hour. Legend sorted by range "
-                "(max - min), so the biggest movers come first.",
-                GridPos(h=10, w=24, x=0, y=0),
-                _ratio("negative", "1h", "ticker", kind="ticker"),
-                "percentunit",
-                min_=0,
-                max_=1,
-                sort_by="Range",
+                "Market · negative share and mean score",
+                GridPos(h=8, w=16, x=0, y=0),
+                "1h",
+                None,
+                kind="all",
             ),
-            _timeseries(
-                2,
-                "Mean sentiment score by ticker",
-                "Mean of P(positive) - P(negative) per hour, -1 to 1.",
-                GridPos(h=10, w=24, x=0, y=10),
-                _ratio("score_sum", "1h", "ticker", kind="ticker"),
-                "none",
-                min_=-1,
-                max_=1,
-                sort_by="Range",
-            ),
+            _alert_list(2, GridPos(h=8, w=8, x=16, y=0)),
             _timeseries(
                 3,
-                "Document volume by sentiment",
-                "Documents per hour across all tickers, stacked by sentiment.",
-                GridPos(h=8, w=16, x=0, y=20),
-                tuple(
-                    _series(ref, field, "1h", "field", kind="all")
-                    for ref, field in _SENTIMENT_FIELDS
-                ),
+                "Negative documents by ticker (biggest movers first)",
+                "Negative documents per hour. The legend is sorted by range (max - min): the "
+                "tickers that moved most come first. Click a name to isolate it.",
+                GridPos(h=9, w=16, x=0, y=8),
+                (_series("A", "negative", "1h", "ticker", {"kind": "ticker"}),),
                 "short",
-                stacked=True,
-                bars=True,
-                sort_by="Max",
+                min_=0,
+                sort_by="Range",
             ),
-            _alert_list(4, GridPos(h=8, w=8, x=16, y=20)),
+            _volume(
+                4, "Document volume by sentiment", GridPos(h=9, w=8, x=16, y=8), "1h", kind="all"
+            ),
+            _share_and_score(
+                5,
+                "$ticker",
+                GridPos(h=7, w=6, x=0, y=17),
+                "1h",
+                "ticker",
+                kind="ticker",
+                ticker="$ticker",
+            ),
         ),
     )
 
 
 def ticker_drilldown() -> Dashboard:
-    """One ticker: sentiment, volume, topic mix, evidence link and alerts."""
+    """One ticker: sentiment against the market, volume, topic mix, evidence and alerts."""
     evidence_md = (
         "Evidence documents (the most negative headlines of each hour, with links) are "
         "shown by the built-in web view: open **finsent web** and click `$ticker`, or "
         "call `GET /api/v1/namespaces/$namespace/tickers/$ticker/evidence`."
     )
+    ticker = {"kind": "ticker", "ticker": "$ticker"}
     return Dashboard(
         uid=UID_TICKER,
         title="finsent · Ticker drill-down",
         description="Sentiment, volume, topic mix and alerts of one ticker.",
         tags=TAGS,
         time=TimeRange(from_="now-24h", to="now"),
-        templating=Templating(list=(_namespace_variable(), _ticker_variable())),
+        templating=Templating(
+            list=(
+                _namespace_variable(),
+                _series_variable("ticker", "Ticker", "ticker", multi=False),
+            )
+        ),
         annotations=_alert_annotations("ticker:$ticker"),
         links=_links(),
         panels=(
             _timeseries(
                 1,
-                "Negative share · $ticker",
+                "Negative share · $ticker vs market",
                 "Negative documents / all documents per minute.",
                 GridPos(h=9, w=12, x=0, y=0),
-                _ratio("negative", "1m", "ticker", kind="ticker", ticker="$ticker"),
+                (
+                    *_ratio(("A", "B", "C"), "negative", "1m", **ticker),
+                    *_ratio(("D", "E", "F"), "negative", "1m", kind="all"),
+                ),
                 "percentunit",
                 min_=0,
                 max_=1,
+                legend=False,
+                overrides=(_display_name("C", "$ticker"), _display_name("F", "market")),
             ),
             _timeseries(
                 2,
-                "Mean sentiment score · $ticker",
-                "Mean of P(positive) - P(negative) per minute.",
+                "Mean sentiment score · $ticker vs market",
+                "Mean of P(positive) - P(negative) per minute, -1 to 1.",
                 GridPos(h=9, w=12, x=12, y=0),
-                _ratio("score_sum", "1m", "ticker", kind="ticker", ticker="$ticker"),
+                (
+                    *_ratio(("A", "B", "C"), "score_sum", "1m", **ticker),
+                    *_ratio(("D", "E", "F"), "score_sum", "1m", kind="all"),
+                ),
                 "none",
                 min_=-1,
                 max_=1,
+                legend=False,
+                overrides=(_display_name("C", "$ticker"), _display_name("F", "market")),
             ),
-            _timeseries(
-                3,
-                "Volume by sentiment · $ticker",
-                "Documents per minute mentioning the ticker, stacked by sentiment.",
-                GridPos(h=8, w=12, x=0, y=9),
-                tuple(
-                    _series(ref, field, "1m", "field", kind="ticker", ticker="$ticker")
-                    for ref, field in _SENTIMENT_FIELDS
-                ),
-                "short",
-                stacked=True,
-                bars=True,
+            _volume(
+                3, "Volume by sentiment · $ticker", GridPos(h=8, w=12, x=0, y=9), "1m", **ticker
             ),
             Panel(
                 id=4,
-                type="barchart",
-                title="Topic mix",
-                description="Documents per topic in the time range, across all tickers of "
-                "the namespace (the store keeps topic series per namespace, not per ticker).",
+                type="bargauge",
+                title="Topic mix (namespace)",
+                description="Documents per topic in the time range across the namespace: the "
+                "store keeps topic series per namespace, not per ticker.",
                 grid_pos=GridPos(h=8, w=12, x=12, y=9),
                 datasource=REDIS,
-                targets=(_series("A", "count", "1h", "topic", kind="topic"),),
-                transformations=(),
+                targets=(_series("A", "count", "1h", "topic", {"kind": "topic"}),),
                 options=PanelOptions(
-                    legend=Legend(display_mode="hidden", show_legend=False),
                     reduce_options={"calcs": ["sum"], "values": False},
+                    orientation="horizontal",
+                    display_mode="gradient",
+                ),
+                field_config=FieldConfig(defaults=FieldDefaults(unit="short", min=0)),
+                transformations=(
+                    Transformation(
+                        id="sortBy", options={"sort": [{"field": "Total", "desc": True}]}
+                    ),
                 ),
             ),
             Panel(
@@ -356,43 +460,42 @@ def topics() -> Dashboard:
     return Dashboard(
         uid=UID_TOPICS,
         title="finsent · Topics",
-        description="Negative share, mean score and volume of each of the 20 topics.",
+        description="Volume, negative volume, negative share and mean score of each topic.",
         tags=TAGS,
         time=TimeRange(from_="now-7d", to="now"),
-        templating=Templating(list=(_namespace_variable(),)),
+        templating=Templating(
+            list=(_namespace_variable(), _series_variable("topic", "Topic", "topic", multi=True))
+        ),
         annotations=_alert_annotations(),
         links=_links(),
         panels=(
             _timeseries(
                 1,
-                "Negative share by topic",
-                "Negative documents / all documents per hour and topic.",
-                GridPos(h=10, w=24, x=0, y=0),
-                _ratio("negative", "1h", "topic", kind="topic"),
-                "percentunit",
+                "Negative documents by topic (biggest movers first)",
+                "Negative documents per hour and topic; legend sorted by range.",
+                GridPos(h=9, w=12, x=0, y=0),
+                (_series("A", "negative", "1h", "topic", {"kind": "topic"}),),
+                "short",
                 min_=0,
-                max_=1,
                 sort_by="Range",
             ),
             _timeseries(
                 2,
-                "Mean sentiment score by topic",
-                "Mean of P(positive) - P(negative) per hour and topic.",
-                GridPos(h=10, w=24, x=0, y=10),
-                _ratio("score_sum", "1h", "topic", kind="topic"),
-                "none",
-                min_=-1,
-                max_=1,
-                sort_by="Range",
-            ),
-            _timeseries(
-                3,
                 "Volume by topic",
                 "Documents per hour and topic, stacked.",
-                GridPos(h=9, w=24, x=0, y=20),
-                (_series("A", "count", "1h", "topic", kind="topic"),),
+                GridPos(h=9, w=12, x=12, y=0),
+                (_series("A", "count", "1h", "topic", {"kind": "topic"}),),
                 "short",
                 stacked=True,
+            ),
+            _share_and_score(
+                3,
+                "$topic",
+                GridPos(h=7, w=6, x=0, y=9),
+                "1h",
+                "topic",
+                kind="topic",
+                topic="$topic",
             ),
         ),
     )

@@ -39,8 +39,11 @@ class DataSourceRef(GrafanaModel):
 class RedisTsQuery(GrafanaModel):
     """A `TS.MRANGE` query of the Redis data source, selecting series by labels only.
 
-    `filter` is a RedisTimeSeries filter expression (`label=value ...`); `legend` names
-    the label whose value becomes the series name.
+    Mirrors the plugin's query model (`pkg/types.go` of RedisGrafana/grafana-redis-datasource):
+    the backend runs `TS.MRANGE from to AGGREGATION <aggregation> <bucket> WITHLABELS FILTER
+    <filter>`. `filter` is a RedisTimeSeries filter expression (`label=value ...`); `legend`
+    names the label whose value becomes the series name (the plugin then drops the labels).
+    The plugin has no GROUPBY, and does not interpolate variables in `bucket`.
     """
 
     ref_id: str
@@ -49,12 +52,10 @@ class RedisTsQuery(GrafanaModel):
     command: Literal["ts.mrange"] = "ts.mrange"
     filter: str
     aggregation: Literal["avg", "sum", "min", "max", "count", "first", "last"] | None = None
-    bucket: str | None = None
-    """Aggregation bucket in milliseconds, or a template variable such as `$bucket_ms`."""
+    bucket: int | None = None
+    """Aggregation bucket in milliseconds (a number: the plugin's backend reads an int)."""
     fill: bool = False
     legend: str | None = None
-    ts_group_by_label: str | None = None
-    ts_reducer: Literal["avg", "sum", "min", "max", "count"] | None = None
     hide: bool | None = None
 
 
@@ -117,6 +118,8 @@ class PanelOptions(GrafanaModel):
     mode: str | None = None
     show_header: bool | None = None
     reduce_options: dict[str, Any] | None = None
+    orientation: Literal["horizontal", "vertical"] | None = None
+    display_mode: str | None = None
     # annolist
     only_from_this_dashboard: bool | None = None
     only_in_time_range: bool | None = None
@@ -148,7 +151,7 @@ class Transformation(GrafanaModel):
 
 class Panel(GrafanaModel):
     id: int
-    type: Literal["timeseries", "barchart", "table", "text", "annolist", "stat", "row"]
+    type: Literal["timeseries", "barchart", "bargauge", "table", "text", "annolist", "stat"]
     title: str
     description: str | None = None
     grid_pos: GridPos
@@ -158,6 +161,10 @@ class Panel(GrafanaModel):
     options: PanelOptions = PanelOptions()
     transformations: tuple[Transformation, ...] = ()
     interval: str | None = None
+    repeat: str | None = None
+    """Repeat the panel once per value of this variable (`$<name>` is one value inside)."""
+    repeat_direction: Literal["h", "v"] | None = None
+    max_per_row: int | None = None
 
 
 class VariableOption(GrafanaModel):
@@ -181,6 +188,9 @@ class Variable(GrafanaModel):
     hide: Literal[0, 1, 2] = 0
     datasource: DataSourceRef | None = None
     refresh: Literal[0, 1, 2] | None = None
+    multi: bool | None = None
+    include_all: bool | None = None
+    sort: int | None = None
 
 
 class Templating(GrafanaModel):

@@ -19,7 +19,8 @@ class GrafanaSettings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(
-        env_prefix="FINSENT_GRAFANA_", env_nested_delimiter="__",
+        env_prefix="FINSENT_GRAFANA_",
+        env_nested_delimiter="__",
         env_ignore_empty=True,
         frozen=True,
         extra="ignore",
@@ -42,7 +43,8 @@ class WebSettings(BaseSettings):
     """The built-in web view (`finsent web`). Variables: `FINSENT_WEB_HOST`, `FINSENT_WEB_PORT`, ..."""
 
     model_config = SettingsConfigDict(
-        env_prefix="FINSENT_WEB_", env_nested_delimiter="__",
+        env_prefix="FINSENT_WEB_",
+        env_nested_delimiter="__",
         env_ignore_empty=True,
         frozen=True,
         extra="ignore",

@@ -65,8 +65,7 @@ def test_redis_queries_filter_only_on_labels_the_store_writes(path: Any) -> None
                 assert value[1:] in _variables(dashboard), f"undefined variable {value}"
             elif name in ALLOWED_VALUES:
                 assert value in ALLOWED_VALUES[name], (name, value)
-        for label in (query.get("legend"), query.get("tsGroupByLabel")):
-            assert label is None or label in TS_LABELS or label == "field"
+        assert query.get("legend") is None or query["legend"] in TS_LABELS
 
 
 @pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.stem)
@@ -98,19 +97,51 @@ def test_panels_have_unique_ids_and_do_not_overlap(path: Any) -> None:
 @pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.stem)
 def test_every_variable_used_is_defined(path: Any) -> None:
     dashboard = _load(path)
-    text = json.dumps(dashboard["panels"]) + json.dumps(dashboard["annotations"])
-    used = set(re.findall(r"\$(\w+)", text)) - {"A", "B", "C"}  # math expression refs
-    used = {u for u in used if not u.startswith("__")}  # Grafana built-ins
-    assert used <= _variables(dashboard)
+    for panel in dashboard["panels"]:
+        text = json.dumps(panel)
+        ref_ids = {t["refId"] for t in panel.get("targets", [])}
+        used = set(re.findall(r"\$(\w+)", text)) - ref_ids  # math expressions name refIds
+        used = {u for u in used if not u.startswith("__")}  # Grafana built-ins
+        assert used <= _variables(dashboard), (panel["title"], used)
+        if "repeat" in panel:
+            assert panel["repeat"] in _variables(dashboard)
 
 
-def test_ratio_panels_divide_two_hidden_redis_queries() -> None:
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.stem)
+def test_math_expressions_pair_single_series_queries(path: Any) -> None:
+    """The plugin drops labels, so `$A / $B` is only sound when A and B select one series
+    each: their filters must pin `kind=all` or a single ticker/topic variable value in a
+    panel repeated over that variable."""
+    for panel in _load(path)["panels"]:
+        targets = {t["refId"]: t for t in panel.get("targets", [])}
+        for target in targets.values():
+            if target.get("type") != "math":
+                continue
+            for ref in re.findall(r"\$(\w+)", target["expression"]):
+                source = targets[ref]
+                assert source["hide"] is True
+                terms = dict(term.split("=", 1) for term in source["filter"].split())
+                if terms["kind"] == "all":
+                    continue
+                variable = terms[terms["kind"]]
+                assert variable.startswith("$")
+                multi = next(
+                    v for v in _load(path)["templating"]["list"] if v["name"] == variable[1:]
+                ).get("multi", False)
+                assert not multi or panel.get("repeat") == variable[1:], panel["title"]
+
+
+def test_market_ratio_divides_negative_by_count() -> None:
     overview = _load(GRAFANA_DIR / "finsent-overview.json")
-    negative = next(p for p in overview["panels"] if p["title"].startswith("Negative share"))
-    a, b, c = negative["targets"]
-    assert "field=negative" in a["filter"] and a["hide"] is True
-    assert "field=count" in b["filter"] and b["hide"] is True
-    assert c["type"] == "math" and c["expression"] == "$A / $B"
+    market = next(p for p in overview["panels"] if p["title"].startswith("Market"))
+    targets = {t["refId"]: t for t in market["targets"]}
+    assert "field=negative" in targets["A"]["filter"] and "kind=all" in targets["A"]["filter"]
+    assert "field=count" in targets["B"]["filter"]
+    assert targets["C"]["expression"] == "$A / $B"
+    assert "field=score_sum" in targets["S"]["filter"] and targets["D"]["expression"] == "$S / $B"
+    assert all(
+        isinstance(t.get("bucket"), int) for t in targets.values() if t.get("type") == "timeSeries"
+    )
 
 
 def test_filter_builder_refuses_labels_the_store_does_not_write() -> None:
