@@ -23,6 +23,9 @@ MetricName = Literal[
     "finsent_inference_consumer_lag_seconds",  # gauge {partition}
     # alerts
     "finsent_alerts_fired_total",  # counter
+    # web view (dashboards/web)
+    "finsent_web_requests_total",  # counter {route, status}
+    "finsent_web_request_duration_seconds",  # histogram {route}
 ]
 
 ALL_METRICS: Final[tuple[MetricName, ...]] = get_args(MetricName)
@@ -33,6 +36,7 @@ HISTOGRAMS: Final[frozenset[MetricName]] = frozenset(
         "finsent_inference_batch_tokens",
         "finsent_inference_model_latency_seconds",
         "finsent_inference_end_to_end_latency_seconds",
+        "finsent_web_request_duration_seconds",
     }
 )
 """Histograms expose `<name>_bucket`, `<name>_sum` and `<name>_count` series."""
@@ -47,3 +51,5 @@ END_TO_END_LATENCY: Final[MetricName] = "finsent_inference_end_to_end_latency_se
 LAG_MESSAGES: Final[MetricName] = "finsent_inference_consumer_lag_messages"
 LAG_SECONDS: Final[MetricName] = "finsent_inference_consumer_lag_seconds"
 ALERTS_FIRED: Final[MetricName] = "finsent_alerts_fired_total"
+WEB_REQUESTS: Final[MetricName] = "finsent_web_requests_total"
+WEB_REQUEST_DURATION: Final[MetricName] = "finsent_web_request_duration_seconds"

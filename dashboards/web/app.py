@@ -15,12 +15,14 @@ from typing import Annotated, Final
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi.responses import FileResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import AwareDatetime
 
 from dashboards.settings import WebSettings
 from dashboards.web import health, views
+from dashboards.web.metrics import WebMetrics
 from dashboards.web.models import (
     NamespaceHealth,
     NamespaceInfo,
@@ -60,13 +62,19 @@ def _require_token(settings: WebSettings) -> Callable[[Request], None]:
     return check
 
 
-def create_app(settings: WebSettings, store: SeriesReader, alerts: AlertReader) -> FastAPI:
+def create_app(
+    settings: WebSettings,
+    store: SeriesReader,
+    alerts: AlertReader,
+    registry: CollectorRegistry | None = None,
+) -> FastAPI:
     """Build the app over a store and an alert log.
 
     Args:
         settings: port, token, refresh interval and metrics endpoints.
         store: the series store (read side).
         alerts: the alert log (read side).
+        registry: where the web view's own metrics go (`/metrics`); a fresh one if None.
     """
     app = FastAPI(
         title="finsent web view",
@@ -74,6 +82,8 @@ def create_app(settings: WebSettings, store: SeriesReader, alerts: AlertReader) 
         description="Read-only sentiment series, top movers, evidence, alerts and pipeline health.",
     )
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(_require_token(settings))])
+    metrics = WebMetrics(registry or CollectorRegistry())
+    app.middleware("http")(metrics.middleware)
 
     def window_or_404(
         namespace: str, hours: float, end: datetime | None
@@ -170,6 +180,10 @@ def create_app(settings: WebSettings, store: SeriesReader, alerts: AlertReader) 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> PlainTextResponse:
         return PlainTextResponse("ok")
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics_endpoint() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:

@@ -253,6 +253,17 @@ def test_openapi_documents_every_json_endpoint(served: Served) -> None:
     } <= set(paths)
 
 
+def test_own_metrics_count_requests_by_route_template(served: Served) -> None:
+    httpx.get(f"{served.url}/api/v1/namespaces/{served.namespace}/alerts")
+    text = httpx.get(f"{served.url}/metrics").text
+    route = 'route="/api/v1/namespaces/{namespace}/alerts"'
+    assert any(
+        line.startswith("finsent_web_requests_total{") and route in line and 'status="200"' in line
+        for line in text.splitlines()
+    ), text
+    assert served.namespace not in text  # raw paths never become label values
+
+
 def test_page_and_assets_reference_nothing_remote(served: Served) -> None:
     for asset in ("/", "/static/app.js", "/static/charts.js", "/static/style.css"):
         text = httpx.get(served.url + asset).text

@@ -240,6 +240,7 @@ def _metrics_ports() -> dict[str, int]:
         "ingest-rss": int(rss[rss.index("--metrics-port") + 1]),
         "inference": int(env["inference"]["FINSENT_INFERENCE_METRICS_PORT"]),
         "alerts": int(env["alerts"]["FINSENT_ALERTS_METRICS_PORT"]),
+        "web": int(env["web"]["FINSENT_WEB_PORT"]),
     }
 
 
@@ -259,7 +260,7 @@ def _scrape_targets() -> set[tuple[str, int]]:
 def test_prometheus_scrapes_every_finsent_service_with_metrics() -> None:
     expected = set(_metrics_ports().items())
     assert expected <= _scrape_targets()
-    assert set(_metrics_ports()) == set(FINSENT_SERVICES) - {"web"}  # web only reads
+    assert set(_metrics_ports()) == set(FINSENT_SERVICES)
     volumes = SERVICES["prometheus"]["volumes"]
     assert "./deploy/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in volumes
 
@@ -275,7 +276,8 @@ def test_web_view_reads_the_same_metrics_endpoints(monkeypatch: pytest.MonkeyPat
         (u.split("//")[1].split(":")[0], int(u.split(":")[2].split("/")[0]))
         for u in settings.metrics_urls
     }
-    assert urls == set(_metrics_ports().items())
+    others = {(name, port) for name, port in _metrics_ports().items() if name != "web"}
+    assert urls == others
 
 
 def test_grafana_gets_the_plugin_and_the_provisioned_dashboards() -> None:
