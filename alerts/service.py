@@ -93,7 +93,12 @@ class AlertEngine:
     ) -> list[Alert]:
         def evaluate(cursor: int | None, states: dict[str, DetectorState]) -> Transition | None:
             w = rule.window_ms
-            start = cursor if cursor is not None else floor_ms(first_ms, w)
+            # Never start before the data the rule reads still exists: after a long outage
+            # (or on the first pass over a big namespace) those windows would all be empty.
+            opts = self._store.options
+            kept = opts.hour_retention_ms if rule.resolution == "1h" else opts.minute_retention_ms
+            oldest = -(-(watermark_ms - kept) // w) * w  # first whole window still kept
+            start = max(cursor if cursor is not None else floor_ms(first_ms, w), oldest)
             end = floor_ms(watermark_ms - rule.grace_s * 1000, w)
             end = min(end, start + self._settings.max_windows_per_pass * w)
             if end <= start:

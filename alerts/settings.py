@@ -30,7 +30,7 @@ class AlertsSettings(BaseSettings):
     max_event_lag_s: Annotated[int, Field(ge=0)] = 3600
     """Windows ending longer ago than this (wall clock) are logged but never paged."""
     evidence_count: Annotated[int, Field(ge=0, le=50)] = 5
-    max_windows_per_pass: Annotated[int, Field(ge=1)] = 20_000
+    max_windows_per_pass: Annotated[int, Field(ge=1)] = 2_000
     """Bound on windows one `evaluate` call covers per rule; the next call continues."""
 
     webhook_url: str | None = None

@@ -19,6 +19,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -161,7 +162,7 @@ class SeriesStore(abc.ABC):
         self._write: Script = client.register_script(
             build_write_script(self._stride, self._write_series_lua)
         )
-        self._trimmed_at: dict[str, int] = {}
+        self._trimmed_at: dict[str, tuple[int, float]] = {}
 
     @property
     def client(self) -> redis.Redis:
@@ -285,7 +286,12 @@ class SeriesStore(abc.ABC):
         if wm is None:
             return
         last = self._trimmed_at.get(namespace)
-        if last is None or wm - last >= self.options.trim_every_s * 1000:
+        if last is None:
+            self.trim(namespace)
+            return
+        last_wm, last_at = last
+        moved = wm - last_wm >= self.options.trim_every_s * 1000
+        if moved and time.monotonic() - last_at >= self.options.trim_min_interval_s:
             self.trim(namespace)
 
     def trim(self, namespace: str) -> int:
@@ -313,7 +319,7 @@ class SeriesStore(abc.ABC):
                     removed += int(self._r.unlink(*old))
                     self._r.zrem(index, *old)
             removed += self._trim_series(namespace, wm)
-            self._trimmed_at[namespace] = wm
+            self._trimmed_at[namespace] = (wm, time.monotonic())
             return removed
 
     # -- reads -----------------------------------------------------------------------------

@@ -49,6 +49,9 @@ class StoreOptions(BaseModel):
     bad timestamp cannot push the watermark ahead and expire everything."""
     trim_every_s: Annotated[int, Field(ge=60)] = 3600
     """Trim a namespace once its watermark has moved this much event time since the last trim."""
+    trim_min_interval_s: Annotated[float, Field(ge=0)] = 30.0
+    """...and at most this often by the wall clock, so a fast replay is not trimmed per batch.
+    (Scheduling only: what is kept is still decided by event time.)"""
 
     @model_validator(mode="after")
     def _evidence_outlives_minutes(self) -> StoreOptions:
