@@ -112,7 +112,10 @@ def rss(
         )
         typer.echo(f"polling {len(threads)} feeds; Ctrl-C to stop", err=True)
         while not stop.wait(5.0):
-            pipe.flush()
+            try:
+                pipe.flush()
+            except TransientError as exc:  # feeds keep polling; dedupe makes re-sends safe
+                typer.echo(f"warning: {exc}", err=True)
         for thread in threads:
             thread.join(timeout=30)
     _echo_report(pipe.report())
@@ -146,6 +149,9 @@ def serve(
 def file_(
     paths: Annotated[list[Path], typer.Argument(help="Files or directories (walked)")],
     namespace: Annotated[str, typer.Option(help="Namespace to write")] = LIVE_NAMESPACE,
+    topic: Annotated[
+        str | None, typer.Option(help="Documents topic override (dry runs, staging)")
+    ] = None,
 ) -> None:
     """Ingest JSONL, CSV or StockNet tweet files in file order, then print the report.
 
@@ -155,7 +161,7 @@ def file_(
     """
     settings, ingest = _settings()
     try:
-        with open_pipeline(settings, ingest, namespace=namespace) as pipe:
+        with open_pipeline(settings, ingest, namespace=namespace, topic=topic) as pipe:
             report = pipe.run(read_files(paths, ingest.max_raw_bytes))
     except (FileNotFoundError, TransientError, DlqLimitExceeded) as exc:
         raise _fail(exc) from None
@@ -179,6 +185,9 @@ def replay_file(
     ] = None,
     speed: Annotated[str, typer.Option(help="N times real time, or `max`")] = "max",
     progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
+    topic: Annotated[
+        str | None, typer.Option(help="Documents topic override (dry runs, staging)")
+    ] = None,
 ) -> None:
     """Merge every input by event time and publish it into a replay namespace.
 
@@ -187,7 +196,9 @@ def replay_file(
     """
     settings, ingest = _settings()
     try:
-        report = replay_files(paths, settings, namespace, _speed(speed), progress, ingest=ingest)
+        report = replay_files(
+            paths, settings, namespace, _speed(speed), progress, topic, ingest=ingest
+        )
     except (ConfigurationError, FileNotFoundError, TransientError, DlqLimitExceeded) as exc:
         raise _fail(exc) from None
     _echo_report(report)

@@ -2,7 +2,7 @@
 
 A document is a duplicate when, in its namespace:
 
-1. its id was seen before (`SET NX`), e.g. the same tweet filed under two tickers; or
+1. its id was seen before, e.g. the same tweet filed under two tickers; or
 2. its normalised content (`ingest.text.content_key`: no RT prefix, links, mentions, case,
    and no cashtags when enough words remain) was counted within `window` of event time,
    e.g. the same headline from five feeds, or a retweet storm; or
@@ -17,6 +17,8 @@ the Redis TTL only bounds memory.
 from __future__ import annotations
 
 import time
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -36,12 +38,24 @@ _SCRIPT: Final = """
 local ts = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ttl) then return 'id' end
+local token = ARGV[10]
+-- The id key holds "<token>:<verdict>": a retried call (same token) whose first attempt
+-- ran but whose reply was lost gets its first verdict back, not "id".
+local prev = redis.call('GET', KEYS[1])
+if prev then
+  local tok, verdict = string.match(prev, '^([^:]*):(.*)$')
+  if tok == token then return verdict end
+  return 'id'
+end
+local function decide(verdict)
+  redis.call('SET', KEYS[1], token .. ':' .. verdict, 'EX', ttl)
+  return verdict
+end
 local use_content = ARGV[4] == '1'
 local use_near = ARGV[5] == '1'
 if use_content then
-  local prev = redis.call('GET', KEYS[2])
-  if prev and math.abs(ts - tonumber(prev)) <= window then return 'content' end
+  local seen = redis.call('GET', KEYS[2])
+  if seen and math.abs(ts - tonumber(seen)) <= window then return decide('content') end
 end
 local hi = tonumber(ARGV[6])
 local lo = tonumber(ARGV[7])
@@ -59,7 +73,7 @@ if use_near then
     for _, m in ipairs(members) do
       local mhi, mlo = string.match(m, '^(%d+):(%d+):')
       local d = popcount(bit.bxor(hi, tonumber(mhi))) + popcount(bit.bxor(lo, tonumber(mlo)))
-      if d <= maxd then return 'near' end
+      if d <= maxd then return decide('near') end
     end
   end
 end
@@ -70,7 +84,7 @@ if use_near then
     redis.call('EXPIRE', KEYS[i], ttl)
   end
 end
-return 'new'
+return decide('new')
 """
 
 
@@ -118,8 +132,41 @@ class Deduplicator:
 
     def check(self, doc: Document) -> tuple[Verdict, Claim | None]:
         """Claim `doc` if it is new; otherwise say which kind of duplicate it is."""
+        return self.check_many([doc])[0]
+
+    def check_many(self, docs: Sequence[Document]) -> list[tuple[Verdict, Claim | None]]:
+        """`check` for each document, in order, in one round trip.
+
+        Redis runs the scripts of one pipeline one after another, so a document sees the
+        claims of those before it: the verdicts equal those of one call per document.
+        A retry after a lost reply reuses each call's token, so it cannot turn a
+        document's own claim into an `id` duplicate.
+
+        Raises:
+            TransientError: Redis stayed unreachable through the retries.
+        """
         if not self._config.enabled:
-            return "new", None
+            return [("new", None)] * len(docs)
+        calls = [self._prepare(doc) for doc in docs]
+
+        def run() -> list[Any]:
+            pipe = self._client.pipeline(transaction=False)
+            for claim, args in calls:
+                self._script(keys=list(claim.keys), args=args, client=pipe)
+            return list(pipe.execute())
+
+        out: list[tuple[Verdict, Claim | None]] = []
+        for (claim, _), reply in zip(calls, self._call(run), strict=True):
+            text = reply.decode() if isinstance(reply, bytes) else str(reply)
+            if text == "new":
+                out.append(("new", claim))
+            elif text in ("id", "content", "near"):
+                out.append((text, None))  # type: ignore[arg-type]
+            else:
+                raise RuntimeError(f"dedupe script returned {text!r}")
+        return out
+
+    def _prepare(self, doc: Document) -> tuple[Claim, list[int | str]]:
         cfg = self._config
         ns = doc.namespace
         tokens = content_tokens(f"{doc.title}\n{doc.text}" if doc.title else doc.text)
@@ -133,9 +180,8 @@ class Deduplicator:
             *(keys.simhash_band(ns, i, band) for i, band in enumerate(bands)),
         )
         member = f"{sh >> 32}:{sh & 0xFFFFFFFF}:{doc.id}"
-        ts_ms = int(doc.published_at.timestamp() * 1000)
-        args = [
-            ts_ms,
+        args: list[int | str] = [
+            int(doc.published_at.timestamp() * 1000),
             cfg.window_s * 1000,
             cfg.ttl_s,
             int(use_content),
@@ -144,14 +190,9 @@ class Deduplicator:
             sh & 0xFFFFFFFF,
             cfg.max_distance,
             member,
+            uuid.uuid4().hex,
         ]
-        verdict = self._call(lambda: self._script(keys=list(claim_keys), args=args))
-        text = verdict.decode() if isinstance(verdict, bytes) else str(verdict)
-        if text == "new":
-            return "new", Claim(claim_keys, member)
-        if text in ("id", "content", "near"):
-            return text, None  # type: ignore[return-value]
-        raise RuntimeError(f"dedupe script returned {text!r}")
+        return Claim(claim_keys, member), args
 
     def release(self, claim: Claim) -> None:
         """Undo a claim whose document could not be produced, so a retry is not a duplicate."""

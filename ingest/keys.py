@@ -21,7 +21,7 @@ def _ns(namespace: str) -> str:
 
 
 def seen_id(namespace: str, doc_id: str) -> str:
-    """String: event time (ms) of the first document with this id."""
+    """String `<token>:<verdict>`: the dedupe call that first saw this id, and its verdict."""
     return f"{_ns(namespace)}:id:{doc_id}"
 
 

@@ -7,14 +7,15 @@ raises `TransientError` after releasing what it claimed, so a retry is not a dup
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
@@ -24,13 +25,14 @@ from finsent.errors import InvalidMessage, TransientError
 from finsent.schemas import LIVE_NAMESPACE, Document
 from finsent.stream.dlq import DeadLetter, DeadLetterProducer
 from finsent.topics import DOCUMENTS
-from ingest.dedupe import Claim, Deduplicator
+from ingest.dedupe import Claim, Deduplicator, Verdict
 from ingest.metrics import IngestMetrics
 from ingest.models import Candidate, IngestReport, RawItem, Rejected
 from ingest.normalize import Normalizer, reason_class
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 Clock = Callable[[], datetime]
 Outcome = Literal["produced", "duplicate", "dead_lettered"]
 
@@ -107,7 +109,15 @@ class IngestPipeline:
 
     def handle(self, candidate: Candidate) -> Handled:
         """Process one input. Never raises for bad input; raises `TransientError`."""
-        return self._handle(candidate)[0]
+        return self._handle_many([candidate])[0][0]
+
+    def handle_many(self, candidates: Sequence[Candidate | Document]) -> list[Handled]:
+        """Process inputs in order, with one Redis round trip for all their dedupe checks.
+
+        Items may be `RawItem`/`Rejected` (normalised here) or already valid `Document`s
+        (replays of Kafka data). Decisions equal those of handling them one by one.
+        """
+        return [handled for handled, _ in self._handle_many(candidates)]
 
     def handle_and_wait(
         self, candidates: Sequence[Candidate], timeout_s: float = 30.0
@@ -117,31 +127,17 @@ class IngestPipeline:
         Raises:
             TransientError: the broker did not acknowledge; claims are released.
         """
-        results: list[Handled] = []
-        mine: list[_Pending] = []
-        for candidate in candidates:
-            handled, pending = self._handle(candidate)
-            results.append(handled)
-            if pending is not None:
-                mine.append(pending)
+        handled = self._handle_many(candidates)
+        mine = [pending for _, pending in handled if pending is not None]
         with self._lock:
             ids = {id(p) for p in mine}
             self._pending = [p for p in self._pending if id(p) not in ids]
         self._settle(mine, timeout_s, flush=False)
-        return results
+        return [h for h, _ in handled]
 
-    def _handle(self, candidate: Candidate) -> tuple[Handled, _Pending | None]:
-        with self._lock:
-            self._counts["in"] += 1
-        if isinstance(candidate, Rejected):
-            self._dead_letter(candidate.raw, candidate.reason, candidate.source)
-            return Handled("dead_lettered", reason=candidate.reason), None
-        try:
-            doc = self.normalize(candidate)
-        except InvalidMessage as exc:
-            self._dead_letter(candidate.raw or _describe(candidate), exc.reason, candidate.source)
-            return Handled("dead_lettered", reason=exc.reason), None
-        return self._publish(doc)
+    def publish(self, doc: Document) -> Handled:
+        """Dedupe and produce an already valid document (replays of Kafka data use this)."""
+        return self._handle_many([doc])[0][0]
 
     def normalize(self, item: RawItem) -> Document:
         now = self._clock()
@@ -150,30 +146,54 @@ class IngestPipeline:
             doc = doc.model_copy(update={"ingested_at": doc.published_at})
         return doc
 
-    def publish(self, doc: Document) -> Handled:
-        """Dedupe and produce an already valid document (replays of Kafka data use this)."""
+    def _handle_many(
+        self, candidates: Sequence[Candidate | Document]
+    ) -> list[tuple[Handled, _Pending | None]]:
         with self._lock:
-            self._counts["in"] += 1
-        return self._publish(doc)[0]
+            self._counts["in"] += len(candidates)
+        out: list[tuple[Handled, _Pending | None] | None] = []
+        docs: list[tuple[int, Document]] = []
+        for candidate in candidates:
+            if isinstance(candidate, Document):
+                docs.append((len(out), candidate))
+                out.append(None)
+            elif isinstance(candidate, Rejected):
+                self._dead_letter(candidate.raw, candidate.reason, candidate.source)
+                out.append((Handled("dead_lettered", reason=candidate.reason), None))
+            else:
+                try:
+                    docs.append((len(out), self.normalize(candidate)))
+                    out.append(None)
+                except InvalidMessage as exc:
+                    raw = candidate.raw or _describe(candidate)
+                    self._dead_letter(raw, exc.reason, candidate.source)
+                    out.append((Handled("dead_lettered", reason=exc.reason), None))
+        verdicts: list[tuple[Verdict, Claim | None]] = (
+            self._dedupe.check_many([d for _, d in docs])
+            if self._dedupe is not None and docs
+            else [("new", None)] * len(docs)
+        )
+        for (index, doc), (verdict, claim) in zip(docs, verdicts, strict=True):
+            out[index] = self._publish(doc, verdict, claim)
+        return [item for item in out if item is not None]
 
-    def _publish(self, doc: Document) -> tuple[Handled, _Pending | None]:
-        claim: Claim | None = None
-        if self._dedupe is not None:
-            verdict, claim = self._dedupe.check(doc)
-            if verdict != "new":
-                with self._lock:
-                    self._counts["duplicates"] += 1
-                    self._dup_kinds[verdict] += 1
-                if self._metrics:
-                    self._metrics.duplicates.labels(verdict).inc()
-                    self._metrics.documents.labels(doc.source, "duplicate").inc()
-                return Handled("duplicate", doc.id, verdict), None
+    def _publish(
+        self, doc: Document, verdict: Verdict, claim: Claim | None
+    ) -> tuple[Handled, _Pending | None]:
+        if verdict != "new":
+            with self._lock:
+                self._counts["duplicates"] += 1
+                self._dup_kinds[verdict] += 1
+            if self._metrics:
+                self._metrics.duplicates.labels(verdict).inc()
+                self._metrics.documents.labels(doc.source, "duplicate").inc()
+            return Handled("duplicate", doc.id, verdict), None
         key = doc.primary_ticker.encode() if doc.primary_ticker else None
         try:
             future = self._producer.send(self.topic, key=key, value=DOCUMENTS.encode(doc))
         except KafkaError as exc:
-            if claim is not None:
-                self._dedupe.release(claim)  # type: ignore[union-attr]
+            if claim is not None and self._dedupe is not None:
+                self._dedupe.release(claim)
             raise TransientError(f"produce failed: {type(exc).__name__}") from exc
         self._dlq.saw_valid()
         pending = _Pending(future, claim, doc)
@@ -215,10 +235,10 @@ class IngestPipeline:
         if failed is not None:
             raise TransientError(f"produce failed: {type(failed).__name__}") from failed
 
-    def run(self, candidates: Iterable[Candidate]) -> IngestReport:
-        """Handle every candidate, flush, and return the report of this pipeline so far."""
-        for candidate in candidates:
-            self.handle(candidate)
+    def run(self, candidates: Iterable[Candidate], batch_size: int = 500) -> IngestReport:
+        """Handle every candidate in batches, flush, and return the report so far."""
+        for batch in batched(candidates, batch_size):
+            self.handle_many(batch)
         self.flush()
         return self.report()
 
@@ -256,6 +276,13 @@ class IngestPipeline:
             self._metrics.dead_letters.labels(cls).inc()
             self._metrics.documents.labels(source, "dead_lettered").inc()
         log.info("rejected input", extra={"source": source, "reason": cls})
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of up to `size` items (itertools.batched arrived in 3.12)."""
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
 
 
 def _describe(item: RawItem) -> bytes:

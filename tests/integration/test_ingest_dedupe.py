@@ -87,3 +87,45 @@ def test_keys_expire_and_are_dropped_with_the_namespace(redis_client: redis.Redi
     assert all(0 < redis_client.ttl(k) <= 120 for k in keys)
     assert drop_namespace_keys(redis_client, ns) == 6
     assert dedupe.check(doc("tw:1", LONG, ns))[0] == "new"
+
+
+def test_a_batch_decides_exactly_like_one_call_per_document(
+    redis_client: redis.Redis, ns: str
+) -> None:
+    dedupe = Deduplicator(redis_client, DedupeConfig(window_s=3600))
+    base = "Received a new alert. Find out why at stocks daytrading trading mkt nyse nasdaq markets"
+    texts = [LONG, f"RT @a: {LONG}", f"{base} 313", f"{base} 464", LONG, "Oil steadies today"]
+    ids = ["a", "b", "c", "d", "a", "e"]
+    batch = dedupe.check_many([doc(i, t, ns) for i, t in zip(ids, texts, strict=True)])
+    one_by_one = [
+        dedupe.check(doc(i, t, ns + "-other"))[0] for i, t in zip(ids, texts, strict=True)
+    ]
+    assert [v for v, _ in batch] == one_by_one == ["new", "content", "new", "near", "id", "new"]
+
+
+def test_a_retry_after_a_lost_reply_keeps_the_first_verdict(
+    redis_client: redis.Redis, ns: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dedupe = Deduplicator(redis_client, DedupeConfig())
+    real_pipeline = redis_client.pipeline
+    lost = {"count": 0}
+
+    def flaky_pipeline(transaction: bool = True) -> redis.client.Pipeline:
+        pipe = real_pipeline(transaction=transaction)
+        real_execute = pipe.execute
+
+        def execute(raise_on_error: bool = True) -> list[object]:
+            result = real_execute(raise_on_error)  # the scripts ran on the server...
+            if lost["count"] == 0:
+                lost["count"] += 1
+                raise redis.ConnectionError("reply lost")  # ...but the reply did not arrive
+            return result
+
+        pipe.execute = execute  # type: ignore[method-assign]
+        return pipe
+
+    monkeypatch.setattr(redis_client, "pipeline", flaky_pipeline)
+    verdicts = dedupe.check_many([doc("x", LONG, ns), doc("y", f"RT @z: {LONG}", ns)])
+    assert lost["count"] == 1
+    assert [v for v, _ in verdicts] == ["new", "content"]
+    assert dedupe.check(doc("x", LONG, ns))[0] == "id"
