@@ -253,6 +253,25 @@ def test_openapi_documents_every_json_endpoint(served: Served) -> None:
     } <= set(paths)
 
 
+def test_bearer_token_guards_the_api_but_not_the_page(
+    served: Served, settings: FinsentSettings
+) -> None:
+    from fastapi.testclient import TestClient
+    from pydantic import SecretStr
+
+    guarded = create_app(
+        WebSettings(token=SecretStr("s3cret")), served.store, RedisAlertLog(settings.redis.client())
+    )
+    with TestClient(guarded) as client:
+        path = f"/api/v1/namespaces/{served.namespace}/alerts"
+        assert client.get(path).status_code == 401
+        assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        ok = client.get(path, headers={"Authorization": "Bearer s3cret"})
+        assert ok.status_code == 200 and ok.json()[0]["series"]["value"] == "TSLA"
+        assert client.get("/").status_code == 200
+        assert client.get("/healthz").text == "ok"
+
+
 def test_own_metrics_count_requests_by_route_template(served: Served) -> None:
     httpx.get(f"{served.url}/api/v1/namespaces/{served.namespace}/alerts")
     text = httpx.get(f"{served.url}/metrics").text

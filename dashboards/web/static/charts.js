@@ -43,7 +43,7 @@
     const day = `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())}`;
     const hm = `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}`;
     if (spanMs > 3 * 86400e3) return day.slice(5);
-    if (spanMs > 86400e3) return `${day.slice(5)} ${hm}`;
+    if (hm === "00:00") return day.slice(5);
     return hm;
   }
 
@@ -63,10 +63,14 @@
       label.textContent = (spec.yFormat || String)(v);
     }
     const span = spec.end - spec.start;
-    const ticks = Math.max(2, Math.min(7, Math.floor(w / 110)));
-    for (let i = 0; i <= ticks; i++) {
-      const t = spec.start + (span * i) / ticks;
-      const label = el("text", { x: x(t), y: height - 6, "text-anchor": i === 0 ? "start" : i === ticks ? "end" : "middle" }, axis);
+    const maxTicks = Math.max(2, Math.min(8, Math.floor(w / 90)));
+    // Round UTC steps (15 min … 7 days), so ticks fall on whole hours and midnights.
+    const steps = [15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080].map((m) => m * 60e3);
+    const step = steps.find((s) => span / s <= maxTicks) || steps[steps.length - 1];
+    for (let t = Math.ceil(spec.start / step) * step; t <= spec.end; t += step) {
+      if (x(t) < PAD.left + 16 || x(t) > PAD.left + w - 16) continue;
+      el("line", { class: "gridline", x1: x(t), x2: x(t), y1: PAD.top, y2: PAD.top + h }, axis);
+      const label = el("text", { x: x(t), y: height - 6, "text-anchor": "middle" }, axis);
       label.textContent = timeLabel(t, span);
     }
     return { svg, x, y, w, h, width, height };
