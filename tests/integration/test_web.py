@@ -272,6 +272,36 @@ def test_bearer_token_guards_the_api_but_not_the_page(
         assert client.get("/healthz").text == "ok"
 
 
+def test_health_scrapes_service_metrics_endpoints(
+    served: Served, settings: FinsentSettings
+) -> None:
+    from fastapi.testclient import TestClient
+    from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+
+    registry = CollectorRegistry()
+    Counter("finsent_inference_documents", "scored", registry=registry).inc(42)
+    Gauge("finsent_inference_consumer_lag_seconds", "lag", ["partition"], registry=registry).labels(
+        partition="0"
+    ).set(1.5)
+    port = _free_port()
+    server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+    down = f"http://127.0.0.1:{_free_port()}/metrics"  # nothing listens there
+    try:
+        web = WebSettings(metrics_urls=(f"http://127.0.0.1:{port}/metrics", down))
+        app = create_app(web, served.store, RedisAlertLog(settings.redis.client()))
+        with TestClient(app) as client:
+            body = client.get("/api/v1/health").json()
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+    assert body["source"] == "prometheus"
+    assert [s["up"] for s in body["services"]] == [True, False]
+    assert body["summary"]["finsent_inference_documents_total"] == 42
+    assert body["summary"]["finsent_inference_consumer_lag_seconds"] == 1.5
+    mine = next(n for n in body["namespaces"] if n["name"] == served.namespace)
+    assert mine["documents"] == len(served.docs)
+
+
 def test_own_metrics_count_requests_by_route_template(served: Served) -> None:
     httpx.get(f"{served.url}/api/v1/namespaces/{served.namespace}/alerts")
     text = httpx.get(f"{served.url}/metrics").text
