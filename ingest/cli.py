@@ -19,9 +19,9 @@ from finsent.settings import FinsentSettings
 from ingest.evaluate import dumps, load_sample, score_tagger
 from ingest.metrics import IngestMetrics
 from ingest.models import IngestReport
-from ingest.replay import check_namespace, drop_replay, list_replays, replay_files, replay_kafka
+from ingest.replay import drop_replay, list_replays, replay_files, replay_kafka
 from ingest.settings import IngestSettings
-from ingest.sources.files import read_files
+from ingest.sources.files import check_paths, read_files
 from ingest.sources.rss import load_feeds, start_feeds
 from ingest.tickers import TickerTagger
 from ingest.wiring import open_pipeline
@@ -161,6 +161,7 @@ def file_(
     """
     settings, ingest = _settings()
     try:
+        check_paths(paths)
         with open_pipeline(settings, ingest, namespace=namespace, topic=topic) as pipe:
             report = pipe.run(read_files(paths, ingest.max_raw_bytes))
     except (FileNotFoundError, TransientError, DlqLimitExceeded) as exc:
@@ -240,11 +241,12 @@ def replay_list() -> None:
     """List namespaces: replays with their inputs and reports, and any others the store has."""
     settings, _ = _settings()
     for info in list_replays(settings):
-        done = (
-            "running"
-            if info.finished_at is None
-            else f"{info.report.produced if info.report else 0} docs"
-        )
+        if info.kind in ("live", "unknown"):
+            done = "-"
+        elif info.finished_at is None:
+            done = "running"
+        else:
+            done = f"{info.report.produced if info.report else 0} docs"
         typer.echo(f"{info.namespace:<40} {info.kind:<8} {done:<12} {' '.join(info.inputs)[:80]}")
 
 
@@ -253,7 +255,6 @@ def replay_drop(name: Annotated[str, typer.Argument(help="Namespace to delete")]
     """Delete a replay namespace: its series, alerts state and dedupe keys (never `live`)."""
     settings, _ = _settings()
     try:
-        check_namespace(name)
         removed = drop_replay(settings, name)
     except ConfigurationError as exc:
         raise _fail(exc) from None

@@ -30,7 +30,7 @@ from ingest.dedupe import drop_namespace_keys
 from ingest.models import Candidate, IngestReport, RawItem, Rejected
 from ingest.pipeline import Clock, IngestPipeline, batched, utc_now
 from ingest.settings import IngestSettings
-from ingest.sources.files import event_order, read_files
+from ingest.sources.files import check_paths, event_order, read_files
 from ingest.wiring import open_pipeline
 
 _NAMESPACE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,39}$")
@@ -134,6 +134,7 @@ def replay_files(
     ingest = ingest or IngestSettings()
     ns = check_namespace(namespace or default_namespace(clock()))
     pacer = pacer or Pacer(speed)
+    check_paths(paths)
     candidates = event_order(read_files(paths, ingest.max_raw_bytes))
     info = ReplayInfo(namespace=ns, kind="file", inputs=[str(p) for p in paths], started_at=clock())
     client = settings.redis.client()
@@ -320,6 +321,8 @@ def drop_replay(settings: FinsentSettings, namespace: str) -> int:
     Raises:
         ConfigurationError: `namespace` is `live`.
     """
+    if namespace == LIVE_NAMESPACE:
+        raise ConfigurationError("refusing to drop the live namespace")
     check_namespace(namespace)
     client = settings.redis.client()
     try:

@@ -37,12 +37,27 @@ def iter_paths(paths: Iterable[Path]) -> Iterator[Path]:
             raise FileNotFoundError(f"no such file or directory: {path}")
 
 
+def check_paths(paths: Iterable[Path]) -> None:
+    """Fail before reading anything when an input does not exist.
+
+    Raises:
+        FileNotFoundError: naming the first missing path.
+    """
+    for path in paths:
+        if not path.exists():
+            raise FileNotFoundError(f"no such file or directory: {path}")
+
+
 def read_file(path: Path, max_raw_bytes: int) -> Iterator[Candidate]:
-    """Every record of one file, in file order."""
-    if path.suffix.lower() in CSV_SUFFIXES:
-        yield from _read_csv(path, max_raw_bytes)
-    else:
-        yield from _read_jsonl(path, max_raw_bytes)
+    """Every record of one file, in file order; an unreadable file is one reject."""
+    try:
+        if path.suffix.lower() in CSV_SUFFIXES:
+            yield from _read_csv(path, max_raw_bytes)
+        else:
+            yield from _read_jsonl(path, max_raw_bytes)
+    except OSError as exc:
+        reason = f"unreadable: {type(exc).__name__} reading {path.name}"
+        yield Rejected(source=f"file:{path.name}"[:100], raw=str(path).encode(), reason=reason)
 
 
 def read_files(paths: Iterable[Path], max_raw_bytes: int) -> Iterator[Candidate]:

@@ -1,0 +1,74 @@
+"""The `finsent ingest` and `finsent replay` commands, run in-process on the real stack."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from ingest.cli import app, replay_app
+from ingest.models import IngestReport
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest"
+runner = CliRunner()
+
+
+def report_of(output: str) -> IngestReport:
+    return IngestReport.model_validate(json.loads(output[output.index("{") :]))
+
+
+def test_replay_file_list_and_drop(topic_factory: Callable[..., str], namespace: str) -> None:
+    topic = topic_factory("cli")
+    args = ["file", str(FIXTURES / "documents.jsonl"), str(FIXTURES / "documents.csv")]
+    result = runner.invoke(
+        replay_app, [*args, "--namespace", namespace, "--topic", topic, "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    report = report_of(result.stdout)
+    assert (report.documents_in, report.produced, report.balanced) == (11, 4, True)
+
+    listed = runner.invoke(replay_app, ["list"])
+    line = next(row for row in listed.stdout.splitlines() if row.startswith(namespace))
+    assert "file" in line and "4 docs" in line
+
+    dropped = runner.invoke(replay_app, ["drop", namespace])
+    assert dropped.exit_code == 0 and f"dropped {namespace}" in dropped.stdout
+    assert not any(
+        row.startswith(namespace) for row in runner.invoke(replay_app, ["list"]).stdout.splitlines()
+    )
+
+
+def test_replay_refuses_live_and_missing_paths(namespace: str) -> None:
+    live = runner.invoke(
+        replay_app, ["file", str(FIXTURES / "documents.jsonl"), "--namespace", "live"]
+    )
+    assert live.exit_code == 1 and "live" in live.stderr
+    assert runner.invoke(replay_app, ["drop", "live"]).exit_code == 1
+    missing = runner.invoke(replay_app, ["file", "/nonexistent/x.jsonl", "--namespace", namespace])
+    assert missing.exit_code == 1 and "no such file" in missing.stderr
+    speed = runner.invoke(replay_app, ["file", str(FIXTURES), "--speed", "fast"])
+    assert speed.exit_code == 2
+
+
+def test_ingest_file_prints_a_balanced_report(
+    topic_factory: Callable[..., str], namespace: str
+) -> None:
+    topic = topic_factory("cli")
+    result = runner.invoke(
+        app,
+        ["file", str(FIXTURES / "documents.jsonl"), "--namespace", namespace, "--topic", topic],
+    )
+    assert result.exit_code == 0, result.output
+    assert report_of(result.stdout).model_dump(include={"documents_in", "produced", "dead_lettered", "duplicates"}) == {
+        "documents_in": 7, "produced": 2, "dead_lettered": 4, "duplicates": 1,
+    }  # fmt: skip
+    runner.invoke(replay_app, ["drop", namespace])
+
+
+def test_eval_tickers_prints_scores() -> None:
+    result = runner.invoke(app, ["eval-tickers", str(FIXTURES / "ticker_sample.jsonl")])
+    assert result.exit_code == 0
+    scores = json.loads(result.stdout)
+    assert scores["precision"] >= 0.9 and scores["recall"] >= 0.9
