@@ -71,9 +71,8 @@ def measure_model(
 ) -> float:
     """Texts/s of tokenise + score on `batch`-sized slices, cycling `texts`.
 
-    Runs on a worker thread, as the consumer's compute does: on this machine torch
-    measured several times slower on the main thread than on a worker thread, and the
-    baseline must not be handicapped against the pipeline it is compared with.
+    Runs on a worker thread, as the consumer's compute does, so the baseline and the
+    pipeline are measured the same way.
     """
 
     def loop() -> float:
