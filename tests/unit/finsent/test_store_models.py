@@ -97,7 +97,7 @@ def test_keys_of_a_namespace_share_one_hash_tag() -> None:
 
 
 def test_auto_picks_the_backend_the_server_has() -> None:
-    # fakeredis has TS.* but neither MODULE LIST nor COMMAND INFO for it: auto falls to core.
+    # fakeredis emulates TS.*: auto finds it by probing TS.INFO.
     fake = fakeredis.FakeRedis()
-    assert isinstance(open_store_on(fake, "auto"), CoreStore)
-    assert isinstance(open_store_on(fake, "timeseries"), TimeSeriesStore)
+    assert isinstance(open_store_on(fake, "auto"), TimeSeriesStore)
+    assert isinstance(open_store_on(fake, "core"), CoreStore)
