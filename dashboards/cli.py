@@ -119,5 +119,6 @@ def web(
         host=settings.host,
         port=settings.port,
         log_level=base.log_level.lower(),
+        log_config=None,  # keep finsent's JSON logging; uvicorn would install its own
         access_log=False,
     )

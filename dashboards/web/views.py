@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from dashboards.web.models import (
     NamespaceInfo,
@@ -57,57 +58,69 @@ def _point(p: SeriesPoint) -> Point:
     )
 
 
-def summarize(store: SeriesReader, namespace: str, ref: SeriesRef, window: Window) -> SeriesSummary:
-    """One series over the window and the window before it, read in one range call."""
+class _Totals(NamedTuple):
+    ref: SeriesRef
+    now: SeriesTotals
+    then: SeriesTotals
+
+    @property
+    def change(self) -> float | None:
+        if not (self.now.count and self.then.count):
+            return None
+        return self.now.negative_share - self.then.negative_share
+
+
+def _totals(store: SeriesReader, namespace: str, ref: SeriesRef, window: Window) -> _Totals:
     prev = window.previous()
-    points = store.range(ref, namespace, prev.start, window.end, window.step, window.resolution)
-    before = [p for p in points if p.start < window.start]
-    inside = [p for p in points if p.start >= window.start]
-    now = sum((p.totals for p in inside), SeriesTotals())
-    then = sum((p.totals for p in before), SeriesTotals())
-    change = now.negative_share - then.negative_share if now.count and then.count else None
+    now = store.total(ref, namespace, window.start, window.end, window.resolution)
+    then = store.total(ref, namespace, prev.start, prev.end, window.resolution)
+    return _Totals(ref, now, then)
+
+
+def _summary(store: SeriesReader, namespace: str, totals: _Totals, window: Window) -> SeriesSummary:
+    points = store.range(
+        totals.ref, namespace, window.start, window.end, window.step, window.resolution
+    )
     return SeriesSummary(
-        kind=ref.kind,
-        value=ref.value,
-        totals=Totals.of(now),
-        previous=Totals.of(then),
-        change=change,
-        points=tuple(_point(p) for p in inside),
+        kind=totals.ref.kind,
+        value=totals.ref.value,
+        totals=Totals.of(totals.now),
+        previous=Totals.of(totals.then),
+        change=totals.change,
+        points=tuple(_point(p) for p in points),
     )
 
 
-def _movers_first(summaries: list[SeriesSummary]) -> list[SeriesSummary]:
-    # Biggest absolute move in negative share first; series without a change by volume.
-    return sorted(
-        summaries,
-        key=lambda s: (
-            s.change is None,
-            -abs(s.change or 0.0),
-            -s.totals.count,
-            s.value,
-        ),
-    )
+def summarize(store: SeriesReader, namespace: str, ref: SeriesRef, window: Window) -> SeriesSummary:
+    """One series over the window, with its totals in the window before it."""
+    return _summary(store, namespace, _totals(store, namespace, ref, window), window)
 
 
-def _summaries(
-    store: SeriesReader, namespace: str, kind: SeriesKind, window: Window
-) -> list[SeriesSummary]:
-    found = [summarize(store, namespace, ref, window) for ref in store.list_series(namespace, kind)]
-    return [s for s in found if s.totals.count or s.previous.count]
+def _movers_first(
+    store: SeriesReader, namespace: str, kind: SeriesKind, window: Window, limit: int | None
+) -> tuple[list[SeriesSummary], int]:
+    """The series of a kind with data in either window, biggest absolute move in negative
+    share first (then by volume), and how many there are. Totals are cheap (sparse bucket
+    reads), dense points are read only for the `limit` series returned."""
+    found = [_totals(store, namespace, ref, window) for ref in store.list_series(namespace, kind)]
+    active = [t for t in found if t.now.count or t.then.count]
+    active.sort(key=lambda t: (t.change is None, -abs(t.change or 0.0), -t.now.count, t.ref.value))
+    chosen = active if limit is None else active[:limit]
+    return [_summary(store, namespace, t, window) for t in chosen], len(active)
 
 
 def overview(
     store: SeriesReader, namespace: str, window: Window, watermark: datetime | None, limit: int
 ) -> Overview:
     """Market series and the `limit` tickers that moved most (movers first)."""
-    tickers = _movers_first(_summaries(store, namespace, "ticker", window))
+    tickers, total = _movers_first(store, namespace, "ticker", window, limit)
     return Overview(
         namespace=namespace,
         watermark=watermark,
         window=window,
         market=summarize(store, namespace, MARKET, window),
-        tickers=tuple(tickers[:limit]),
-        tickers_total=len(tickers),
+        tickers=tuple(tickers),
+        tickers_total=total,
     )
 
 
@@ -143,5 +156,5 @@ def topics(store: SeriesReader, namespace: str, window: Window) -> TopicsView:
     return TopicsView(
         namespace=namespace,
         window=window,
-        topics=tuple(_movers_first(_summaries(store, namespace, "topic", window))),
+        topics=tuple(_movers_first(store, namespace, "topic", window, None)[0]),
     )

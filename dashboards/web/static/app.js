@@ -14,7 +14,12 @@
   const COLORS = { negative: "#d64545", neutral: "#9aa5b4", positive: "#2f9e6e", market: "#121a26" };
   const pct = (v) => (v === null || v === undefined ? "–" : `${(v * 100).toFixed(1)}%`);
   const num = (v) => (v === null || v === undefined ? "–" : v.toLocaleString("en-US"));
-  const signed = (v, digits) => (v === null || v === undefined ? "–" : `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(digits)}`);
+  const signed = (v, digits) => {
+    if (v === null || v === undefined) return "–";
+    const text = Math.abs(v).toFixed(digits);
+    if (Number(text) === 0) return text; // no sign on a value that rounds to zero
+    return `${v > 0 ? "+" : "−"}${text}`;
+  };
   const pp = (v) => (v === null || v === undefined ? "–" : `${signed(v * 100, 1)} pp`);
   const utc = (iso) => (iso ? iso.replace("T", " ").slice(0, 16) + " UTC" : "–");
   const ms = (iso) => Date.parse(iso);
@@ -87,7 +92,8 @@
   }
 
   function scoreCell(score) {
-    return node("span", { class: `score ${score < 0 ? "neg" : score > 0 ? "pos" : ""}` }, signed(score, 2));
+    const shown = Number(score.toFixed(2));
+    return node("span", { class: `score ${shown < 0 ? "neg" : shown > 0 ? "pos" : ""}` }, signed(score, 2));
   }
 
   // -- overview ------------------------------------------------------------------------
