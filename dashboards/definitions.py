@@ -231,7 +231,9 @@ def _share_and_score(
     )
 
 
-def _series_variable(name: str, label: str, kind: SeriesKind, *, multi: bool) -> Variable:
+def _series_variable(
+    name: str, label: str, kind: SeriesKind, *, multi: bool, all_by_default: bool = True
+) -> Variable:
     # The series registry holds `<kind>:<value>`; its key comes from redis_keys, and the
     # regex keeps the values of one kind.
     return Variable(
@@ -241,7 +243,11 @@ def _series_variable(name: str, label: str, kind: SeriesKind, *, multi: bool) ->
         datasource=REDIS,
         query=f"SMEMBERS {redis_keys.series_registry('$namespace')}",
         regex=f"/^{kind}:(.+)$/",
-        current=VariableOption(text="All", value="$__all", selected=True) if multi else None,
+        current=(
+            VariableOption(text="All", value="$__all", selected=True)
+            if multi and all_by_default
+            else None
+        ),
         description=f"{label}s with data in the namespace.",
         refresh=1,
         multi=multi,
@@ -325,7 +331,10 @@ def market_overview() -> Dashboard:
         tags=TAGS,
         time=TimeRange(from_="now-7d", to="now"),
         templating=Templating(
-            list=(_namespace_variable(), _series_variable("ticker", "Ticker", "ticker", multi=True))
+            list=(
+                _namespace_variable(),
+                _series_variable("ticker", "Ticker", "ticker", multi=True, all_by_default=False),
+            )
         ),
         annotations=_alert_annotations(),
         links=_links(),
@@ -353,14 +362,24 @@ def market_overview() -> Dashboard:
             _volume(
                 4, "Document volume by sentiment", GridPos(h=9, w=8, x=16, y=8), "1h", kind="all"
             ),
-            _share_and_score(
-                5,
-                "$ticker",
-                GridPos(h=7, w=6, x=0, y=17),
-                "1h",
-                "ticker",
-                kind="ticker",
-                ticker="$ticker",
+            # Collapsed: a namespace may hold hundreds of tickers, one panel each.
+            Panel(
+                id=5,
+                type="row",
+                title="Per ticker: negative share and mean score (pick tickers above)",
+                grid_pos=GridPos(h=1, w=24, x=0, y=17),
+                collapsed=True,
+                panels=(
+                    _share_and_score(
+                        6,
+                        "$ticker",
+                        GridPos(h=7, w=6, x=0, y=18),
+                        "1h",
+                        "ticker",
+                        kind="ticker",
+                        ticker="$ticker",
+                    ),
+                ),
             ),
         ),
     )

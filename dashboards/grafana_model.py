@@ -151,7 +151,7 @@ class Transformation(GrafanaModel):
 
 class Panel(GrafanaModel):
     id: int
-    type: Literal["timeseries", "barchart", "bargauge", "table", "text", "annolist", "stat"]
+    type: Literal["timeseries", "barchart", "bargauge", "table", "text", "annolist", "stat", "row"]
     title: str
     description: str | None = None
     grid_pos: GridPos
@@ -165,6 +165,9 @@ class Panel(GrafanaModel):
     """Repeat the panel once per value of this variable (`$<name>` is one value inside)."""
     repeat_direction: Literal["h", "v"] | None = None
     max_per_row: int | None = None
+    collapsed: bool | None = None
+    """Rows only: a collapsed row keeps its panels in `panels` and renders them on expand."""
+    panels: tuple[Panel, ...] | None = None
 
 
 class VariableOption(GrafanaModel):
