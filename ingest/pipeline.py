@@ -101,6 +101,8 @@ class IngestPipeline:
         self._metrics = metrics
         self._flush_every = flush_every
         self._lock = threading.RLock()
+        # DeadLetterProducer is not thread-safe; feeds and push requests share this pipeline.
+        self._dlq_lock = threading.Lock()
         self._pending: list[_Pending] = []
         self._counts: Counter[str] = Counter()
         self._dup_kinds: Counter[str] = Counter()
@@ -195,7 +197,8 @@ class IngestPipeline:
             if claim is not None and self._dedupe is not None:
                 self._dedupe.release(claim)
             raise TransientError(f"produce failed: {type(exc).__name__}") from exc
-        self._dlq.saw_valid()
+        with self._dlq_lock:
+            self._dlq.saw_valid()
         pending = _Pending(future, claim, doc)
         with self._lock:
             self._pending.append(pending)
@@ -231,7 +234,8 @@ class IngestPipeline:
                     self._dedupe.release(item.claim)
                 continue
             self._count_produced(item.doc)
-        self._dlq.flush(timeout_s)
+        with self._dlq_lock:
+            self._dlq.flush(timeout_s)
         if failed is not None:
             raise TransientError(f"produce failed: {type(failed).__name__}") from failed
 
@@ -268,7 +272,8 @@ class IngestPipeline:
     def _dead_letter(self, raw: bytes, reason: str, source: str) -> None:
         cls = reason_class(reason)
         # DlqLimitExceeded propagates: a stream that is all garbage is a bad deploy.
-        self._dlq.send(DeadLetter(value=raw, reason=reason, original_topic=self.topic))
+        with self._dlq_lock:
+            self._dlq.send(DeadLetter(value=raw, reason=reason, original_topic=self.topic))
         with self._lock:
             self._counts["dead_lettered"] += 1
             self._dlq_reasons[cls] += 1

@@ -241,7 +241,7 @@ def _candidates(body: bytes, max_batch: int) -> list[Candidate]:
         raise InvalidMessage(f"undecodable: body is not UTF-8 (byte {exc.start})") from None
     try:
         parsed = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # ValueError: also ints over 4300 digits
         raise InvalidMessage("malformed: body is not valid JSON") from None
     if isinstance(parsed, dict) and "documents" in parsed:
         parsed = parsed["documents"]

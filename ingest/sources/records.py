@@ -142,6 +142,6 @@ def decode_json_line(line: bytes) -> Any:
         raise InvalidMessage(f"undecodable: invalid UTF-8 at byte {exc.start}") from None
     try:
         return json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deep"
+    except (ValueError, RecursionError) as exc:  # ValueError: also ints over 4300 digits
+        msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deep or too large"
         raise InvalidMessage(f"malformed: invalid JSON: {msg}") from None

@@ -48,7 +48,7 @@ def test_csv_rows_with_bad_bytes_or_naive_times_are_rejected() -> None:
 def test_stocknet_tweets_keep_only_the_allowed_fields(tmp_path: Path) -> None:
     path = tmp_path / "stocknet" / "WMT" / "2015-10-14"
     path.parent.mkdir(parents=True)
-    path.write_bytes(json.dumps(TWEET).encode() + b"\n\xff\xfe\n{}\n")
+    path.write_bytes(json.dumps(TWEET).encode() + b"\n\xff\xfe\n{}\n" + b"9" * 5000 + b"\n")
     out = list(read_file(path, 64 * 1024))
     tweet = out[0]
     assert isinstance(tweet, RawItem)
@@ -61,6 +61,7 @@ def test_stocknet_tweets_keep_only_the_allowed_fields(tmp_path: Path) -> None:
     assert [reason_class(c.reason) for c in out[1:] if isinstance(c, Rejected)] == [
         "undecodable",
         "missing_time",
+        "malformed",
     ]
 
 

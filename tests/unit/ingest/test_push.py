@@ -4,7 +4,7 @@ exercised over real HTTP in tests/integration/test_ingest_push.py)."""
 import json
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from finsent.errors import InvalidMessage
@@ -57,6 +57,7 @@ def test_sources_are_prefixed_so_push_cannot_pose_as_another_source() -> None:
         (json.dumps([DOC] * 11).encode(), "batch_too_large"),
         (b'{"documents": 3}', "malformed"),
         (b"[" * 100_000, "malformed"),
+        (b"1" * 5000, "malformed"),  # over Python's int-digit limit
     ],
 )
 def test_unusable_bodies_raise_with_a_reason(body: bytes, reason: str) -> None:
@@ -72,7 +73,8 @@ def test_bad_items_are_rejected_one_by_one() -> None:
     assert isinstance(out[2], Rejected) and reason_class(out[2].reason) == "missing_time"
 
 
-@given(st.binary(max_size=200))
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode)))
 def test_any_bytes_give_candidates_or_a_reason(body: bytes) -> None:
     try:
         out = _candidates(body, max_batch=50)
