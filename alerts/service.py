@@ -71,13 +71,22 @@ class AlertEngine:
     def state(self) -> AlertStateStore:
         return self._state
 
-    def evaluate(self, namespace: str) -> list[Alert]:
+    def evaluate(self, namespace: str, until: datetime | None = None) -> list[Alert]:
         """Evaluate every window closed since the last call, then deliver notifications.
+
+        Args:
+            namespace: the namespace to evaluate.
+            until: an event time the caller knows every input has been written up to
+                (e.g. the slowest partition's position during a multi-partition replay).
+                Windows close at the earlier of this and the store's watermark, which is
+                the newest event written and so runs ahead of slow partitions.
 
         Returns:
             The state changes decided by this call (already committed and logged).
         """
         watermark_ms = self._store.watermark_ms(namespace)
+        if watermark_ms is not None and until is not None:
+            watermark_ms = min(watermark_ms, to_ms(until))
         first = self._store.first_event(namespace)
         changes: list[Alert] = []
         if watermark_ms is not None and first is not None:

@@ -55,12 +55,16 @@ EVIDENCE_SNIPPET_CHARS: Final = 300
 # 5 evidence index, then STRIDE keys per series, the first being its evidence key.
 # ARGV: 1 doc id, 2 event ms, 3 minute ms, 4 hour ms, 5 label, 6 score, 7 model,
 # 8 minute retention ms, 9 evidence JSON, 10 evidence cap, 11 series count,
-# 12 hour retention ms, 13 namespace, then 3 per series: registry member, kind, value.
+# 12 hour retention ms, 13 namespace, 14 max lateness ms, 15 evidence retention ms,
+# then 3 per series: registry member, kind, value.
+# `write_series(k, a, minutes)` adds to the hour buckets, and to the minute buckets when
+# `minutes` (the minute is still kept): a late document never recreates trimmed minutes.
 _WRITE_PREAMBLE = """
 local raw = redis.call('HGET', KEYS[1], 'watermark_ms')
 local wm = nil
 if raw then wm = tonumber(raw) end
-if wm and tonumber(ARGV[3]) < wm - tonumber(ARGV[8]) then return -1 end
+local minute = tonumber(ARGV[3])
+if wm and minute < wm - tonumber(ARGV[14]) then return -1 end
 if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
 redis.call('ZADD', KEYS[3], ARGV[4], KEYS[2])
 if (not wm) or tonumber(ARGV[2]) > wm then
@@ -71,26 +75,30 @@ if (not first) or tonumber(ARGV[2]) < tonumber(first) then
   redis.call('HSET', KEYS[1], 'first_ms', ARGV[2])
 end
 redis.call('HINCRBY', KEYS[1], 'docs', 1)
+local minutes = (not wm) or minute >= wm - tonumber(ARGV[8])
+local evidence = (not wm) or minute >= wm - tonumber(ARGV[15])
 local n = tonumber(ARGV[11])
 for i = 0, n - 1 do
   local k = 6 + STRIDE * i
-  local a = 13 + 3 * i
+  local a = 15 + 3 * i
   redis.call('SADD', KEYS[4], ARGV[a + 1])
-  redis.call('ZADD', KEYS[k], ARGV[6], ARGV[9])
-  local kept = redis.call('ZCARD', KEYS[k])
-  if kept == 1 then
-    redis.call('ZADD', KEYS[5], ARGV[4], KEYS[k])
-  elseif kept > tonumber(ARGV[10]) then
-    redis.call('ZREMRANGEBYRANK', KEYS[k], tonumber(ARGV[10]), -1)
+  if evidence then
+    redis.call('ZADD', KEYS[k], ARGV[6], ARGV[9])
+    local kept = redis.call('ZCARD', KEYS[k])
+    if kept == 1 then
+      redis.call('ZADD', KEYS[5], ARGV[4], KEYS[k])
+    elseif kept > tonumber(ARGV[10]) then
+      redis.call('ZREMRANGEBYRANK', KEYS[k], tonumber(ARGV[10]), -1)
+    end
   end
-  write_series(k, a)
+  write_series(k, a, minutes)
 end
 return 1
 """
 
 
 def build_write_script(stride: int, write_series_lua: str) -> str:
-    """The full write script: a backend's `write_series(k, a)` function, then the preamble."""
+    """The full write script: a backend's `write_series(k, a, minutes)`, then the preamble."""
     return write_series_lua + _WRITE_PREAMBLE.replace("STRIDE", str(stride))
 
 
@@ -241,7 +249,7 @@ class SeriesStore(abc.ABC):
             elif res == 0:
                 dup += 1
             else:
-                rejected.append((doc.document_id, "older than retention behind the watermark"))
+                rejected.append((doc.document_id, "older than max_lateness behind the watermark"))
         for ns in dict.fromkeys(d.namespace for d in calls):
             self._maybe_trim(ns)
         return WriteResult(new=new, duplicate=dup, rejected=tuple(rejected))
@@ -272,6 +280,8 @@ class SeriesStore(abc.ABC):
             len(refs),
             self.options.hour_retention_ms,
             ns,
+            self.options.max_lateness_ms,
+            self.options.evidence_retention_ms,
         ]
         for ref in refs:
             keys.append(redis_keys.evidence(ns, ref.kind, ref.value, hour_ms))
@@ -305,10 +315,9 @@ class SeriesStore(abc.ABC):
             wm = self.watermark_ms(namespace)
             if wm is None:
                 return 0
-            horizon = wm - self.options.minute_retention_ms
+            horizon = wm - self.options.max_lateness_ms
             removed = 0
-            # An hour's dedupe set goes once no minute of that hour is acceptable any more;
-            # evidence is kept longer so alerts on a finished replay can still cite documents.
+            # An hour's dedupe set goes once no minute of that hour is acceptable any more.
             horizons = {
                 redis_keys.seen_index(namespace): horizon,
                 redis_keys.evidence_index(namespace): wm - self.options.evidence_retention_ms,

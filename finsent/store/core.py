@@ -27,8 +27,8 @@ local function bump(bucket, index, start)
   redis.call('HINCRBYFLOAT', bucket, 'score_sum', ARGV[6])
   redis.call('HINCRBY', bucket, 'm:' .. ARGV[7], 1)
 end
-local function write_series(k, a)
-  bump(KEYS[k + 1], KEYS[k + 2], ARGV[3])
+local function write_series(k, a, minutes)
+  if minutes then bump(KEYS[k + 1], KEYS[k + 2], ARGV[3]) end
   bump(KEYS[k + 3], KEYS[k + 4], ARGV[4])
 end
 """

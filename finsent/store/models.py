@@ -36,12 +36,16 @@ class StoreOptions(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     minute_retention_s: Annotated[int, Field(ge=3600)] = 7 * 86_400
-    """Minute buckets, per-document dedupe and evidence are kept this long behind the
-    watermark; a document older than that on arrival is rejected as too late."""
+    """Minute buckets are kept this long behind the watermark."""
+    max_lateness_s: Annotated[int, Field(ge=3600)] = 62 * 86_400
+    """Per-document dedupe is kept this long behind the watermark, so a document up to this
+    late is still counted exactly once (in the hourly series, and in the minute series if
+    its minute is still kept); an older one is refused. Generous because a replay consumed
+    from several partitions can run one partition weeks ahead of another."""
     hour_retention_s: Annotated[int, Field(ge=86_400)] = 365 * 86_400
     evidence_retention_s: Annotated[int, Field(ge=3600)] = 31 * 86_400
     """Evidence documents are kept this long behind the watermark (a replayed month stays
-    citable); must be at least the minute retention."""
+    citable)."""
     evidence_per_hour: Annotated[int, Field(ge=1, le=1000)] = 20
     """Most negative documents kept per series per event-time hour."""
     max_future_s: Annotated[int, Field(ge=0)] = 86_400
@@ -54,10 +58,14 @@ class StoreOptions(BaseModel):
     (Scheduling only: what is kept is still decided by event time.)"""
 
     @model_validator(mode="after")
-    def _evidence_outlives_minutes(self) -> StoreOptions:
-        if self.evidence_retention_s < self.minute_retention_s:
-            raise ValueError("evidence_retention_s must be >= minute_retention_s")
+    def _ordered(self) -> StoreOptions:
+        if not self.minute_retention_s <= self.max_lateness_s <= self.hour_retention_s:
+            raise ValueError("need minute_retention_s <= max_lateness_s <= hour_retention_s")
         return self
+
+    @property
+    def max_lateness_ms(self) -> int:
+        return self.max_lateness_s * 1000
 
     @property
     def evidence_retention_ms(self) -> int:

@@ -46,9 +46,10 @@ local function bump(key, ts, delta, field, res, retention, kind, value)
   if #cur > 0 then v = v + tonumber(cur[1][2]) end
   redis.call('TS.ADD', key, ts, string.format('%.17g', v), 'ON_DUPLICATE', 'LAST')
 end
-local function write_series(k, a)
+local function write_series(k, a, minutes)
   local kind, value = ARGV[a + 2], ARGV[a + 3]
-  local res = {{'1m', ARGV[3], ARGV[8], 1}, {'1h', ARGV[4], ARGV[12], 4}}
+  local res = {{'1h', ARGV[4], ARGV[12], 4}}
+  if minutes then table.insert(res, {'1m', ARGV[3], ARGV[8], 1}) end
   for _, r in ipairs(res) do
     bump(KEYS[k + r[4]], r[2], 1, 'count', r[1], r[3], kind, value)
     bump(KEYS[k + r[4] + 1], r[2], 1, ARGV[5], r[1], r[3], kind, value)

@@ -33,7 +33,10 @@ from finsent.store import (
 T0 = datetime(2015, 10, 14, 12, 0, tzinfo=UTC)
 INGESTED = datetime(2026, 11, 28, tzinfo=UTC)
 OPTIONS = StoreOptions(
-    minute_retention_s=2 * 86_400, evidence_retention_s=2 * 86_400, hour_retention_s=30 * 86_400
+    minute_retention_s=2 * 86_400,
+    max_lateness_s=4 * 86_400,
+    evidence_retention_s=2 * 86_400,
+    hour_retention_s=30 * 86_400,
 )
 
 TS_URL = os.environ.get("FINSENT_TEST_REDIS_TS_URL")
@@ -204,23 +207,45 @@ def test_retention_counts_back_from_the_watermark_not_the_wall_clock(
 ) -> None:
     old = make_doc("old", T0, ns, sentiment="negative", score=-0.5)
     store.write_batch([old])
-    assert [e.document_id for e in store.evidence(ALL_SERIES, ns, T0, T0 + timedelta(hours=1))] == [
-        "old"
-    ]
+    hour = (T0, T0 + timedelta(hours=1))
+    assert [e.document_id for e in store.evidence(ALL_SERIES, ns, *hour)] == ["old"]
     # 2015 data, written in 2026, is still there: retention is relative to event time.
     assert store.total(ALL_SERIES, ns, T0, T0 + timedelta(minutes=1)).count == 1
-    # Three days later (retention 2 days): the minute bucket, dedupe and evidence expire,
-    # the hourly bucket stays, and a straggler from before the horizon is refused.
-    later = make_doc("later", T0 + timedelta(days=3), ns)
-    store.write_batch([later])
+    # Three days later (minutes and evidence kept 2 days, dedupe 4, hours 30): the minute
+    # bucket and the evidence expire, the hourly bucket stays.
+    store.write_batch([make_doc("later", T0 + timedelta(days=3), ns)])
     store.trim(ns)
     assert store.total(ALL_SERIES, ns, T0, T0 + timedelta(minutes=1)).count == 0
-    assert store.total(ALL_SERIES, ns, T0, T0 + timedelta(hours=1), resolution="1h").count == 1
-    assert store.evidence(ALL_SERIES, ns, T0, T0 + timedelta(hours=1)) == []
-    result = store.write_batch_detailed([make_doc("straggler", T0, ns), old])
+    assert store.total(ALL_SERIES, ns, *hour, resolution="1h").count == 1
+    assert store.evidence(ALL_SERIES, ns, *hour) == []
+    # Within max lateness: a redelivery is still a duplicate, a straggler still counts
+    # (hourly only: its minute is gone and is not recreated).
+    result = store.write_batch_detailed([old, make_doc("straggler", T0, ns)])
+    assert (result.new, result.duplicate, result.rejected) == (1, 1, ())
+    assert store.total(ALL_SERIES, ns, *hour, resolution="1h").count == 2
+    assert store.total(ALL_SERIES, ns, T0, T0 + timedelta(minutes=1)).count == 0
+    # Beyond max lateness: refused, and reported so the caller can dead-letter it.
+    store.write_batch([make_doc("much-later", T0 + timedelta(days=5), ns)])
+    store.trim(ns)
+    result = store.write_batch_detailed([make_doc("too-late", T0, ns), old])
     assert result.new == 0
-    assert {doc_id for doc_id, _ in result.rejected} == {"straggler", "old"}
-    assert store.total(ALL_SERIES, ns, T0, T0 + timedelta(hours=1), resolution="1h").count == 1
+    assert {doc_id for doc_id, _ in result.rejected} == {"too-late", "old"}
+    assert store.total(ALL_SERIES, ns, *hour, resolution="1h").count == 2
+
+
+def test_a_partition_weeks_ahead_of_another_loses_nothing(store: SeriesStore, ns: str) -> None:
+    # A replay consumed from two partitions: one delivers day 3 before the other's day 0.
+    ahead = [make_doc(f"a{i}", T0 + timedelta(days=3, minutes=i), ns) for i in range(10)]
+    behind = [
+        make_doc(f"b{i}", T0 + timedelta(minutes=i), ns, sentiment="negative", score=-0.5)
+        for i in range(10)
+    ]
+    assert store.write_batch(ahead) == 10
+    assert store.write_batch(behind) == 10
+    assert store.write_batch(ahead + behind) == 0
+    day0 = store.total(ALL_SERIES, ns, T0, T0 + timedelta(days=1), resolution="1h")
+    assert (day0.count, day0.negative) == (10, 10)
+    assert store.document_count(ns) == 20
 
 
 def test_future_timestamps_are_rejected_not_watermarked(store: SeriesStore, ns: str) -> None:

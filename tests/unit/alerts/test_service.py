@@ -111,3 +111,15 @@ def test_replay_namespace_is_logged_not_paged_and_dead_channels_give_up() -> Non
     assert len(live.state.outbox("replay2")) == 2  # first round failed, kept
     live.evaluate("replay2")
     assert live.state.outbox("replay2") == []  # dropped after notify_max_rounds
+
+
+def test_until_holds_windows_open_for_slow_partitions() -> None:
+    store = TimeSeriesStore(fakeredis.FakeRedis(), StoreOptions())
+    for i, (count, neg) in enumerate([(50, 10)] * 8 + [(50, 45)]):
+        store.write_batch(hour("p", i, count, neg))
+    # A fast partition is already two hours ahead.
+    store.write_batch([scored_doc("fast", T0 + 11 * H, "p", tickers=("ZZZ",))])
+    slow = engine(store, [], page=())
+    assert slow.evaluate("p", until=T0 + 8 * H + timedelta(minutes=30)) == []
+    fired = slow.evaluate("p", until=T0 + 9 * H)
+    assert [(a.state, a.series.value) for a in fired] == [("firing", "all"), ("firing", "AAPL")]

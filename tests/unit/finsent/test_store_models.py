@@ -47,9 +47,12 @@ def test_totals_add_and_shares() -> None:
     assert SeriesTotals().negative_share == 0.0
 
 
-def test_options_refuse_evidence_shorter_than_minutes() -> None:
+def test_options_refuse_lateness_outside_minute_and_hour_retention() -> None:
     with pytest.raises(ValidationError):
-        StoreOptions(minute_retention_s=7 * 86_400, evidence_retention_s=86_400)
+        StoreOptions(minute_retention_s=7 * 86_400, max_lateness_s=86_400)
+    with pytest.raises(ValidationError):
+        StoreOptions(max_lateness_s=400 * 86_400)
+    assert StoreOptions().max_lateness_s == 62 * 86_400
 
 
 def test_a_document_counts_in_each_ticker_its_topic_source_and_all() -> None:
