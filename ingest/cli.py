@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from datetime import UTC, datetime
@@ -85,6 +86,9 @@ def _wait_for_signal() -> threading.Event:
 def rss(
     config: Annotated[Path, typer.Option(help="feeds.toml: [[feeds]] name, url, interval_s ...")],
     metrics_port: Annotated[int, typer.Option(help="Prometheus metrics port (0: off)")] = 9101,
+    topic: Annotated[
+        str | None, typer.Option(help="Documents topic override (dry runs, staging)")
+    ] = None,
 ) -> None:
     """Poll RSS/Atom feeds, each on its own interval, until interrupted.
 
@@ -92,6 +96,7 @@ def rss(
     Health per feed: finsent_ingest_feed_up, finsent_ingest_feed_polls_total{result}.
     """
     settings, ingest = _settings()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per poll is noise
     try:
         feeds = load_feeds(config)
     except ConfigurationError as exc:
@@ -100,7 +105,9 @@ def rss(
     if metrics_port:
         start_http_server(metrics_port, registry=metrics.registry)
     stop = _wait_for_signal()
-    with open_pipeline(settings, ingest, metrics=metrics, max_consecutive_invalid=None) as pipe:
+    with open_pipeline(
+        settings, ingest, topic=topic, metrics=metrics, max_consecutive_invalid=None
+    ) as pipe:
         threads = start_feeds(
             feeds,
             pipe.handle,
@@ -125,6 +132,9 @@ def rss(
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default from settings)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default from settings)")] = None,
+    topic: Annotated[
+        str | None, typer.Option(help="Documents topic override (dry runs, staging)")
+    ] = None,
 ) -> None:
     """Serve the push API: POST /v1/documents with a bearer token; docs at /docs.
 
@@ -137,12 +147,22 @@ def serve(
 
     settings, ingest = _settings()
     metrics = IngestMetrics()
-    with open_pipeline(settings, ingest, metrics=metrics, max_consecutive_invalid=None) as pipe:
+    with open_pipeline(
+        settings, ingest, topic=topic, metrics=metrics, max_consecutive_invalid=None
+    ) as pipe:
         try:
             api = create_app(pipe, ingest, metrics)
         except ConfigurationError as exc:
             raise _fail(exc) from None
-        uvicorn.run(api, host=host or ingest.push_host, port=port or ingest.push_port)
+        # Root logging (JSON) instead of uvicorn's; no access log: it would record client
+        # addresses, which are user data.
+        uvicorn.run(
+            api,
+            host=host or ingest.push_host,
+            port=port or ingest.push_port,
+            log_config=None,
+            access_log=False,
+        )
 
 
 @app.command("file")
