@@ -53,6 +53,8 @@ class IngestReport(BaseModel):
     Invariant: `documents_in == duplicates + dead_lettered + produced`.
     """
 
+    namespace: str | None = None
+    """The namespace written (a replay's default name is only known from here)."""
     documents_in: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
@@ -76,6 +78,7 @@ class IngestReport(BaseModel):
             return dict(Counter(a) + Counter(b))
 
         return IngestReport(
+            namespace=self.namespace if self.namespace == other.namespace else None,
             documents_in=self.documents_in + other.documents_in,
             duplicates=self.duplicates + other.duplicates,
             dead_lettered=self.dead_lettered + other.dead_lettered,

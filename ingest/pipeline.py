@@ -251,6 +251,7 @@ class IngestPipeline:
             tickers = dict(self._tickers)
             untagged = tickers.pop("", 0)
             return IngestReport(
+                namespace=self.namespace,
                 documents_in=self._counts["in"],
                 duplicates=self._counts["duplicates"],
                 dead_lettered=self._counts["dead_lettered"],

@@ -124,14 +124,15 @@ def replay_files(
         speed: N times real time, or None for as fast as possible.
         progress: show a tqdm progress bar with ETA (stderr).
         topic: documents topic override (tests).
-        ingest: ingest settings; default read from the environment.
+        ingest: ingest settings, built by the caller's entry point; default: the built-in
+            defaults (the environment is read only in entry points).
         clock: wall clock (bounds future timestamps; names the default namespace).
         pacer: injected pacing (tests); default from `speed`.
 
     Returns:
         The run's report; `documents_in == duplicates + dead_lettered + produced`.
     """
-    ingest = ingest or IngestSettings()
+    ingest = ingest or IngestSettings.model_construct()
     ns = check_namespace(namespace or default_namespace(clock()))
     pacer = pacer or Pacer(speed)
     check_paths(paths)
@@ -184,7 +185,7 @@ def replay_kafka(
     """
     if end <= start:
         raise ConfigurationError("--to must be after --from")
-    ingest = ingest or IngestSettings()
+    ingest = ingest or IngestSettings.model_construct()
     ns = check_namespace(namespace or default_namespace(clock()))
     read_topic = source_topic or DOCUMENTS.name
     candidates = _read_range(settings, read_topic, start, end, source_namespace, ns)
