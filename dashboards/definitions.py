@@ -537,6 +537,9 @@ def _quantiles(metric: m.MetricName, by: str = "") -> tuple[Target, ...]:
     )
 
 
+_FIRING: Final = m.ALERT_STATE_CHANGES + '{state="firing"}'
+
+
 def pipeline_health() -> Dashboard:
     """Throughput, dead letters, lag, batch sizes and latency, from Prometheus."""
     return Dashboard(
@@ -569,7 +572,7 @@ def pipeline_health() -> Dashboard:
                     PrometheusQuery(
                         ref_id="C",
                         datasource=PROMETHEUS,
-                        expr=f"sum({_rate(m.ALERTS_FIRED)})",
+                        expr=f"sum({_rate(_FIRING)})",
                         legend_format="alerts fired",
                     ),
                 ),
@@ -585,7 +588,13 @@ def pipeline_health() -> Dashboard:
                         ref_id="A",
                         datasource=PROMETHEUS,
                         expr=f"sum by (reason) ({_rate(m.INFERENCE_DLQ)})",
-                        legend_format="{{reason}}",
+                        legend_format="inference: {{reason}}",
+                    ),
+                    PrometheusQuery(
+                        ref_id="B",
+                        datasource=PROMETHEUS,
+                        expr=f"sum by (reason) ({_rate(m.INGEST_DEAD_LETTERS)})",
+                        legend_format="ingest: {{reason}}",
                     ),
                 ),
                 "ops",
@@ -657,6 +666,38 @@ def pipeline_health() -> Dashboard:
                 _quantiles(m.END_TO_END_LATENCY),
                 "s",
                 min_=0,
+            ),
+            _timeseries(
+                10,
+                "Alerting: event-time lag and notification failures",
+                "Wall clock minus each namespace's newest event as the alerts service sees it "
+                "(live should stay small), and failed notification attempts per second.",
+                GridPos(h=8, w=24, x=0, y=32),
+                (
+                    PrometheusQuery(
+                        ref_id="A",
+                        datasource=PROMETHEUS,
+                        expr=f'max by (namespace) ({m.ALERT_WATERMARK_LAG}{{namespace="live"}})',
+                        legend_format="watermark lag {{namespace}}",
+                    ),
+                    PrometheusQuery(
+                        ref_id="B",
+                        datasource=PROMETHEUS,
+                        expr=f"sum by (channel, reason) ({_rate(m.ALERT_NOTIFICATION_FAILURES)})",
+                        legend_format="failures {{channel}} {{reason}}",
+                    ),
+                ),
+                "s",
+                min_=0,
+                overrides=(
+                    {
+                        "matcher": {"id": "byFrameRefID", "options": "B"},
+                        "properties": [
+                            {"id": "unit", "value": "ops"},
+                            {"id": "custom.axisPlacement", "value": "right"},
+                        ],
+                    },
+                ),
             ),
             _timeseries(
                 9,

@@ -12,6 +12,7 @@ from typing import Final, Literal, get_args
 MetricName = Literal[
     # ingest
     "finsent_ingest_documents_total",  # counter {source, outcome}
+    "finsent_ingest_dead_letters_total",  # counter {reason}
     # inference
     "finsent_inference_documents_total",  # counter
     "finsent_inference_dlq_total",  # counter {reason}
@@ -22,7 +23,9 @@ MetricName = Literal[
     "finsent_inference_consumer_lag_messages",  # gauge {partition}
     "finsent_inference_consumer_lag_seconds",  # gauge {partition}
     # alerts
-    "finsent_alerts_fired_total",  # counter
+    "finsent_alerts_state_changes_total",  # counter {rule, state, severity, notify}
+    "finsent_alerts_notification_failures_total",  # counter {channel, reason}
+    "finsent_alerts_watermark_lag_seconds",  # gauge {namespace}
     # web view (dashboards/web)
     "finsent_web_requests_total",  # counter {route, status}
     "finsent_web_request_duration_seconds",  # histogram {route}
@@ -42,6 +45,7 @@ HISTOGRAMS: Final[frozenset[MetricName]] = frozenset(
 """Histograms expose `<name>_bucket`, `<name>_sum` and `<name>_count` series."""
 
 INGEST_DOCUMENTS: Final[MetricName] = "finsent_ingest_documents_total"
+INGEST_DEAD_LETTERS: Final[MetricName] = "finsent_ingest_dead_letters_total"
 INFERENCE_DOCUMENTS: Final[MetricName] = "finsent_inference_documents_total"
 INFERENCE_DLQ: Final[MetricName] = "finsent_inference_dlq_total"
 BATCH_SIZE: Final[MetricName] = "finsent_inference_batch_size"
@@ -50,6 +54,8 @@ MODEL_LATENCY: Final[MetricName] = "finsent_inference_model_latency_seconds"
 END_TO_END_LATENCY: Final[MetricName] = "finsent_inference_end_to_end_latency_seconds"
 LAG_MESSAGES: Final[MetricName] = "finsent_inference_consumer_lag_messages"
 LAG_SECONDS: Final[MetricName] = "finsent_inference_consumer_lag_seconds"
-ALERTS_FIRED: Final[MetricName] = "finsent_alerts_fired_total"
+ALERT_STATE_CHANGES: Final[MetricName] = "finsent_alerts_state_changes_total"
+ALERT_NOTIFICATION_FAILURES: Final[MetricName] = "finsent_alerts_notification_failures_total"
+ALERT_WATERMARK_LAG: Final[MetricName] = "finsent_alerts_watermark_lag_seconds"
 WEB_REQUESTS: Final[MetricName] = "finsent_web_requests_total"
 WEB_REQUEST_DURATION: Final[MetricName] = "finsent_web_request_duration_seconds"

@@ -200,7 +200,8 @@
     ["finsent_inference_batch_size_p50", "Batch size p50", num],
     ["finsent_inference_model_latency_seconds_p95", "Model latency p95", (v) => `${(v * 1000).toFixed(0)} ms`],
     ["finsent_inference_end_to_end_latency_seconds_p95", "End-to-end p95", (v) => `${v.toFixed(2)} s`],
-    ["finsent_alerts_fired_total", "Alerts fired", num],
+    ["finsent_alerts_state_changes_total", "Alert state changes", num],
+    ["finsent_ingest_dead_letters_total", "Ingest dead letters", num],
   ];
 
   function renderHealth(h) {
