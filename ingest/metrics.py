@@ -28,7 +28,7 @@ class IngestMetrics:
         self.registry = reg
         self.documents = Counter(
             "finsent_ingest_documents_total",
-            "Inputs seen by ingest, by source and outcome (produced, duplicate, dead_lettered).",
+            "Inputs seen by ingest, by source kind (rss, push, file, ...) and outcome.",
             ["source", "outcome"],
             registry=reg,
         )

@@ -188,7 +188,7 @@ class IngestPipeline:
                 self._dup_kinds[verdict] += 1
             if self._metrics:
                 self._metrics.duplicates.labels(verdict).inc()
-                self._metrics.documents.labels(doc.source, "duplicate").inc()
+                self._metrics.documents.labels(_kind(doc.source), "duplicate").inc()
             return Handled("duplicate", doc.id, verdict), None
         key = doc.primary_ticker.encode() if doc.primary_ticker else None
         try:
@@ -268,7 +268,7 @@ class IngestPipeline:
             for ticker in doc.tickers or ("",):
                 self._tickers[ticker] += 1
         if self._metrics:
-            self._metrics.documents.labels(doc.source, "produced").inc()
+            self._metrics.documents.labels(_kind(doc.source), "produced").inc()
 
     def _dead_letter(self, raw: bytes, reason: str, source: str) -> None:
         cls = reason_class(reason)
@@ -280,8 +280,16 @@ class IngestPipeline:
             self._dlq_reasons[cls] += 1
         if self._metrics:
             self._metrics.dead_letters.labels(cls).inc()
-            self._metrics.documents.labels(source, "dead_lettered").inc()
+            self._metrics.documents.labels(_kind(source), "dead_lettered").inc()
         log.info("rejected input", extra={"source": source, "reason": cls})
+
+
+def _kind(source: str) -> str:
+    """The metric label for a source: `rss`, `push`, `file`, `stocknet`, ...
+
+    Not the full source: push clients choose theirs, and labels must stay a bounded set.
+    """
+    return source.split(":", 1)[0][:20]
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:

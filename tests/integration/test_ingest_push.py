@@ -116,6 +116,10 @@ def test_accepts_documents_and_answers_per_item(
         none = http.post("/v1/documents", json=[{"text": "x"}, 5], headers=AUTH)
         assert none.status_code == 422
         assert none.json()["rejected"] == 2
+        metrics = http.get("/metrics").text
+        # Labels use the source kind only: push clients must not mint label values.
+        assert 'finsent_ingest_documents_total{outcome="produced",source="push"} 2.0' in metrics
+        assert "push:desk" not in metrics
 
     docs = [DOCUMENTS.decode(r.value) for r in read_topic(settings, topic)]
     assert sorted((d.source, d.text, d.tickers) for d in docs) == [
