@@ -141,7 +141,7 @@ class AlertStateStore:
                 self._r.hdel(key, entry.field)
 
     @contextlib.contextmanager
-    def delivery_lease(self, namespace: str, ttl_s: int = 120) -> Iterator[bool]:
+    def delivery_lease(self, namespace: str, ttl_s: int = 600) -> Iterator[bool]:
         """Yields True for the one process allowed to deliver the namespace's outbox now."""
         key = redis_keys.alert_delivery_lock(namespace)
         token = uuid.uuid4().hex
