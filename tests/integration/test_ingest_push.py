@@ -59,7 +59,12 @@ def serving(
     ingest = IngestSettings(push_token=SecretStr(TOKEN), **overrides)
     metrics = IngestMetrics(CollectorRegistry())
     with open_pipeline(
-        settings, ingest, namespace=namespace, topic=topic, max_consecutive_invalid=None
+        settings,
+        ingest,
+        namespace=namespace,
+        topic=topic,
+        metrics=metrics,
+        max_consecutive_invalid=None,
     ) as pipe:
         app = create_app(pipe, ingest, metrics)
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
