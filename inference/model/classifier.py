@@ -280,10 +280,11 @@ class Classifier:
         topic_idx = topic_probs.argmax(dim=1).tolist()
         sent_rows = cast(list[list[float]], sent_probs.tolist())
         topic_rows = cast(list[list[float]], topic_probs.tolist())
-        # model_construct skips re-validating values we built ourselves; it is the
-        # same frozen model, ~10x cheaper per row than validation (docs/model.md).
+        # Validated construction costs ~5 us per row here (model_construct measured
+        # ~20 us, a slotted dataclass ~2 us): noise next to ~1.5 ms of model time
+        # per text on CPU, so the pydantic model stays (docs/model.md).
         return [
-            TextScore.model_construct(
+            TextScore(
                 sentiment=SENTIMENT_LABELS[si],
                 sentiment_probs=(sp[0], sp[1], sp[2]),
                 score=sp[_POSITIVE] - sp[_NEGATIVE],

@@ -84,7 +84,7 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     seed: int = 13
-    epochs: int = 7
+    epochs: int = 5
     max_steps: int | None = None
     batch_size: int = 32
     lr: float = 1e-4
