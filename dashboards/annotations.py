@@ -85,6 +85,10 @@ def post_annotation(settings: GrafanaSettings, alert: Alert) -> int | None:
     annotation_id = response.get("id") if isinstance(response, dict) else None
     log.info(
         "posted grafana annotation",
-        extra={"incident_id": alert.incident_id, "state": alert.state, "id": annotation_id},
+        extra={
+            "incident_id": alert.incident_id,
+            "state": alert.state,
+            "annotation_id": annotation_id,
+        },
     )
     return int(annotation_id) if annotation_id is not None else None

@@ -82,7 +82,10 @@ def push(grafana: GrafanaSettings, redis: RedisSettings) -> PushResult:
             }
         )
         pushed.append(dashboard.uid)
-    log.info("pushed dashboards", extra={"dashboards": pushed, "created": created})
+    log.info(
+        "pushed dashboards",
+        extra={"dashboard_uids": pushed, "datasources_created": created},
+    )
     return PushResult(
         datasources_created=tuple(created),
         datasources_updated=tuple(updated),

@@ -71,3 +71,27 @@ def test_second_push_updates_in_place(grafana_stub: GrafanaStub) -> None:
     assert sorted(grafana_stub.dashboards) == sorted(UIDS)
     assert grafana_stub.dashboards == first
     assert len(grafana_stub.datasources) == 2 and len(grafana_stub.folders) == 1
+
+
+def test_cli_push_reports_what_it_did(grafana_stub: GrafanaStub) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    result = CliRunner().invoke(
+        app, ["dashboards", "push", "--url", grafana_stub.url, "--token", "glsa_cli"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "finsent-overview" in result.output and "created" in result.output
+    assert {c.authorization for c in grafana_stub.calls} == {"Bearer glsa_cli"}
+
+
+def test_cli_push_without_a_url_fails_cleanly(monkeypatch: Any) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    monkeypatch.delenv("FINSENT_GRAFANA_URL", raising=False)
+    result = CliRunner().invoke(app, ["dashboards", "push"])
+    assert result.exit_code == 1
+    assert "FINSENT_GRAFANA_URL" in result.output
