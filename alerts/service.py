@@ -114,19 +114,21 @@ class AlertEngine:
                 return None
             return self._run_windows(namespace, rule, start, end, watermark_ms, states)
 
-        transition = self._state.transact(namespace, rule.name, evaluate)
-        if transition is None:
-            return []
-        self._metrics.windows_evaluated.labels(rule.name).inc(transition.windows)
-        for entry in transition.changes:
-            a = entry.alert
-            self._metrics.state_changes.labels(a.rule, a.state, a.severity, str(a.notify)).inc()
-            log.info(
-                "incident %s",
-                a.state,
-                extra={"incident_id": a.incident_id, "rule": a.rule, "notify": a.notify},
-            )
-        return [e.alert for e in transition.changes]
+        changes: list[Alert] = []
+        # Each pass covers at most `max_windows_per_pass` windows and commits; repeat until
+        # every closed window is done (or another process committed first).
+        while (transition := self._state.transact(namespace, rule.name, evaluate)) is not None:
+            self._metrics.windows_evaluated.labels(rule.name).inc(transition.windows)
+            for entry in transition.changes:
+                a = entry.alert
+                self._metrics.state_changes.labels(a.rule, a.state, a.severity, str(a.notify)).inc()
+                log.info(
+                    "incident %s",
+                    a.state,
+                    extra={"incident_id": a.incident_id, "rule": a.rule, "notify": a.notify},
+                )
+                changes.append(a)
+        return changes
 
     def _run_windows(
         self,

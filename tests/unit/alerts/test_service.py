@@ -123,3 +123,18 @@ def test_until_holds_windows_open_for_slow_partitions() -> None:
     assert slow.evaluate("p", until=T0 + 8 * H + timedelta(minutes=30)) == []
     fired = slow.evaluate("p", until=T0 + 9 * H)
     assert [(a.state, a.series.value) for a in fired] == [("firing", "all"), ("firing", "AAPL")]
+
+
+def test_one_call_covers_every_closed_window_even_past_the_per_pass_bound() -> None:
+    store = TimeSeriesStore(fakeredis.FakeRedis(), StoreOptions())
+    for i, (count, neg) in enumerate([(50, 10)] * 8 + [(50, 45), (50, 10)]):
+        store.write_batch(hour("b", i, count, neg))
+    store.write_batch([scored_doc("end", T0 + 11 * H, "b", tickers=("ZZZ",))])
+    settings = AlertsSettings(rules=(RULE,), page_namespaces=(), max_windows_per_pass=3)
+    fired = AlertEngine(store, settings, clock=lambda: T0).evaluate("b")
+    assert [(a.state, a.series.value) for a in fired] == [
+        ("firing", "all"),
+        ("firing", "AAPL"),
+        ("resolved", "all"),
+        ("resolved", "AAPL"),
+    ]
