@@ -55,6 +55,9 @@ class Problem(BaseModel):
     detail: str
 
 
+_MAX_CLIENTS = 10_000
+
+
 class TokenBucket:
     """Per-client token buckets: `rate` tokens a second, up to `burst`."""
 
@@ -71,6 +74,8 @@ class TokenBucket:
         """0 when allowed, else seconds until a token is free."""
         now = self._monotonic()
         with self._lock:
+            if len(self._buckets) > _MAX_CLIENTS:
+                self._forget_full(now)
             tokens, last = self._buckets.get(client, (self._burst, now))
             tokens = min(self._burst, tokens + (now - last) * self._rate)
             if tokens >= 1:
@@ -78,6 +83,14 @@ class TokenBucket:
                 return 0.0
             self._buckets[client] = (tokens, now)
             return (1 - tokens) / self._rate
+
+    def _forget_full(self, now: float) -> None:
+        """Drop clients whose bucket has refilled: they are indistinguishable from new ones."""
+        self._buckets = {
+            c: (t, last)
+            for c, (t, last) in self._buckets.items()
+            if t + (now - last) * self._rate < self._burst
+        }
 
 
 _BODY_SCHEMA: dict[str, Any] = {
@@ -169,8 +182,8 @@ def create_app(
             body += chunk
             if len(body) > limit:
                 return problem(413, f"request body over {limit} bytes")
-        try:
-            candidates = _candidates(bytes(body), settings.push_max_batch)
+        try:  # parsing up to a megabyte is CPU work: keep it off the event loop
+            candidates = await run_in_threadpool(_candidates, bytes(body), settings.push_max_batch)
         except InvalidMessage as exc:
             status = 413 if exc.reason.startswith("batch_too_large") else 400
             return problem(status, exc.reason)

@@ -216,10 +216,14 @@ class FeedPoller:
                 if response.status_code != 200:
                     return "http_error", None
                 body = bytearray()
+                # httpx's timeout is per read; a server trickling bytes needs a total bound.
+                deadline = time.monotonic() + 2 * self.feed.timeout_s
                 for chunk in response.iter_bytes():
                     body += chunk
                     if len(body) > self._max_bytes:
                         return "too_large", None
+                    if time.monotonic() > deadline:
+                        return "timeout", None
                 validators = (response.headers.get("etag"), response.headers.get("last-modified"))
         except httpx.TimeoutException:
             return "timeout", None

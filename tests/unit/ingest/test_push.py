@@ -83,3 +83,16 @@ def test_any_bytes_give_candidates_or_a_reason(body: bytes) -> None:
         return
     for c in out:
         assert isinstance(c, RawItem) or c.reason
+
+
+def test_token_bucket_forgets_refilled_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ingest.sources.push as push
+
+    monkeypatch.setattr(push, "_MAX_CLIENTS", 3)
+    clock = Clock()
+    bucket = TokenBucket(rate=1.0, burst=2, monotonic=clock)
+    for client in ("a", "b", "c", "d"):
+        bucket.take(client)
+    clock.now += 10  # all refilled
+    bucket.take("e")
+    assert set(bucket._buckets) == {"e"}

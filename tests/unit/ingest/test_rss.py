@@ -26,6 +26,16 @@ LAST_MODIFIED = "Wed, 14 Oct 2015 19:00:00 GMT"
 
 class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
+        if self.path == "/trickle.xml":  # every read is quick; the whole body never ends
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                for _ in range(40):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            return
         if self.path == "/slow.xml":
             time.sleep(1.5)
         if self.path == "/rss2.xml" and self.headers.get("If-None-Match") == ETAG:
@@ -162,6 +172,15 @@ def test_a_feed_that_hangs_times_out(
     started = time.monotonic()
     assert p.poll_once() == "timeout"
     assert time.monotonic() - started < 1.4
+
+
+def test_a_feed_that_trickles_hits_the_total_deadline(
+    server: str, client: httpx.Client, metrics: IngestMetrics
+) -> None:
+    p = poller(f"{server}/trickle.xml", client, metrics, [], timeout_s=0.3)
+    started = time.monotonic()
+    assert p.poll_once() == "timeout"
+    assert time.monotonic() - started < 1.5
 
 
 def test_a_pipeline_outage_keeps_the_validators_so_entries_are_fetched_again(
