@@ -15,7 +15,7 @@ from typing import Annotated, Final
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, PlainTextResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import AwareDatetime
@@ -33,6 +33,7 @@ from dashboards.web.models import (
 )
 from dashboards.web.reader import AlertReader, SeriesReader
 from dashboards.web.window import Window
+from finsent.errors import TransientError
 from finsent.schemas import Alert, Evidence, SeriesRef
 
 STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
@@ -84,6 +85,11 @@ def create_app(
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(_require_token(settings))])
     metrics = WebMetrics(registry or CollectorRegistry())
     app.middleware("http")(metrics.middleware)
+
+    @app.exception_handler(TransientError)
+    def store_unavailable(request: Request, exc: TransientError) -> JSONResponse:
+        # Redis restarting or unreachable: the page keeps its data and retries next refresh.
+        return JSONResponse(status_code=503, content={"detail": "store unavailable, retry"})
 
     def window_or_404(
         namespace: str, hours: float, end: datetime | None

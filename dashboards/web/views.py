@@ -16,7 +16,7 @@ from dashboards.web.models import (
 )
 from dashboards.web.reader import AlertReader, SeriesReader
 from dashboards.web.window import Window, window_ending_at
-from finsent.schemas import SeriesKind, SeriesRef
+from finsent.schemas import LIVE_NAMESPACE, SeriesKind, SeriesRef
 from finsent.store.models import SeriesPoint, SeriesTotals
 
 MARKET = SeriesRef(kind="all", value="all")
@@ -30,7 +30,11 @@ def namespaces(store: SeriesReader) -> list[NamespaceInfo]:
     ]
     return sorted(
         infos,
-        key=lambda i: (i.name != "live", -(i.watermark.timestamp() if i.watermark else 0), i.name),
+        key=lambda i: (
+            i.name != LIVE_NAMESPACE,
+            -(i.watermark.timestamp() if i.watermark else 0),
+            i.name,
+        ),
     )
 
 

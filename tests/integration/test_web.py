@@ -302,6 +302,19 @@ def test_health_scrapes_service_metrics_endpoints(
     assert mine["documents"] == len(served.docs)
 
 
+def test_unreachable_store_is_503_not_500() -> None:
+    from fastapi.testclient import TestClient
+
+    from finsent.settings import RedisSettings
+    from finsent.store import open_store_on
+
+    nowhere = RedisSettings(port=_free_port(), socket_timeout_s=0.5).client()
+    app = create_app(WebSettings(), open_store_on(nowhere, "core"), RedisAlertLog(nowhere))
+    with TestClient(app) as client:
+        response = client.get("/api/v1/namespaces")
+    assert response.status_code == 503
+
+
 def test_own_metrics_count_requests_by_route_template(served: Served) -> None:
     httpx.get(f"{served.url}/api/v1/namespaces/{served.namespace}/alerts")
     text = httpx.get(f"{served.url}/metrics").text
