@@ -71,6 +71,14 @@ def _speed(value: str) -> float | None:
     return speed
 
 
+def _when(value: str, option: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{option}: use ISO 8601, e.g. 2026-11-28T17:00:00Z") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def _wait_for_signal() -> threading.Event:
     stop = threading.Event()
 
@@ -227,8 +235,10 @@ def replay_file(
 
 @replay_app.command("kafka")
 def replay_kafka_cmd(
-    from_: Annotated[datetime, typer.Option("--from", help="Start (record time, ISO 8601)")],
-    to: Annotated[datetime, typer.Option("--to", help="End, exclusive")],
+    from_: Annotated[
+        str, typer.Option("--from", help="Start, record time, ISO 8601 (UTC if no offset)")
+    ],
+    to: Annotated[str, typer.Option("--to", help="End, exclusive, ISO 8601")],
     namespace: Annotated[str | None, typer.Option(help="Replay namespace")] = None,
     source_namespace: Annotated[str, typer.Option(help="Documents to take")] = LIVE_NAMESPACE,
     speed: Annotated[str, typer.Option(help="N times real time, or `max`")] = "max",
@@ -239,7 +249,7 @@ def replay_kafka_cmd(
     Times without a timezone are UTC. The range is found with offsets_for_times.
     """
     settings, ingest = _settings()
-    start, end = (t if t.tzinfo else t.replace(tzinfo=UTC) for t in (from_, to))
+    start, end = _when(from_, "--from"), _when(to, "--to")
     try:
         report = replay_kafka(
             settings,

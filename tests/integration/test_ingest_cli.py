@@ -50,6 +50,8 @@ def test_replay_refuses_live_and_missing_paths(namespace: str) -> None:
     assert missing.exit_code == 1 and "no such file" in missing.stderr
     speed = runner.invoke(replay_app, ["file", str(FIXTURES), "--speed", "fast"])
     assert speed.exit_code == 2
+    when = runner.invoke(replay_app, ["kafka", "--from", "yesterday", "--to", "2026-01-01"])
+    assert when.exit_code == 2 and "ISO 8601" in when.output
 
 
 def test_ingest_file_prints_a_balanced_report(
