@@ -341,3 +341,24 @@ def test_engine_ids_are_stable(store: SeriesStore, ns: str) -> None:
     assert (
         fired[0].incident_id == f"{ns}.neg-15m.ticker.WMT.{int((T0 + 10 * W).timestamp() * 1000)}"
     )
+
+
+def test_two_services_racing_page_once(store: SeriesStore, ns: str, receiver: Receiver) -> None:
+    nxt = write_windows(store, ns, BASELINE + SPIKE[:1], 0)
+    close_through(store, ns, nxt)
+    results: list[list[Alert]] = []
+    with httpx.Client(timeout=2) as client:
+        engines = [
+            make_engine(store, ns, [webhook(receiver, client)], lambda: T0 + 12 * W)
+            for _ in range(4)
+        ]
+        threads = [
+            threading.Thread(target=lambda e=e: results.append(e.evaluate(ns))) for e in engines
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        engines[0].evaluate(ns)  # whoever lost the delivery lease: deliver what is left
+    assert sorted(len(r) for r in results) == [0, 0, 0, 1]
+    assert [p["state"] for p in receiver.bodies("/hook")] == ["firing"]
