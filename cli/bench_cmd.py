@@ -27,6 +27,9 @@ def bench_pipeline(
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
     model_seconds: Annotated[float, typer.Option(help="Seconds timing the bare model.")] = 20.0,
     latency_seconds: Annotated[float, typer.Option(help="Seconds of paced traffic.")] = 20.0,
+    profile: Annotated[
+        Path | None, typer.Option(help="Write a pyinstrument profile of the consumer thread.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Bare model vs the whole path (Kafka, decode, batch, model, Redis, scored topic, commit).
@@ -53,6 +56,7 @@ def bench_pipeline(
         policy=policy,
         model_seconds=model_seconds,
         latency_seconds=latency_seconds,
+        profile_to=profile,
     )
     if as_json:
         typer.echo(result.model_dump_json())

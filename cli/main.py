@@ -9,8 +9,9 @@ from __future__ import annotations
 import typer
 
 from alerts import cli as alerts_cli
-from cli import stack_cmd
+from cli import bench_cmd, run_cmd, stack_cmd
 from dashboards import cli as dashboards_cli
+from inference import cli as inference_cli
 from ingest import cli as ingest_cli
 
 app = typer.Typer(
@@ -27,10 +28,13 @@ app = typer.Typer(
 
 app.add_typer(stack_cmd.app, name="stack")
 app.add_typer(alerts_cli.app, name="alerts")
+app.add_typer(bench_cmd.app, name="bench")
+app.command("run")(run_cmd.run)
 app.add_typer(dashboards_cli.app, name="dashboards")
 app.add_typer(ingest_cli.app, name="ingest")
 app.add_typer(ingest_cli.replay_app, name="replay")
 app.command("web")(dashboards_cli.web)
+app.command("infer")(inference_cli.infer)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
@@ -115,6 +116,7 @@ def run_pipeline_bench(
     policy: BatchPolicy,
     model_seconds: float = 20.0,
     latency_seconds: float = 20.0,
+    profile_to: Path | None = None,
 ) -> PipelineBench:
     """Measure (a), (b) and (c) above; cleans up its topics and namespace."""
     model_tps = measure_model(classifier, texts, policy.max_count, model_seconds)
@@ -141,10 +143,28 @@ def run_pipeline_bench(
         # Imported here to keep the module importable without starting anything.
         from inference.service import run_consumer
 
+        def consume() -> None:
+            if profile_to is None:
+                run_consumer(
+                    base, settings, scorer=classifier, store=store, stop=stop, metrics=recorder
+                )
+                return
+            # The consumer's main thread: decode, batching, tokenisation, writes, commits
+            # (the model itself runs on the compute thread and shows as a wait here).
+            from pyinstrument import Profiler
+
+            profiler = Profiler(interval=0.001)
+            profiler.start()
+            try:
+                run_consumer(
+                    base, settings, scorer=classifier, store=store, stop=stop, metrics=recorder
+                )
+            finally:
+                profiler.stop()
+                profile_to.write_text(profiler.output_text(unicode=True, show_all=False))
+
         worker = threading.Thread(
-            target=run_consumer,
-            args=(base, settings),
-            kwargs={"scorer": classifier, "store": store, "stop": stop, "metrics": recorder},
+            target=consume,
             daemon=True,
         )
         worker.start()
@@ -170,7 +190,7 @@ def run_pipeline_bench(
         producer.flush()
         _wait(lambda: recorder.written_total >= target + sent, 300)
         stop.set()
-        worker.join(timeout=60)
+        worker.join(timeout=180)
         lat_ms = sorted(x * 1000 for x in recorder.latencies_s)
         p50 = statistics.median(lat_ms)
         p99 = lat_ms[min(len(lat_ms) - 1, int(0.99 * len(lat_ms)))]

@@ -173,6 +173,7 @@ class StreamRunner(Generic[T, P, R]):
         self._loose: dict[int, int] = {}  # partition -> next offset consumed, not yet batched
         self._abandon = False
         self._in_rebalance = False
+        self._writing = False
         self._shutdown_deadline = float("inf")
         self._lag_interval_s = lag_interval_s
         self._shutdown_grace_s = shutdown_grace_s
@@ -233,18 +234,24 @@ class StreamRunner(Generic[T, P, R]):
     # -- batches ----------------------------------------------------------------------
 
     def _launch(self) -> None:
-        """Close the open batch: prepare it here, compute it on the worker."""
+        """Close the open batch: prepare it here, compute it on the worker.
+
+        Order matters for overlap: the new batch is prepared while the previous one
+        computes (the prefetch), and the previous one is written and committed while
+        the new one computes. At most two batches are held: one computing, one writing.
+        """
         if not len(self._builder):
             return
-        # One batch computes at a time; this one was prepared while it ran (the prefetch).
         envelopes = self._builder.take()
         commit_to = dict(self._loose)
         self._loose.clear()
         prepared = self._pipeline.prepare([e.value for e in envelopes])
-        self._complete_inflight(block=True)
+        finished = self._collect(block=True)
         batch: _Batch[T, R] = _Batch(envelopes, commit_to)
         batch.future = self._executor.submit(self._compute_guarded, envelopes, prepared)
         self._inflight = batch
+        if finished is not None:
+            self._finish(*finished)
 
     def _compute_guarded(
         self, envelopes: list[Envelope[T]], prepared: P
@@ -272,13 +279,23 @@ class StreamRunner(Generic[T, P, R]):
         return out, time.monotonic() - started
 
     def _complete_inflight(self, *, block: bool) -> None:
+        finished = self._collect(block=block)
+        if finished is not None:
+            self._finish(*finished)
+
+    def _collect(self, *, block: bool) -> tuple[_Batch[T, R], list[R | Rejected], float] | None:
+        """Take the in-flight batch's results once its compute is done."""
         batch = self._inflight
         if batch is None or batch.future is None:
-            return
+            return None
         if not block and not batch.future.done():
-            return
+            return None
         results, compute_s = batch.future.result()
         self._inflight = None
+        return batch, results, compute_s
+
+    def _finish(self, batch: _Batch[T, R], results: list[R | Rejected], compute_s: float) -> None:
+        """Dead-letter the rejects, write the rest, then commit the batch's offsets."""
         good_envs: list[Envelope[T]] = []
         good: list[R] = []
         for env, result in zip(batch.envelopes, results, strict=True):
@@ -288,7 +305,12 @@ class StreamRunner(Generic[T, P, R]):
                 good_envs.append(env)
                 good.append(result)
         if good and not self._write_with_retry(good_envs, good):
-            return  # abandoned by a rebalance: the new owner reprocesses it
+            # Abandoned (rebalance or shutdown): nothing after it may be committed either;
+            # the partitions' next owner reprocesses all of it.
+            if self._inflight is not None and self._inflight.future is not None:
+                self._inflight.future.result()
+            self._inflight = None
+            return
         self._dlq.flush()
         self._commit(batch.commit_to)
         self.stats.batches += 1
@@ -301,6 +323,7 @@ class StreamRunner(Generic[T, P, R]):
         backoff = self._retry.initial_backoff_s
         paused = False
         self._abandon = False
+        self._writing = True
         try:
             while True:
                 try:
@@ -323,12 +346,18 @@ class StreamRunner(Generic[T, P, R]):
                         if not paused:
                             self._consumer.pause(*self._consumer.assignment())
                             paused = True
-                        # Polling while paused keeps group membership and fetches nothing.
-                        self._consumer.poll(timeout_ms=int(backoff * 1000))
+                        # Polling while paused keeps group membership and fetches nothing,
+                        # except from partitions a rebalance just assigned: rewind those so
+                        # their records are read again rather than skipped.
+                        fetched = self._consumer.poll(timeout_ms=int(backoff * 1000))
+                        for tp, records in fetched.items():
+                            if records:
+                                self._consumer.seek(tp, records[0].offset)
                     if self._abandon or self._shutdown_deadline < time.monotonic():
                         return False
                     backoff = min(backoff * 2, self._retry.max_backoff_s)
         finally:
+            self._writing = False
             if paused:
                 self._consumer.resume(*self._consumer.paused())
                 self._observer.ready(True)
@@ -370,7 +399,9 @@ class StreamRunner(Generic[T, P, R]):
         """Before partitions move: commit what is written, drop what is not."""
         self._in_rebalance = True
         try:
-            if self._inflight is not None and self._inflight.future is not None:
+            # While a write is retrying (this callback runs inside its poll), the older
+            # batch is not committed yet, so the newer one must not be either.
+            if not self._writing:
                 self._complete_inflight(block=True)
         except Exception:
             log.exception("could not finish the in-flight batch before a rebalance")
