@@ -206,6 +206,18 @@ def eval_tickers(
     typer.echo(dumps(scores))
 
 
+@app.command("bench-push")
+def bench_push_cmd(
+    singles: Annotated[int, typer.Option(help="One-document requests")] = 300,
+    batches: Annotated[int, typer.Option(help="Requests of 100 documents")] = 20,
+) -> None:
+    """Measure push API throughput over loopback HTTP (scratch topic and namespace)."""
+    from ingest.bench import bench_push
+
+    settings, ingest = _settings()
+    typer.echo(bench_push(settings, ingest, singles, batches).model_dump_json(indent=2))
+
+
 @replay_app.command("file")
 def replay_file(
     paths: Annotated[list[Path], typer.Argument(help="Files or directories (walked)")],

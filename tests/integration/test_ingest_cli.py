@@ -74,3 +74,11 @@ def test_eval_tickers_prints_scores() -> None:
     assert result.exit_code == 0
     scores = json.loads(result.stdout)
     assert scores["precision"] >= 0.9 and scores["recall"] >= 0.9
+
+
+def test_bench_push_runs_and_cleans_up() -> None:
+    result = runner.invoke(app, ["bench-push", "--singles", "3", "--batches", "1"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout[result.stdout.index("{") :])
+    assert figures["accepted"] == 103
+    assert figures["single_requests_per_s"] > 0 and figures["batch_docs_per_s"] > 0

@@ -238,3 +238,9 @@ def test_feeds_file_defaults_and_errors(tmp_path: Path) -> None:
     bad.write_text('[[feeds]]\nname = "A B"\nurl = "ftp://x"\n')
     with pytest.raises(ConfigurationError, match="bad feeds file"):
         load_feeds(bad)
+
+
+def test_the_shipped_deploy_feeds_file_parses() -> None:
+    deploy = Path(__file__).resolve().parents[3] / "deploy" / "feeds.toml"
+    feeds = load_feeds(deploy)
+    assert feeds and all(f.url.startswith("https://") for f in feeds)
