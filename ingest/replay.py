@@ -19,7 +19,7 @@ from kafka import TopicPartition
 from pydantic import AwareDatetime, BaseModel
 from tqdm import tqdm  # type: ignore[import-untyped]
 
-from finsent.errors import ConfigurationError, InvalidMessage
+from finsent.errors import ConfigurationError, InvalidMessage, TransientError
 from finsent.kafka_io import make_consumer
 from finsent.schemas import LIVE_NAMESPACE, Document
 from finsent.settings import FinsentSettings
@@ -217,6 +217,7 @@ def _read_range(
     end: datetime,
     source_namespace: str,
     namespace: str,
+    stall_timeout_s: float = 60.0,
 ) -> list[Document | Rejected]:
     consumer = make_consumer(settings.kafka, group_id=None)
     try:
@@ -240,14 +241,21 @@ def _read_range(
             consumer.seek(tp, begin.offset)
             stop[tp] = stop_at
         out: list[Document | Rejected] = []
+        last_progress = time.monotonic()
         while stop:
-            for tp, records in consumer.poll(timeout_ms=1000).items():
+            batch = consumer.poll(timeout_ms=1000)
+            for tp, records in batch.items():
                 for record in records:
                     if tp in stop and record.offset < stop[tp]:
                         out.extend(_republishable(record.value, source_namespace, namespace))
-                if tp in stop and consumer.position(tp) >= stop[tp]:
-                    del stop[tp]
-                    consumer.pause(tp)
+            # Positions, not records: offsets taken by transaction markers hold no record.
+            for tp in [tp for tp in stop if consumer.position(tp) >= stop[tp]]:
+                del stop[tp]
+                consumer.pause(tp)
+            if batch:
+                last_progress = time.monotonic()
+            elif time.monotonic() - last_progress > stall_timeout_s:
+                raise TransientError(f"no records from {topic} for {stall_timeout_s:.0f} s")
     finally:
         consumer.close()
 
