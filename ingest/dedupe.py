@@ -88,6 +88,21 @@ return decide('new')
 """
 
 
+HEADLINE_MIN_WORDS: Final = 6
+"""A headline this long identifies its story on its own: the same headline from five
+feeds, each with its own summary, counts once. Shorter ones ("Market wrap") do not."""
+
+
+def dedupe_tokens(doc: Document) -> list[str]:
+    """The words whose equality (or near-equality) makes two documents duplicates."""
+    if doc.title:
+        headline = content_tokens(doc.title)
+        if len(headline) >= HEADLINE_MIN_WORDS:
+            return headline
+        return content_tokens(f"{doc.title}\n{doc.text}")
+    return content_tokens(doc.text)
+
+
 @dataclass(frozen=True)
 class Claim:
     """What `Deduplicator.check` wrote for a new document, so `release` can undo it."""
@@ -169,7 +184,7 @@ class Deduplicator:
     def _prepare(self, doc: Document) -> tuple[Claim, list[int | str]]:
         cfg = self._config
         ns = doc.namespace
-        tokens = content_tokens(f"{doc.title}\n{doc.text}" if doc.title else doc.text)
+        tokens = dedupe_tokens(doc)
         use_content = bool(tokens)
         use_near = cfg.max_distance > 0 and len(tokens) >= cfg.min_tokens
         sh = simhash(tokens) if use_near else 0

@@ -129,3 +129,22 @@ def test_a_retry_after_a_lost_reply_keeps_the_first_verdict(
     assert lost["count"] == 1
     assert [v for v, _ in verdicts] == ["new", "content"]
     assert dedupe.check(doc("x", LONG, ns))[0] == "id"
+
+
+def test_the_same_headline_from_several_feeds_counts_once(
+    redis_client: redis.Redis, ns: str
+) -> None:
+    dedupe = Deduplicator(redis_client, DedupeConfig())
+    headline = "Wal-Mart cuts sales forecast, shares suffer worst day in years"
+
+    def article(doc_id: str, title: str, body: str) -> Document:
+        return Document(
+            id=doc_id, source="rss:x", title=title, text=body,
+            published_at=T0, ingested_at=T0, namespace=ns,
+        )  # fmt: skip
+
+    assert dedupe.check(article("rss:a", headline, "Reuters summary one."))[0] == "new"
+    assert dedupe.check(article("rss:b", headline, "A different AP summary."))[0] == "content"
+    # A short, generic headline is not enough on its own: the bodies decide.
+    assert dedupe.check(article("rss:c", "Market wrap", "Stocks rose on Monday."))[0] == "new"
+    assert dedupe.check(article("rss:d", "Market wrap", "Oil fell sharply."))[0] == "new"
