@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from finsent.logs import configure_logging
 from finsent.schemas import LIVE_NAMESPACE, Alert
 from finsent.settings import FinsentSettings
+from ingest.replay import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,7 @@ def run_pipeline(
     from inference.service import load_scorer, run_consumer
     from inference.settings import InferenceSettings
     from ingest.replay import check_namespace, default_namespace, replay_files
+    from ingest.settings import IngestSettings
 
     started_at = datetime.now(UTC)
     ns = check_namespace(namespace or default_namespace(started_at))
@@ -216,12 +218,24 @@ def run_pipeline(
     changes: list[Alert] = []
     alerts_stop = threading.Event()
 
+    pacer = _TrackingPacer(speed)
+
     def evaluate_loop() -> None:
-        while not alerts_stop.wait(1.0):
-            try:
-                changes.extend(engine.evaluate(ns))
-            except Exception:
-                log.exception("alert evaluation failed; retrying")
+        # The store's watermark is the newest event of any partition, and partitions run
+        # apart during a replay; windows may only close at an event time every input has
+        # reached: all documents handed to Kafka before it, and the group caught up.
+        probe = _GroupProbe(base, inference_settings.group_id, inference_settings.topic)
+        try:
+            while not alerts_stop.wait(1.0):
+                safe = pacer.published_before
+                if safe is None or not probe.caught_up(settle_s=0.5):
+                    continue
+                try:
+                    changes.extend(engine.evaluate(ns, until=safe))
+                except Exception:  # a failed pass is retried on the next tick
+                    log.exception("alert evaluation failed; retrying")
+        finally:
+            probe.close()
 
     alerts = threading.Thread(target=evaluate_loop, name="alerts", daemon=True)
     alerts.start()
@@ -229,12 +243,18 @@ def run_pipeline(
         _start_web(base, web_port, ns)
 
     try:
-        ingest_report = replay_files(paths, base, ns, speed=speed, progress=progress)
+        ingest_report = replay_files(
+            paths, base, ns, speed=speed, progress=progress, pacer=pacer, ingest=IngestSettings()
+        )
         if not exit_when_done:
             typer.echo(f"replay of {ns} published; still serving, Ctrl-C to stop", err=True)
             while True:
                 time.sleep(3600)
-        _wait_until_scored(base, inference_settings, store, ns, ingest_report.produced)
+        probe = _GroupProbe(base, inference_settings.group_id, inference_settings.topic)
+        try:
+            probe.wait_caught_up(timeout_s=3600)
+        finally:
+            probe.close()
         alerts_stop.set()
         alerts.join(timeout=60)
         while batch := engine.evaluate(ns):  # drain every window the watermark closed
@@ -280,34 +300,50 @@ def run_pipeline(
     )
 
 
-def _wait_until_scored(
-    base: FinsentSettings,
-    settings: Any,
-    store: Any,
-    namespace: str,
-    produced: int,
-    timeout_s: float = 3600,
-) -> None:
-    """Wait until the consumer group has committed up to the end of the documents topic."""
-    from kafka import TopicPartition
+class _TrackingPacer(Pacer):
+    """The replay's pacer, remembering up to which event time documents went out."""
 
-    from finsent.kafka_io import make_consumer
+    def __init__(self, speed: float | None) -> None:
+        super().__init__(speed)
+        self._current: datetime | None = None
+        self.published_before: datetime | None = None
+        """Every document with an earlier event time has been handed to the producer."""
 
-    probe = make_consumer(base.kafka, group_id=settings.group_id)
-    try:
-        partitions = probe.partitions_for_topic(settings.topic) or set()
-        tps = [TopicPartition(settings.topic, p) for p in partitions]
+    def wait_for(self, event_time: datetime | None) -> None:
+        super().wait_for(event_time)
+        if event_time is not None:
+            self.published_before, self._current = self._current, event_time
+
+
+class _GroupProbe:
+    """Tells whether the scoring group has committed up to the end of the documents topic."""
+
+    def __init__(self, base: FinsentSettings, group_id: str, topic: str) -> None:
+        from kafka import TopicPartition
+
+        from finsent.kafka_io import make_consumer
+
+        self._consumer = make_consumer(base.kafka, group_id=group_id)
+        partitions = self._consumer.partitions_for_topic(topic) or set()
+        self._tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+
+    def caught_up(self, settle_s: float = 0.0) -> bool:
+        time.sleep(settle_s)  # lets the producer's last linger reach the broker
+        # Ends first: whatever was produced by now must be committed to count as done.
+        ends = self._consumer.end_offsets(self._tps)
+        return all((self._consumer.committed(tp) or 0) >= ends[tp] for tp in self._tps)
+
+    def wait_caught_up(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            ends = probe.end_offsets(tps)
-            committed = {tp: probe.committed(tp) or 0 for tp in tps}
-            if all(committed[tp] >= ends[tp] for tp in tps):
+            if self.caught_up():
                 return
             time.sleep(0.5)
-    finally:
+        raise TimeoutError(f"documents were not all scored within {timeout_s}s")
+
+    def close(self) -> None:
         with contextlib.suppress(Exception):
-            probe.close(autocommit=False)
-    raise TimeoutError(f"{namespace}: documents were not all scored within {timeout_s}s")
+            self._consumer.close(autocommit=False)
 
 
 def _start_web(base: FinsentSettings, port: int, namespace: str) -> None:

@@ -15,8 +15,9 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from finsent.errors import TransientError
-from finsent.schemas import Document, ScoredDocument
-from finsent.stream.runner import Envelope
+from finsent.schemas import LIVE_NAMESPACE, Document, ScoredDocument
+from finsent.store.models import WriteResult
+from finsent.stream.runner import Envelope, Refused
 from finsent.topics import DOCUMENTS, SCORED
 from inference.metrics import InferenceMetrics
 from inference.model.classifier import EncodedBatch, TextScore
@@ -38,7 +39,7 @@ class Scorer(Protocol):
 class SeriesWriter(Protocol):
     """What the pipeline needs of the time-series store."""
 
-    def write_batch(self, docs: Sequence[ScoredDocument]) -> int: ...
+    def write_batch_detailed(self, docs: Sequence[ScoredDocument]) -> WriteResult: ...
 
 
 def model_text(doc: Document) -> str:
@@ -117,13 +118,34 @@ class ScoringPipeline:
     def compute(self, prepared: EncodedBatch) -> Sequence[TextScore]:
         return self._scorer.score_encoded(prepared)
 
-    def write(self, batch: Sequence[Envelope[Document]], results: Sequence[TextScore]) -> None:
+    def write(
+        self, batch: Sequence[Envelope[Document]], results: Sequence[TextScore]
+    ) -> list[Refused]:
         now = datetime.now(UTC)  # scored_at is metadata; series use published_at
         version = self._scorer.model_version
         scored = [to_scored(e.value, r, version, now) for e, r in zip(batch, results, strict=True)]
-        self._store.write_batch(scored)
-        self._publish(scored)
-        self._metrics.written(len(scored), [e.value.ingested_at.timestamp() for e in batch])
+        outcome = self._store.write_batch_detailed(scored)
+        # The store refuses documents outside its retention window (too late, or dated
+        # in the future): they go to the dead-letter topic, not silently uncounted.
+        reasons = dict(outcome.rejected)
+        refused = [
+            Refused(i, f"store refused: {reasons[d.document_id]}")
+            for i, d in enumerate(scored)
+            if d.document_id in reasons
+        ]
+        kept = [d for d in scored if d.document_id not in reasons]
+        self._publish(kept)
+        # End-to-end latency only means something for live data: replays carry their
+        # historical ingest time so that two replays are byte-identical.
+        self._metrics.written(
+            len(kept),
+            [
+                e.value.ingested_at.timestamp()
+                for e in batch
+                if e.value.id not in reasons and e.value.namespace == LIVE_NAMESPACE
+            ],
+        )
+        return refused
 
     def _publish(self, scored: Sequence[ScoredDocument]) -> None:
         try:

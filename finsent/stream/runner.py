@@ -55,6 +55,14 @@ class Envelope(Generic[T]):
 
 
 @dataclass(frozen=True, slots=True)
+class Refused:
+    """An item of a written batch that the sink will never accept: `batch[index]`."""
+
+    index: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Rejected:
     """An item that failed on its own: it goes to the dead-letter topic with `reason`."""
 
@@ -80,8 +88,12 @@ class Pipeline(Protocol[T, P, R]):
         """The expensive step (the model): one result per item, in order."""
         ...
 
-    def write(self, batch: Sequence[Envelope[T]], results: Sequence[R]) -> None:
-        """Persist results idempotently; raise `TransientError` when a dependency is down."""
+    def write(self, batch: Sequence[Envelope[T]], results: Sequence[R]) -> Sequence[Refused]:
+        """Persist results idempotently; raise `TransientError` when a dependency is down.
+
+        Returns the items the sink refused for good (e.g. too late for retention): they
+        are dead-lettered with the reason, and the batch is committed.
+        """
         ...
 
 
@@ -304,22 +316,29 @@ class StreamRunner(Generic[T, P, R]):
             else:
                 good_envs.append(env)
                 good.append(result)
-        if good and not self._write_with_retry(good_envs, good):
+        refused = self._write_with_retry(good_envs, good) if good else []
+        if refused is None:
             # Abandoned (rebalance or shutdown): nothing after it may be committed either;
             # the partitions' next owner reprocesses all of it.
             if self._inflight is not None and self._inflight.future is not None:
                 self._inflight.future.result()
             self._inflight = None
             return
+        for item in refused:
+            env = good_envs[item.index]
+            self._dead_letter(env.raw, env.key, env.partition, env.offset, item.reason)
         self._dlq.flush()
         self._commit(batch.commit_to)
         self.stats.batches += 1
-        self.stats.written += len(good)
+        self.stats.written += len(good) - len(refused)
         for env in batch.envelopes:
             self._last_processed_ts[env.partition] = env.timestamp_ms
         self._observer.batch_written(batch.envelopes, compute_s)
 
-    def _write_with_retry(self, envelopes: list[Envelope[T]], results: list[R]) -> bool:
+    def _write_with_retry(
+        self, envelopes: list[Envelope[T]], results: list[R]
+    ) -> Sequence[Refused] | None:
+        """Write until it succeeds; None when abandoned (rebalance or shutdown)."""
         backoff = self._retry.initial_backoff_s
         paused = False
         self._abandon = False
@@ -327,8 +346,7 @@ class StreamRunner(Generic[T, P, R]):
         try:
             while True:
                 try:
-                    self._pipeline.write(envelopes, results)
-                    return True
+                    return self._pipeline.write(envelopes, results)
                 except TransientError as exc:
                     self.stats.transient_failures += 1
                     self._observer.ready(False)
@@ -341,7 +359,7 @@ class StreamRunner(Generic[T, P, R]):
                         # leave the batch uncommitted for the partitions' next owner.
                         time.sleep(backoff)
                         if backoff >= self._retry.max_backoff_s:
-                            return False
+                            return None
                     else:
                         if not paused:
                             self._consumer.pause(*self._consumer.assignment())
@@ -354,7 +372,7 @@ class StreamRunner(Generic[T, P, R]):
                             if records:
                                 self._consumer.seek(tp, records[0].offset)
                     if self._abandon or self._shutdown_deadline < time.monotonic():
-                        return False
+                        return None
                     backoff = min(backoff * 2, self._retry.max_backoff_s)
         finally:
             self._writing = False
