@@ -61,7 +61,7 @@ class Net(nn.Module):
         super().__init__()
         config = AutoConfig.from_pretrained(str(folder), local_files_only=True)
         kwargs = {"add_pooling_layer": False} if config.model_type == "bert" else {}
-        self.encoder = AutoModel.from_config(config, attn_implementation="sdpa", **kwargs)
+        self.encoder = AutoModel.from_config(config, attn_implementation="sdpa", **kwargs)  # type: ignore[no-untyped-call]
         heads = json.loads((folder / "finsent.json").read_text())
         hidden = config.hidden_size
         self.pooling = heads.get("pooling", "mean")
@@ -180,7 +180,7 @@ def main() -> None:
     net = Net(args.model_dir).to(device=device, dtype=dtype).eval()
     net.sentiment_head.float()
     net.topic_head.float()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(args.model_dir / "tokenizer.json"))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(args.model_dir / "tokenizer.json"))  # type: ignore[no-untyped-call]
     rng = random.Random(0)
     # Text for end_to_end: random word pieces decoded once; re-tokenising gives
     # lengths close to the histogram's.
