@@ -26,7 +26,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.subscription_state import AsyncConsumerRebalanceListener
 from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata
 from pydantic import BaseModel, ConfigDict, Field
@@ -197,7 +198,7 @@ class StreamRunner(Generic[T, P, R]):
 
     def run(self) -> RunStats:
         """Consume until `stop` is set, then finish the in-flight batch and leave the group."""
-        self._consumer.subscribe([self._topic], listener=_Rebalance(self))
+        self._consumer.subscribe([self._topic], listener=_Rebalance(self, self._consumer))
         self._observer.ready(True)
         try:
             while not self.stop.is_set():
@@ -306,8 +307,19 @@ class StreamRunner(Generic[T, P, R]):
         self._inflight = None
         return batch, results, compute_s
 
-    def _finish(self, batch: _Batch[T, R], results: list[R | Rejected], compute_s: float) -> None:
-        """Dead-letter the rejects, write the rest, then commit the batch's offsets."""
+    def _finish(
+        self,
+        batch: _Batch[T, R],
+        results: list[R | Rejected],
+        compute_s: float,
+        *,
+        commit: bool = True,
+    ) -> dict[int, int] | None:
+        """Dead-letter the rejects, write the rest, then commit the batch's offsets.
+
+        With `commit=False` the offsets to commit are returned instead (the rebalance
+        listener commits them itself); None when the batch was abandoned.
+        """
         good_envs: list[Envelope[T]] = []
         good: list[R] = []
         for env, result in zip(batch.envelopes, results, strict=True):
@@ -323,17 +335,19 @@ class StreamRunner(Generic[T, P, R]):
             if self._inflight is not None and self._inflight.future is not None:
                 self._inflight.future.result()
             self._inflight = None
-            return
+            return None
         for item in refused:
             env = good_envs[item.index]
             self._dead_letter(env.raw, env.key, env.partition, env.offset, item.reason)
         self._dlq.flush()
-        self._commit(batch.commit_to)
+        if commit:
+            self._commit(batch.commit_to)
         self.stats.batches += 1
         self.stats.written += len(good) - len(refused)
         for env in batch.envelopes:
             self._last_processed_ts[env.partition] = env.timestamp_ms
         self._observer.batch_written(batch.envelopes, compute_s)
+        return batch.commit_to
 
     def _write_with_retry(
         self, envelopes: list[Envelope[T]], results: list[R]
@@ -413,14 +427,22 @@ class StreamRunner(Generic[T, P, R]):
 
     # -- rebalance and shutdown -------------------------------------------------------
 
-    def on_revoked(self) -> None:
-        """Before partitions move: commit what is written, drop what is not."""
+    def on_revoked(self) -> dict[int, int] | None:
+        """Before partitions move: finish and write the in-flight batch, drop the rest.
+
+        Runs on kafka-python's I/O thread while the main thread waits in `poll`, so it
+        may block on the compute and the store but must not call the consumer: it
+        returns the offsets to commit, and the listener commits them asynchronously.
+        """
         self._in_rebalance = True
+        offsets: dict[int, int] | None = None
         try:
             # While a write is retrying (this callback runs inside its poll), the older
             # batch is not committed yet, so the newer one must not be either.
             if not self._writing:
-                self._complete_inflight(block=True)
+                finished = self._collect(block=True)
+                if finished is not None:
+                    offsets = self._finish(*finished, commit=False)
         except Exception:
             log.exception("could not finish the in-flight batch before a rebalance")
             self._inflight = None
@@ -430,6 +452,12 @@ class StreamRunner(Generic[T, P, R]):
         # Items not yet written go back to Kafka: the next owner reads them again.
         self._builder.take()
         self._loose.clear()
+        return offsets
+
+    def offsets_to_commit(self, offsets: dict[int, int]) -> dict[TopicPartition, Any]:
+        return {
+            TopicPartition(self._topic, p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()
+        }
 
     def _shutdown(self) -> None:
         self._shutdown_deadline = time.monotonic() + self._shutdown_grace_s
@@ -457,14 +485,33 @@ class StreamRunner(Generic[T, P, R]):
             self._observer.lag(tp.partition, behind, max(0.0, seconds))
 
 
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, runner: StreamRunner[Any, Any, Any]) -> None:
+class _Rebalance(AsyncConsumerRebalanceListener):  # type: ignore[misc]
+    """Commits the written in-flight batch before its partitions move to another consumer.
+
+    kafka-python 3 runs listeners on its I/O thread, where the blocking `commit()` is
+    refused; the async listener awaits the coordinator's commit coroutine instead
+    (private API of the pinned kafka-python 3.0.12).
+    """
+
+    def __init__(self, runner: StreamRunner[Any, Any, Any], consumer: KafkaConsumer) -> None:
         self._runner = runner
+        self._consumer = consumer
 
-    def on_partitions_revoked(self, revoked: Any) -> None:
-        self._runner.on_revoked()
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        offsets = self._runner.on_revoked()
+        if not offsets:
+            return
+        try:
+            coordinator = self._consumer._coordinator
+            await coordinator._commit_offsets_sync_async(self._runner.offsets_to_commit(offsets))
+            self._runner.stats.commits += 1
+        except Exception:
+            # Not committed: the next owner re-reads the batch; writes are idempotent.
+            log.warning(
+                "commit before rebalance failed; the batch will be redelivered", exc_info=True
+            )
 
-    def on_partitions_assigned(self, assigned: Any) -> None:
+    async def on_partitions_assigned(self, assigned: Any) -> None:
         log.info(
             "partitions assigned", extra={"partitions": sorted(tp.partition for tp in assigned)}
         )
