@@ -51,6 +51,6 @@ class AlertsSettings(BaseSettings):
     notify_max_rounds: Annotated[int, Field(ge=1)] = 20
     """Delivery passes (one per poll) before a notification to a dead channel is dropped."""
 
-    metrics_port: int | None = 9108
+    metrics_port: int | None = 9102
     store_backend: Literal["auto", "core", "timeseries"] = "auto"
     store: StoreOptions = StoreOptions()
