@@ -359,4 +359,5 @@ def _start_web(base: FinsentSettings, port: int, namespace: str) -> None:
     config = uvicorn.Config(app, host=web_settings.host, port=port, log_level="warning")
     server = uvicorn.Server(config)
     threading.Thread(target=server.run, name="web", daemon=True).start()
-    typer.echo(f"web view: http://{web_settings.host}:{port}/?namespace={namespace}", err=True)
+    url = f"http://{web_settings.host}:{port}/#{namespace}"
+    typer.echo(f"web view: {url}  (a ticker's drill-down: {url}/WMT)", err=True)
