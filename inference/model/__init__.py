@@ -4,8 +4,9 @@ Modules:
     settings: ``ModelSettings`` (the only place that reads the environment).
     network: the two-headed ``torch.nn.Module`` and its save/load format.
     data: CSV readers, text normalisation, dedup, splits and length-bucketed batches.
+    metrics: accuracy, macro-F1, per-class scores, confusion, ECE, temperature fit.
     train: multi-task fine-tuning.
-    evaluate: accuracy, macro-F1, per-class scores, confusion matrices, calibration.
+    evaluate: the raw and dedup valid-set report (metrics.json).
     classifier: the serving interface (``Classifier``, ``TextScore``).
     bench: CPU throughput and latency benchmark.
     cli: typer commands ``train``, ``eval``, ``classify``, ``bench-model``.

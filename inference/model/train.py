@@ -72,6 +72,8 @@ class TrainConfig(BaseModel):
         class_weight_power: Class weights are ``(n_max / n_class) ** power``,
             normalised to mean 1; 0 disables, 0.5 is the square root.
         holdout_frac: Stratified fraction of each train file held out.
+        sentiment_repeat: Each sentiment training row appears this many times per
+            epoch (sentiment has 9.5k rows against topic's 17k).
         patience: Stop after this many evaluations without improvement.
         evals_per_epoch: Holdout evaluations (and checkpoints) per epoch.
         max_length: Truncation length in tokens.
@@ -95,6 +97,7 @@ class TrainConfig(BaseModel):
     label_smoothing: float = 0.1
     class_weight_power: float = 0.5
     holdout_frac: float = 0.1
+    sentiment_repeat: int = 1
     patience: int = 4
     evals_per_epoch: int = 2
     max_length: int = 64
@@ -291,7 +294,7 @@ def train(
     for task in TASKS:
         task_rows = [e for e in train_examples if e.task == task]
         a, b = stratified_split(task_rows, config.holdout_frac, config.seed)
-        fit.extend(a)
+        fit.extend(a * (config.sentiment_repeat if task == "sentiment" else 1))
         holdout.extend(b)
     heads = HeadsConfig(
         model_version=config.model_version,
