@@ -137,6 +137,7 @@ def run_pipeline_bench(
             group_id=f"bench-{namespace}",
             batch=policy,
             metrics_port=0,
+            latency_namespaces=(namespace,),
         )
         recorder = _Recorder(CollectorRegistry())
         stop = threading.Event()

@@ -97,6 +97,7 @@ class ScoringPipeline:
         scored_topic: str = SCORED.name,
         max_length: int = 128,
         produce_timeout_s: float = 30.0,
+        latency_namespaces: frozenset[str] = frozenset({LIVE_NAMESPACE}),
     ) -> None:
         self._scorer = scorer
         self._store = store
@@ -105,6 +106,7 @@ class ScoringPipeline:
         self._scored_topic = scored_topic
         self._max_length = max_length
         self._produce_timeout_s = produce_timeout_s
+        self._latency_namespaces = latency_namespaces
 
     def decode(self, raw: bytes | None) -> Document:
         return DOCUMENTS.decode(raw)
@@ -142,7 +144,7 @@ class ScoringPipeline:
             [
                 e.value.ingested_at.timestamp()
                 for e in batch
-                if e.value.id not in reasons and e.value.namespace == LIVE_NAMESPACE
+                if e.value.id not in reasons and e.value.namespace in self._latency_namespaces
             ],
         )
         return refused

@@ -36,3 +36,5 @@ class InferenceSettings(BaseSettings):
     metrics_port: int = Field(default=9108, ge=0, le=65535)
     """Serves /metrics, /healthz and /readyz; 0 picks a free port."""
     torch_threads: int | None = Field(default=None, ge=1)
+    latency_namespaces: tuple[str, ...] = ("live",)
+    """Namespaces whose end-to-end latency is measured; replays keep historical ingest times."""
