@@ -11,8 +11,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from kafka import TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 
-from finsent.kafka_io import make_producer
+from finsent.kafka_io import make_consumer, make_producer
 from finsent.schemas import Document
 from finsent.settings import FinsentSettings
 from finsent.store import SeriesStore, open_store
@@ -65,6 +67,23 @@ def produce(settings: FinsentSettings, topic: str, values: Sequence[bytes | Docu
         producer.flush(timeout=60)
     finally:
         producer.close(timeout=10)
+
+
+def read_topic(settings: FinsentSettings, topic: str) -> list[ConsumerRecord]:
+    """Every record on `topic`, from the beginning up to its end offsets now."""
+    consumer = make_consumer(settings.kafka, group_id=None)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
+        out: list[ConsumerRecord] = []
+        while any(consumer.position(tp) < end[tp] for tp in tps):
+            for records in consumer.poll(timeout_ms=1000).values():
+                out.extend(records)
+        return out
+    finally:
+        consumer.close()
 
 
 def count_all(store: SeriesStore, namespace: str) -> int:

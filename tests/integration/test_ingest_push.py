@@ -18,12 +18,9 @@ import uvicorn
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from kafka import TopicPartition
-from kafka.consumer.fetcher import ConsumerRecord
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
-from finsent.kafka_io import make_consumer
 from finsent.settings import FinsentSettings
 from finsent.topics import DOCUMENTS
 from ingest.dedupe import drop_namespace_keys
@@ -31,25 +28,10 @@ from ingest.metrics import IngestMetrics
 from ingest.settings import IngestSettings
 from ingest.sources.push import create_app
 from ingest.wiring import open_pipeline
+from tests.integration.conftest import read_topic
 
 TOKEN = "test-" + uuid.uuid4().hex
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def read_topic(settings: FinsentSettings, topic: str) -> list[ConsumerRecord]:
-    consumer = make_consumer(settings.kafka, group_id=None)
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        end = consumer.end_offsets(tps)
-        out: list[ConsumerRecord] = []
-        while any(consumer.position(tp) < end[tp] for tp in tps):
-            for records in consumer.poll(timeout_ms=1000).values():
-                out.extend(records)
-        return out
-    finally:
-        consumer.close()
 
 
 @contextmanager

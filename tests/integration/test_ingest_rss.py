@@ -12,11 +12,8 @@ from pathlib import Path
 
 import pytest
 import redis
-from kafka import TopicPartition
-from kafka.consumer.fetcher import ConsumerRecord
 from prometheus_client import CollectorRegistry
 
-from finsent.kafka_io import make_consumer
 from finsent.settings import FinsentSettings
 from finsent.topics import DOCUMENTS
 from ingest.dedupe import drop_namespace_keys
@@ -24,6 +21,7 @@ from ingest.metrics import IngestMetrics
 from ingest.settings import IngestSettings
 from ingest.sources.rss import FeedConfig, start_feeds
 from ingest.wiring import open_pipeline
+from tests.integration.conftest import read_topic
 
 FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "ingest" / "feeds"
 ETAG = '"v1"'
@@ -69,22 +67,6 @@ def server() -> Iterator[str]:
 def ns(redis_client: redis.Redis, namespace: str) -> Iterator[str]:
     yield namespace
     drop_namespace_keys(redis_client, namespace)
-
-
-def read_topic(settings: FinsentSettings, topic: str) -> list[ConsumerRecord]:
-    consumer = make_consumer(settings.kafka, group_id=None)
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        end = consumer.end_offsets(tps)
-        out: list[ConsumerRecord] = []
-        while any(consumer.position(tp) < end[tp] for tp in tps):
-            for records in consumer.poll(timeout_ms=1000).values():
-                out.extend(records)
-        return out
-    finally:
-        consumer.close()
 
 
 def test_feeds_to_kafka_with_304s_dedupe_and_failing_feeds(

@@ -9,11 +9,8 @@ from pathlib import Path
 
 import pytest
 import redis
-from kafka import TopicPartition
-from kafka.consumer.fetcher import ConsumerRecord
 
 from finsent.errors import ConfigurationError
-from finsent.kafka_io import make_consumer
 from finsent.schemas import Document
 from finsent.settings import FinsentSettings
 from finsent.topics import DOCUMENTS
@@ -22,24 +19,9 @@ from ingest.replay import drop_replay, replay_kafka
 from ingest.settings import IngestSettings
 from ingest.sources.files import read_files
 from ingest.wiring import open_pipeline
+from tests.integration.conftest import read_topic
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest"
-
-
-def read_topic(settings: FinsentSettings, topic: str) -> list[ConsumerRecord]:
-    consumer = make_consumer(settings.kafka, group_id=None)
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        end = consumer.end_offsets(tps)
-        out: list[ConsumerRecord] = []
-        while any(consumer.position(tp) < end[tp] for tp in tps):
-            for records in consumer.poll(timeout_ms=1000).values():
-                out.extend(records)
-        return out
-    finally:
-        consumer.close()
 
 
 @pytest.fixture

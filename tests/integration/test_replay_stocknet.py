@@ -8,31 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from kafka import TopicPartition
-from kafka.consumer.fetcher import ConsumerRecord
 
-from finsent.kafka_io import make_consumer
 from finsent.schemas import Document
 from finsent.settings import FinsentSettings
 from finsent.topics import DOCUMENTS
 from ingest.replay import Pacer, drop_replay, list_replays, replay_files
 from ingest.settings import IngestSettings
-
-
-def read_topic(settings: FinsentSettings, topic: str) -> list[ConsumerRecord]:
-    consumer = make_consumer(settings.kafka, group_id=None)
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        end = consumer.end_offsets(tps)
-        out: list[ConsumerRecord] = []
-        while any(consumer.position(tp) < end[tp] for tp in tps):
-            for records in consumer.poll(timeout_ms=1000).values():
-                out.extend(records)
-        return out
-    finally:
-        consumer.close()
+from tests.integration.conftest import read_topic
 
 
 @pytest.fixture(scope="module")

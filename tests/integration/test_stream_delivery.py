@@ -7,25 +7,10 @@ import signal
 from collections.abc import Callable
 from subprocess import Popen
 
-from kafka import KafkaConsumer
-
-from finsent.kafka_io import make_consumer
 from finsent.schemas import MAX_TEXT_CHARS
 from finsent.settings import FinsentSettings
 from finsent.store import SeriesStore
-from tests.integration.conftest import count_all, make_documents, produce, wait_for
-
-
-def read_all(consumer: KafkaConsumer, expected: int, timeout_s: float = 60) -> list[object]:
-    records: list[object] = []
-
-    def drained() -> bool:
-        for batch in consumer.poll(timeout_ms=500).values():
-            records.extend(batch)
-        return len(records) >= expected
-
-    wait_for(drained, timeout_s, f"{expected} records")
-    return records
+from tests.integration.conftest import count_all, make_documents, produce, read_topic, wait_for
 
 
 def test_sigkill_mid_stream_counts_every_document_once(
@@ -56,10 +41,7 @@ def test_sigkill_mid_stream_counts_every_document_once(
 
     assert count_all(store, namespace) == 5000
     # The scored topic holds every id at least once (at-least-once; duplicates allowed).
-    reader = make_consumer(settings.kafka, group_id=None)
-    reader.subscribe([scored])
-    ids = {json.loads(r.value)["document_id"] for r in read_all(reader, 5000)}  # type: ignore[attr-defined]
-    reader.close()
+    ids = {json.loads(r.value)["document_id"] for r in read_topic(settings, scored)}
     assert ids == {d.id for d in docs}
 
 
@@ -92,10 +74,8 @@ def test_bad_messages_are_dead_lettered_and_good_ones_counted(
     proc = consumer_factory(topic, consumer_group, scored)
     wait_for(lambda: count_all(store, namespace) >= 30, 120, "the 30 good documents")
 
-    dlq = make_consumer(settings.kafka, group_id=None)
-    dlq.subscribe([topic + ".dlq"])
-    letters = read_all(dlq, 3)
-    dlq.close()
+    wait_for(lambda: len(read_topic(settings, topic + ".dlq")) >= 3, 60, "3 dead letters")
+    letters = read_topic(settings, topic + ".dlq")
     assert proc.poll() is None, "the consumer must keep running after bad input"
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
@@ -103,7 +83,7 @@ def test_bad_messages_are_dead_lettered_and_good_ones_counted(
     assert count_all(store, namespace) == 30
     reasons = []
     for letter in letters:
-        headers = dict(letter.headers)  # type: ignore[attr-defined]
+        headers = dict(letter.headers)
         assert headers["original_topic"].decode() == topic
         assert int(headers["original_partition"]) == 0
         assert int(headers["original_offset"]) in (10, 21, 22)
