@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from finsent.kafka_io import ensure_topics, make_consumer
+from finsent.kafka_io import ensure_topics
 from finsent.settings import (
     REPO_ROOT,
     FinsentSettings,
@@ -27,7 +27,7 @@ from finsent.settings import (
 )
 from finsent.stack import Stack
 from finsent.store import open_store
-from tests.integration.conftest import count_all, make_documents, produce, wait_for
+from tests.integration.conftest import count_all, make_documents, produce, read_topic, wait_for
 
 
 def _free_port() -> int:
@@ -74,21 +74,8 @@ def _topics(settings: FinsentSettings, partitions: int) -> tuple[str, str]:
     return topic, scored
 
 
-def _scored_ids(settings: FinsentSettings, scored: str, expected: int) -> set[str]:
-    reader = make_consumer(settings.kafka, group_id=None)
-    reader.subscribe([scored])
-    ids: set[str] = set()
-
-    def drained() -> bool:
-        for batch in reader.poll(timeout_ms=500).values():
-            ids.update(json.loads(r.value)["document_id"] for r in batch)
-        return len(ids) >= expected
-
-    try:
-        wait_for(drained, 120, f"{expected} scored ids")
-    finally:
-        reader.close()
-    return ids
+def _scored_ids(settings: FinsentSettings, scored: str) -> set[str]:
+    return {json.loads(r.value)["document_id"] for r in read_topic(settings, scored)}
 
 
 def test_twenty_sigkills_during_a_20k_stream(
@@ -114,7 +101,7 @@ def test_twenty_sigkills_during_a_20k_stream(
     final.send_signal(signal.SIGTERM)
     assert final.wait(timeout=60) == 0
     assert count_all(store, namespace) == 20_000
-    assert _scored_ids(settings, scored, 20_000) == {d.id for d in docs}
+    assert _scored_ids(settings, scored) == {d.id for d in docs}
 
 
 def test_redis_outage_mid_stream(
@@ -167,7 +154,7 @@ def test_broker_restart_mid_stream(
     assert proc.poll() is None, "the consumer must recover without a restart"
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
-    assert _scored_ids(settings, scored, 6000) == {d.id for d in docs}
+    assert _scored_ids(settings, scored) == {d.id for d in docs}
 
 
 def _has_partitions(log_file: Path) -> bool:
