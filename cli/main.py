@@ -12,6 +12,7 @@ from alerts import cli as alerts_cli
 from cli import bench_cmd, run_cmd, stack_cmd
 from dashboards import cli as dashboards_cli
 from inference import cli as inference_cli
+from inference.model import cli as model_cli
 from ingest import cli as ingest_cli
 
 app = typer.Typer(
@@ -35,6 +36,9 @@ app.add_typer(ingest_cli.app, name="ingest")
 app.add_typer(ingest_cli.replay_app, name="replay")
 app.command("web")(dashboards_cli.web)
 app.command("infer")(inference_cli.infer)
+app.command("train")(model_cli.train)
+app.command("eval")(model_cli.eval_model)
+app.command("classify")(model_cli.classify)
 
 
 def main() -> None:
