@@ -40,6 +40,8 @@ _DTYPES: dict[Precision, torch.dtype] = {
     "bf16": torch.bfloat16,
     "fp16": torch.float16,
 }
+PAD_MULTIPLE = 8
+"""Texts are padded to a multiple of this many tokens, independently of their batch."""
 _POSITIVE = SENTIMENT_LABELS.index("positive")
 _NEGATIVE = SENTIMENT_LABELS.index("negative")
 
@@ -231,24 +233,36 @@ class Classifier:
         return [len(e.ids) for e in encodings]
 
     def tokenize(self, texts: Sequence[str]) -> EncodedBatch:
-        """Tokenise, sort by length and pad into micro-batches (CPU only).
+        """Tokenise, group by padded length and pad into micro-batches (CPU only).
+
+        Every text is padded to its own length rounded up to ``PAD_MULTIPLE`` tokens, never
+        to its neighbours' length: the padded width changes the model's rounding, and a
+        replay batches texts differently than live traffic did. Measured on 600 valid
+        tweets scored in batches of 600, 128 and 37: padding to the longest in each
+        micro-batch moved probabilities by up to 0.022 and flipped one label; padding
+        to the text's own width left them within 4e-7 and flipped none.
 
         Safe to call from another thread while ``score_encoded`` runs: the Rust
         tokenizer releases the GIL.
         """
         encodings = self._fast.encode_batch([prepare_text(t) for t in texts])
         ids = [e.ids for e in encodings]
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        by_width: dict[int, list[int]] = {}
+        for i in sorted(range(len(ids)), key=lambda i: len(ids[i])):
+            width = -(-len(ids[i]) // PAD_MULTIPLE) * PAD_MULTIPLE
+            by_width.setdefault(width, []).append(i)
         chunks: list[tuple[torch.Tensor, torch.Tensor]] = []
-        for start in range(0, len(order), self._micro_batch_size):
-            part = order[start : start + self._micro_batch_size]
-            width = max(len(ids[i]) for i in part)
-            input_ids = np.full((len(part), width), self._pad_id, dtype=np.int64)
-            mask = np.zeros((len(part), width), dtype=np.int64)
-            for row, i in enumerate(part):
-                input_ids[row, : len(ids[i])] = ids[i]
-                mask[row, : len(ids[i])] = 1
-            chunks.append((torch.from_numpy(input_ids), torch.from_numpy(mask)))
+        order: list[int] = []
+        for width, members in by_width.items():
+            for start in range(0, len(members), self._micro_batch_size):
+                part = members[start : start + self._micro_batch_size]
+                input_ids = np.full((len(part), width), self._pad_id, dtype=np.int64)
+                mask = np.zeros((len(part), width), dtype=np.int64)
+                for row, i in enumerate(part):
+                    input_ids[row, : len(ids[i])] = ids[i]
+                    mask[row, : len(ids[i])] = 1
+                chunks.append((torch.from_numpy(input_ids), torch.from_numpy(mask)))
+                order += part
         return EncodedBatch(chunks=tuple(chunks), order=tuple(order))
 
     @torch.inference_mode()

@@ -122,3 +122,35 @@ def test_shipped_model_bf16_matches_fp32_within_tolerance() -> None:
     sent_agree = sum(a.sentiment == b.sentiment for a, b in zip(fp32, bf16, strict=True))
     topic_agree = sum(a.topic == b.topic for a, b in zip(fp32, bf16, strict=True))
     assert sent_agree >= 0.98 * len(texts) and topic_agree >= 0.98 * len(texts)
+
+
+@pytest.mark.skipif(
+    not (SHIPPED_MODEL_DIR / "model.safetensors").is_file(), reason="no shipped model"
+)
+def test_scores_do_not_depend_on_how_texts_are_batched() -> None:
+    """A replay batches texts differently from live traffic; the series must not change.
+
+    Every text is padded to its own width, so its probabilities match whichever
+    batch it shares (bf16 serving path; the residue is float32 rounding).
+    """
+    words = [
+        "shares",
+        "of",
+        "the",
+        "bank",
+        "fell",
+        "after",
+        "weak",
+        "guidance",
+        "while",
+        "analysts",
+        "cut",
+        "targets",
+    ]
+    texts = [" ".join(words[: 2 + i % len(words)]) * (1 + i % 4) for i in range(120)]
+    clf = Classifier.load()
+    whole = clf.score_batch(texts)
+    pieces = [s for start in range(0, 120, 7) for s in clf.score_batch(texts[start : start + 7])]
+    assert [s.sentiment for s in whole] == [s.sentiment for s in pieces]
+    assert [s.topic for s in whole] == [s.topic for s in pieces]
+    assert _close(whole, pieces, atol=1e-5)
