@@ -15,6 +15,7 @@ from alerts.metrics import AlertMetrics
 from alerts.notify import (
     AlertmanagerChannel,
     Channel,
+    GrafanaAnnotationChannel,
     KafkaChannel,
     Notifier,
     SlackChannel,
@@ -26,7 +27,7 @@ from alerts.settings import AlertsSettings
 from alerts.state import AlertStateStore
 from finsent.logs import configure_logging
 from finsent.observability import HealthState, serve_observability
-from finsent.settings import FinsentSettings
+from finsent.settings import FinsentSettings, GrafanaSettings
 from finsent.store import open_store
 from finsent.topics import ALERTS
 
@@ -66,6 +67,9 @@ def build_channels(
     if settings.alertmanager_url:
         hold = timedelta(seconds=settings.alertmanager_hold_s)
         channels.append(AlertmanagerChannel(settings.alertmanager_url, client, hold, utc_now))
+    grafana = GrafanaSettings()
+    if grafana.url is not None:
+        channels.append(GrafanaAnnotationChannel(grafana))
     if settings.publish_kafka:
         from finsent.kafka_io import ensure_pipeline_topics, make_producer
 

@@ -19,7 +19,9 @@ import httpx
 from kafka import KafkaProducer
 
 from alerts.metrics import AlertMetrics
+from finsent.grafana import post_annotation
 from finsent.schemas import Alert
+from finsent.settings import GrafanaSettings
 from finsent.topics import ALERTS
 
 log = logging.getLogger(__name__)
@@ -167,6 +169,21 @@ class KafkaChannel:
                 ALERTS.name, value=ALERTS.encode(alert), key=key.encode() if key else None
             ).get(timeout=self._timeout_s)
         except Exception as exc:  # noqa: BLE001 - kafka-python raises many unrelated types
+            raise NotifyError(type(exc).__name__) from None
+
+
+class GrafanaAnnotationChannel:
+    """Posts every state change as a Grafana annotation, so dashboards show incidents."""
+
+    name = "grafana"
+
+    def __init__(self, settings: GrafanaSettings) -> None:
+        self._settings = settings
+
+    def send(self, alert: Alert) -> None:
+        try:
+            post_annotation(self._settings, alert)
+        except Exception as exc:  # noqa: BLE001 - grafana-client raises many unrelated types
             raise NotifyError(type(exc).__name__) from None
 
 

@@ -44,6 +44,7 @@ from dashboards.grafana_model import (
     VariableOption,
 )
 from finsent import redis_keys
+from finsent.grafana import ALERT_TAG
 from finsent.redis_keys import RESOLUTION_MS, TS_LABELS, Resolution, SeriesField
 from finsent.schemas import LIVE_NAMESPACE, SeriesKind
 
@@ -52,7 +53,6 @@ PROMETHEUS_DS_UID: Final = "finsent-prometheus"
 REDIS: Final = DataSourceRef(type=REDIS_DS_TYPE, uid=REDIS_DS_UID)
 PROMETHEUS: Final = DataSourceRef(type=PROMETHEUS_DS_TYPE, uid=PROMETHEUS_DS_UID)
 
-ALERT_TAG: Final = "finsent-alert"
 """Tag on every annotation `dashboards.annotations.post_annotation` writes."""
 
 TAGS: Final = ("finsent",)

@@ -8,10 +8,10 @@ Nothing else in finsent reads `os.environ`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import redis
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from finsent.errors import ConfigurationError
@@ -127,6 +127,33 @@ class StackSettings(BaseModel):
     kafka_controller_port: int = 9093
     redis_port: int = 6379
     start_timeout_s: float = 90.0
+
+
+class GrafanaSettings(BaseSettings):
+    """Where Grafana is, and what it should use to reach Redis and Prometheus.
+
+    Variables: `FINSENT_GRAFANA_URL`, `FINSENT_GRAFANA_TOKEN`, ...
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="FINSENT_GRAFANA_",
+        env_nested_delimiter="__",
+        env_ignore_empty=True,
+        frozen=True,
+        extra="ignore",
+    )
+
+    url: AnyHttpUrl | None = None
+    """Grafana base URL; unset means alerts post no annotations."""
+    token: SecretStr | None = None
+    """Service-account token (Editor role) for the HTTP API."""
+    timeout_s: Annotated[float, Field(gt=0)] = 5.0
+    redis_url: str = "redis://redis:6379"
+    """Redis address as Grafana (not this process) reaches it, for the data source."""
+    prometheus_url: str = "http://prometheus:9090"
+    """Prometheus address as Grafana reaches it, for the data source."""
+    folder_uid: str = "finsent"
+    folder_title: str = "finsent"
 
 
 class FinsentSettings(BaseSettings):

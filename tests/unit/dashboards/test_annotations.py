@@ -3,11 +3,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from pydantic import SecretStr
 
+from alerts.notify import GrafanaAnnotationChannel, NotifyError
 from dashboards.annotations import annotation_for, post_annotation
-from dashboards.definitions import ALERT_TAG
 from dashboards.settings import GrafanaSettings
+from finsent.grafana import ALERT_TAG
 from finsent.schemas import Alert, Evidence, SeriesRef
 
 # The `grafana_stub` fixture (conftest.py) is typed `Any` here: conftest modules are not
@@ -67,3 +69,17 @@ def test_post_annotation_calls_the_grafana_api(grafana_stub: GrafanaStub) -> Non
 
 def test_no_grafana_configured_posts_nothing() -> None:
     assert post_annotation(GrafanaSettings(), _alert()) is None
+
+
+def test_the_alerts_service_channel_posts_annotations(grafana_stub: GrafanaStub) -> None:
+    """`finsent alerts run` adds this channel when FINSENT_GRAFANA_URL is set."""
+    channel = GrafanaAnnotationChannel(GrafanaSettings(url=grafana_stub.url))
+    channel.send(_alert())
+    assert [(c.method, c.path) for c in grafana_stub.calls] == [("POST", "/api/annotations")]
+
+
+def test_an_unreachable_grafana_is_a_channel_failure_not_a_crash() -> None:
+    # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
+    channel = GrafanaAnnotationChannel(GrafanaSettings(url="http://127.0.0.1:9", timeout_s=1))
+    with pytest.raises(NotifyError):
+        channel.send(_alert())
