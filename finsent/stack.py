@@ -55,6 +55,9 @@ class Stack:
         self._home = settings.stack.home
         self._kafka_home = self._home / "kafka"
         self._redis_home = self._home / "redis"
+        # Processes this instance started: `poll()` tells a dead one from a live one
+        # without racing the java launcher's re-exec, as reading /proc/<pid>/cmdline can.
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
 
     # -- public API -------------------------------------------------------------------
 
@@ -123,7 +126,7 @@ class Stack:
         password = self._settings.redis.password
         if password is not None:
             args += ["--requirepass", password.get_secret_value()]
-        _spawn(args, self._redis_home / "redis.log", pid_file)
+        self._procs["redis"] = _spawn(args, self._redis_home / "redis.log", pid_file)
 
     def _wait_redis(self, deadline: float) -> None:
         client = self._settings.redis.client(port=self._settings.stack.redis_port)
@@ -182,7 +185,7 @@ class Stack:
             KAFKA_MAIN,
             str(config),
         ]
-        _spawn(args, self._kafka_home / "kafka.log", pid_file)
+        self._procs["kafka"] = _spawn(args, self._kafka_home / "kafka.log", pid_file)
 
     def _ensure_kafka_libs(self) -> Path:
         """Copy the broker's jars from Maven Central once per change of `stack/pom.xml`."""
@@ -311,7 +314,13 @@ class Stack:
 
         last: Exception | None = None
         while time.monotonic() < deadline:
-            if _live_pid(self._kafka_home / "kafka.pid", KAFKA_MAIN) is None:
+            proc = self._procs.get("kafka")
+            exited = (
+                proc.poll() is not None
+                if proc is not None
+                else _live_pid(self._kafka_home / "kafka.pid", KAFKA_MAIN) is None
+            )
+            if exited:
                 raise ConfigurationError(
                     f"the Kafka broker exited during start; see {self._kafka_home / 'kafka.log'}"
                 )
@@ -339,7 +348,7 @@ def _first_existing(*paths: str) -> str | None:
     return next((p for p in paths if Path(p).exists()), None)
 
 
-def _spawn(args: list[str], log_file: Path, pid_file: Path) -> None:
+def _spawn(args: list[str], log_file: Path, pid_file: Path) -> subprocess.Popen[bytes]:
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as out:
         # A new session so Ctrl-C in the caller's terminal does not reach the servers.
@@ -352,6 +361,7 @@ def _spawn(args: list[str], log_file: Path, pid_file: Path) -> None:
             close_fds=True,
         )
     pid_file.write_text(str(proc.pid))
+    return proc
 
 
 def _live_pid(pid_file: Path, marker: str) -> int | None:
@@ -370,7 +380,7 @@ def _live_pid(pid_file: Path, marker: str) -> int | None:
     return None if state == "Z" else pid
 
 
-def _stop_pid_file(pid_file: Path, marker: str, timeout_s: float = 20.0) -> bool:
+def _stop_pid_file(pid_file: Path, marker: str, timeout_s: float = 60.0) -> bool:
     pid = _live_pid(pid_file, marker)
     if pid is None:
         pid_file.unlink(missing_ok=True)
