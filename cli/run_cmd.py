@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from finsent.logs import configure_logging
 from finsent.schemas import LIVE_NAMESPACE, Alert
 from finsent.settings import FinsentSettings
+from ingest.cli import parse_speed
 from ingest.replay import Pacer
 
 log = logging.getLogger(__name__)
@@ -92,18 +93,6 @@ def alert_out(alert: Alert) -> AlertOut:
     )
 
 
-def _speed(value: str) -> float | None:
-    if value == "max":
-        return None
-    try:
-        speed = float(value)
-    except ValueError:
-        raise typer.BadParameter("--speed takes a number (times real time) or 'max'") from None
-    if speed <= 0:
-        raise typer.BadParameter("--speed must be positive")
-    return speed
-
-
 def run(
     replay: Annotated[
         list[Path],
@@ -143,7 +132,7 @@ def run(
         base,
         replay,
         namespace=namespace,
-        speed=_speed(speed),
+        speed=parse_speed(speed),
         exit_when_done=exit_when_done,
         web_port=web_port if web else None,
         progress=progress,

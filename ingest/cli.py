@@ -59,7 +59,8 @@ def _fail(exc: Exception) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _speed(value: str) -> float | None:
+def parse_speed(value: str) -> float | None:
+    """`--speed`: a positive number (times real time), or `max` for no pacing."""
     if value == "max":
         return None
     try:
@@ -238,7 +239,7 @@ def replay_file(
     settings, ingest = _settings()
     try:
         report = replay_files(
-            paths, settings, namespace, _speed(speed), progress, topic, ingest=ingest
+            paths, settings, namespace, parse_speed(speed), progress, topic, ingest=ingest
         )
     except (ConfigurationError, FileNotFoundError, TransientError, DlqLimitExceeded) as exc:
         raise _fail(exc) from None
@@ -269,7 +270,7 @@ def replay_kafka_cmd(
             end,
             namespace,
             source_namespace=source_namespace,
-            speed=_speed(speed),
+            speed=parse_speed(speed),
             progress=progress,
             ingest=ingest,
         )
