@@ -185,7 +185,6 @@ class StreamRunner(Generic[T, P, R]):
         self._inflight: _Batch[T, R] | None = None
         self._loose: dict[int, int] = {}  # partition -> next offset consumed, not yet batched
         self._abandon = False
-        self._in_rebalance = False
         self._writing = False
         self._shutdown_deadline = float("inf")
         self._lag_interval_s = lag_interval_s
@@ -198,7 +197,7 @@ class StreamRunner(Generic[T, P, R]):
 
     def run(self) -> RunStats:
         """Consume until `stop` is set, then finish the in-flight batch and leave the group."""
-        self._consumer.subscribe([self._topic], listener=_Rebalance(self, self._consumer))
+        self._consumer.subscribe([self._topic], listener=_Rebalance(self))
         self._observer.ready(True)
         try:
             while not self.stop.is_set():
@@ -312,14 +311,8 @@ class StreamRunner(Generic[T, P, R]):
         batch: _Batch[T, R],
         results: list[R | Rejected],
         compute_s: float,
-        *,
-        commit: bool = True,
-    ) -> dict[int, int] | None:
-        """Dead-letter the rejects, write the rest, then commit the batch's offsets.
-
-        With `commit=False` the offsets to commit are returned instead (the rebalance
-        listener commits them itself); None when the batch was abandoned.
-        """
+    ) -> None:
+        """Dead-letter the rejects, write the rest, then commit the batch's offsets."""
         good_envs: list[Envelope[T]] = []
         good: list[R] = []
         for env, result in zip(batch.envelopes, results, strict=True):
@@ -335,19 +328,17 @@ class StreamRunner(Generic[T, P, R]):
             if self._inflight is not None and self._inflight.future is not None:
                 self._inflight.future.result()
             self._inflight = None
-            return None
+            return
         for item in refused:
             env = good_envs[item.index]
             self._dead_letter(env.raw, env.key, env.partition, env.offset, item.reason)
         self._dlq.flush()
-        if commit:
-            self._commit(batch.commit_to)
+        self._commit(batch.commit_to)
         self.stats.batches += 1
         self.stats.written += len(good) - len(refused)
         for env in batch.envelopes:
             self._last_processed_ts[env.partition] = env.timestamp_ms
         self._observer.batch_written(batch.envelopes, compute_s)
-        return batch.commit_to
 
     def _write_with_retry(
         self, envelopes: list[Envelope[T]], results: list[R]
@@ -368,23 +359,16 @@ class StreamRunner(Generic[T, P, R]):
                         "write failed, backing off",
                         extra={"error": str(exc)[:200], "backoff_s": backoff},
                     )
-                    if self._in_rebalance:
-                        # No polling inside a rebalance callback: a few short tries, then
-                        # leave the batch uncommitted for the partitions' next owner.
-                        time.sleep(backoff)
-                        if backoff >= self._retry.max_backoff_s:
-                            return None
-                    else:
-                        if not paused:
-                            self._consumer.pause(*self._consumer.assignment())
-                            paused = True
-                        # Polling while paused keeps group membership and fetches nothing,
-                        # except from partitions a rebalance just assigned: rewind those so
-                        # their records are read again rather than skipped.
-                        fetched = self._consumer.poll(timeout_ms=int(backoff * 1000))
-                        for tp, records in fetched.items():
-                            if records:
-                                self._consumer.seek(tp, records[0].offset)
+                    if not paused:
+                        self._consumer.pause(*self._consumer.assignment())
+                        paused = True
+                    # Polling while paused keeps group membership and fetches nothing,
+                    # except from partitions a rebalance just assigned: rewind those so
+                    # their records are read again rather than skipped.
+                    fetched = self._consumer.poll(timeout_ms=int(backoff * 1000))
+                    for tp, records in fetched.items():
+                        if records:
+                            self._consumer.seek(tp, records[0].offset)
                     if self._abandon or self._shutdown_deadline < time.monotonic():
                         return None
                     backoff = min(backoff * 2, self._retry.max_backoff_s)
@@ -427,37 +411,21 @@ class StreamRunner(Generic[T, P, R]):
 
     # -- rebalance and shutdown -------------------------------------------------------
 
-    def on_revoked(self) -> dict[int, int] | None:
-        """Before partitions move: finish and write the in-flight batch, drop the rest.
+    def on_revoked(self) -> None:
+        """Before partitions move: drop everything not yet committed.
 
-        Runs on kafka-python's I/O thread while the main thread waits in `poll`, so it
-        may block on the compute and the store but must not call the consumer: it
-        returns the offsets to commit, and the listener commits them asynchronously.
+        Runs on kafka-python's I/O thread, which the producer and the consumer share: a
+        write from here (the store, the scored topic) can wait on that very thread, so
+        nothing is written. Every batch is committed as soon as it is written, so all
+        that is dropped here is uncommitted and the partitions' next owner re-reads it;
+        writes are idempotent.
         """
-        self._in_rebalance = True
-        offsets: dict[int, int] | None = None
-        try:
-            # While a write is retrying (this callback runs inside its poll), the older
-            # batch is not committed yet, so the newer one must not be either.
-            if not self._writing:
-                finished = self._collect(block=True)
-                if finished is not None:
-                    offsets = self._finish(*finished, commit=False)
-        except Exception:
-            log.exception("could not finish the in-flight batch before a rebalance")
-            self._inflight = None
-        finally:
-            self._in_rebalance = False
         self._abandon = True
-        # Items not yet written go back to Kafka: the next owner reads them again.
+        if not self._writing:
+            # A write in progress discards the in-flight batch itself (see `_finish`).
+            self._inflight = None
         self._builder.take()
         self._loose.clear()
-        return offsets
-
-    def offsets_to_commit(self, offsets: dict[int, int]) -> dict[TopicPartition, Any]:
-        return {
-            TopicPartition(self._topic, p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()
-        }
 
     def _shutdown(self) -> None:
         self._shutdown_deadline = time.monotonic() + self._shutdown_grace_s
@@ -486,30 +454,17 @@ class StreamRunner(Generic[T, P, R]):
 
 
 class _Rebalance(AsyncConsumerRebalanceListener):  # type: ignore[misc]
-    """Commits the written in-flight batch before its partitions move to another consumer.
+    """Drops uncommitted work before partitions move to another consumer.
 
-    kafka-python 3 runs listeners on its I/O thread, where the blocking `commit()` is
-    refused; the async listener awaits the coordinator's commit coroutine instead
-    (private API of the pinned kafka-python 3.0.12).
+    kafka-python 3 runs listeners on its I/O thread; the async variant keeps the
+    heartbeat running while it is called.
     """
 
-    def __init__(self, runner: StreamRunner[Any, Any, Any], consumer: KafkaConsumer) -> None:
+    def __init__(self, runner: StreamRunner[Any, Any, Any]) -> None:
         self._runner = runner
-        self._consumer = consumer
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        offsets = self._runner.on_revoked()
-        if not offsets:
-            return
-        try:
-            coordinator = self._consumer._coordinator
-            await coordinator._commit_offsets_sync_async(self._runner.offsets_to_commit(offsets))
-            self._runner.stats.commits += 1
-        except Exception:
-            # Not committed: the next owner re-reads the batch; writes are idempotent.
-            log.warning(
-                "commit before rebalance failed; the batch will be redelivered", exc_info=True
-            )
+        self._runner.on_revoked()
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         log.info(

@@ -14,10 +14,12 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
 from finsent.kafka_io import ensure_topics
+from finsent.schemas import Document
 from finsent.settings import (
     REPO_ROOT,
     FinsentSettings,
@@ -26,7 +28,7 @@ from finsent.settings import (
     StackSettings,
 )
 from finsent.stack import Stack
-from finsent.store import open_store
+from finsent.store import SeriesStore, open_store
 from tests.integration.conftest import count_all, make_documents, produce, read_topic, wait_for
 
 
@@ -104,18 +106,39 @@ def test_twenty_sigkills_during_a_20k_stream(
     assert _scored_ids(settings, scored) == {d.id for d in docs}
 
 
+class _Stream(NamedTuple):
+    store: SeriesStore
+    topic: str
+    scored: str
+    docs: list[Document]
+    consumer: subprocess.Popen[bytes]
+
+
+def _half_stream_running(
+    settings: FinsentSettings,
+    consumer_factory: Callable[..., subprocess.Popen[bytes]],
+    namespace: str,
+    group: str,
+) -> _Stream:
+    """6,000 documents planned, the first half produced, a consumer writing them."""
+    store = open_store(settings.redis, backend="core")
+    topic, scored = _topics(settings, partitions=2)
+    docs = make_documents(6000, namespace)
+    produce(settings, topic, docs[:3000])
+    proc = consumer_factory(topic, group, scored, **_env(settings))
+    wait_for(lambda: count_all(store, namespace) >= 1000, 120, "the consumer to write")
+    return _Stream(store, topic, scored, docs, proc)
+
+
 def test_redis_outage_mid_stream(
     private_stack: tuple[Stack, FinsentSettings],
     consumer_factory: Callable[..., subprocess.Popen[bytes]],
     namespace: str,
 ) -> None:
     stack, settings = private_stack
-    store = open_store(settings.redis, backend="core")
-    topic, scored = _topics(settings, partitions=2)
-    docs = make_documents(6000, namespace)
-    produce(settings, topic, docs[:3000])
-    proc = consumer_factory(topic, f"redis-out-{namespace}", scored, **_env(settings))
-    wait_for(lambda: count_all(store, namespace) >= 1000, 120, "the consumer to write")
+    store, topic, _, docs, proc = _half_stream_running(
+        settings, consumer_factory, namespace, f"redis-out-{namespace}"
+    )
 
     stack.down(("redis",))
     produce(settings, topic, docs[3000:])  # more arrives while Redis is down
@@ -136,12 +159,9 @@ def test_broker_restart_mid_stream(
     namespace: str,
 ) -> None:
     stack, settings = private_stack
-    store = open_store(settings.redis, backend="core")
-    topic, scored = _topics(settings, partitions=2)
-    docs = make_documents(6000, namespace)
-    produce(settings, topic, docs[:3000])
-    proc = consumer_factory(topic, f"broker-restart-{namespace}", scored, **_env(settings))
-    wait_for(lambda: count_all(store, namespace) >= 1000, 120, "the consumer to write")
+    store, topic, scored, docs, proc = _half_stream_running(
+        settings, consumer_factory, namespace, f"broker-restart-{namespace}"
+    )
 
     stack.down(("kafka",))
     time.sleep(3)
