@@ -31,6 +31,11 @@ class Scorer(Protocol):
     @property
     def model_version(self) -> str: ...
 
+    @property
+    def max_length(self) -> int:
+        """Truncation length in tokens: no text costs the model more than this."""
+        ...
+
     def tokenize(self, texts: Sequence[str]) -> EncodedBatch: ...
 
     def score_encoded(self, encoded: EncodedBatch) -> list[TextScore]: ...
@@ -95,7 +100,6 @@ class ScoringPipeline:
         metrics: InferenceMetrics,
         *,
         scored_topic: str = SCORED.name,
-        max_length: int = 128,
         produce_timeout_s: float = 30.0,
         latency_namespaces: frozenset[str] = frozenset({LIVE_NAMESPACE}),
     ) -> None:
@@ -104,7 +108,6 @@ class ScoringPipeline:
         self._producer = producer
         self._metrics = metrics
         self._scored_topic = scored_topic
-        self._max_length = max_length
         self._produce_timeout_s = produce_timeout_s
         self._latency_namespaces = latency_namespaces
 
@@ -112,7 +115,9 @@ class ScoringPipeline:
         return DOCUMENTS.decode(raw)
 
     def cost(self, item: Document) -> int:
-        return estimate_tokens(model_text(item), self._max_length)
+        # Capped at the model's own truncation: a long article costs what a full-length
+        # text costs, so the token budget never shrinks batches below what it pays for.
+        return estimate_tokens(model_text(item), self._scorer.max_length)
 
     def prepare(self, items: Sequence[Document]) -> EncodedBatch:
         return self._scorer.tokenize([model_text(d) for d in items])

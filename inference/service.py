@@ -88,7 +88,6 @@ def run_consumer(
         producer,
         metrics,
         scored_topic=settings.scored_topic,
-        max_length=settings.max_length or 128,
         latency_namespaces=frozenset(settings.latency_namespaces),
     )
     runner = StreamRunner(
