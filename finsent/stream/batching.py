@@ -24,7 +24,14 @@ class BatchPolicy(BaseModel):
     max_tokens: int = Field(default=16_384, ge=1)
     """Budget on `count x longest item` in tokens: what a padded forward pass costs."""
     max_wait_s: float = Field(default=0.1, ge=0.0)
-    """Longest time the first item of a batch waits for company."""
+    """Longest time the first item of a batch waits for company while the model is busy."""
+    launch_when_idle: bool = True
+    """Close the open batch as soon as the model has nothing to do, without waiting.
+
+    Waiting only pays while the model is busy: items that arrive meanwhile join the next
+    batch for free. An idle model that waits adds the wait to every item's latency. Under
+    load the model is never idle, so batches still fill up to the count and token limits.
+    """
 
 
 class BatchBuilder(Generic[T]):

@@ -5,7 +5,8 @@ finsent consumer has the same shape:
 
 * `decode` turns raw bytes into a typed item; `InvalidMessage` sends the raw bytes to
   `<topic>.dlq` with the reason.
-* Items are batched by count, token budget and maximum wait (`BatchPolicy`).
+* Items are batched by count, token budget and maximum wait (`BatchPolicy`); a batch
+  also closes as soon as the model is idle, so light traffic is not held back.
 * `prepare` (e.g. tokenisation) runs on the main thread while `compute` (the model) of the
   previous batch runs on one worker thread: a bounded prefetch of exactly one batch.
 * A batch whose compute fails is retried once, then computed item by item so only the
@@ -178,6 +179,7 @@ class StreamRunner(Generic[T, P, R]):
         self._retry = retry or RetryPolicy()
         self._observer: RunnerObserver = observer or NullObserver()
         self.stop = stop or threading.Event()
+        self._policy = policy
         self._builder: BatchBuilder[Envelope[T]] = BatchBuilder(
             policy, lambda env: pipeline.cost(env.value)
         )
@@ -217,12 +219,22 @@ class StreamRunner(Generic[T, P, R]):
         for batch_records in records.values():
             for record in batch_records:
                 self._accept(record)
-        self._complete_inflight(block=False)
-        if len(self._builder) and (self._builder.expired() or self._builder.full()):
-            self._launch()
+        if len(self._builder) and (
+            self._builder.expired() or self._builder.full() or self._idle_launch()
+        ):
+            self._launch()  # also writes the batch that just finished, if any
+        else:
+            self._complete_inflight(block=False)
         if self._inflight is None and not len(self._builder) and self._loose:
             self._commit_loose()
         self._report_lag()
+
+    def _idle_launch(self) -> bool:
+        """Whether the policy launches now because the model has nothing to compute."""
+        if not self._policy.launch_when_idle:
+            return False
+        inflight = self._inflight
+        return inflight is None or inflight.future is None or inflight.future.done()
 
     def _accept(self, record: Any) -> None:
         self.stats.consumed += 1

@@ -92,3 +92,23 @@ def test_bad_messages_are_dead_lettered_and_good_ones_counted(
     assert "json" in reasons[0].lower()
     assert "published_at" in reasons[1]
     assert "text" in reasons[2] and "at most" in reasons[2]
+
+
+def test_a_lone_document_is_scored_without_waiting_for_company(
+    settings: FinsentSettings,
+    store: SeriesStore,
+    topic_factory: Callable[..., str],
+    consumer_group: str,
+    namespace: str,
+    consumer_factory: Callable[..., Popen[bytes]],
+) -> None:
+    """With the model idle, a batch closes at once: the max wait only applies while the
+    model is busy (light live traffic would otherwise sit out the full wait)."""
+    topic, scored = topic_factory("docs"), topic_factory("scored")
+    proc = consumer_factory(
+        topic, consumer_group, scored, FINSENT_INFERENCE_BATCH__MAX_WAIT_S="120"
+    )
+    produce(settings, topic, make_documents(1, namespace))
+    wait_for(lambda: count_all(store, namespace) == 1, 60, "the lone document, long before 120 s")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
