@@ -22,7 +22,15 @@ def bench_pipeline(
     documents: Annotated[int, typer.Option(help="Documents pushed through the pipeline.")] = 6000,
     max_count: Annotated[int, typer.Option(help="Batch item cap.")] = 128,
     max_tokens: Annotated[int, typer.Option(help="Batch token budget (count x longest).")] = 8192,
-    max_wait_s: Annotated[float, typer.Option(help="Longest wait to fill a batch.")] = 0.1,
+    max_wait_s: Annotated[
+        float, typer.Option(help="Longest wait to fill a batch while the model is busy.")
+    ] = 0.1,
+    launch_when_idle: Annotated[
+        bool, typer.Option(help="Close a batch at once when the model is idle.")
+    ] = True,
+    eager: Annotated[
+        bool, typer.Option("--eager", help="Plain PyTorch instead of the frozen CPU graph.")
+    ] = False,
     model: Annotated[Path | None, typer.Option(help="Model folder (default: shipped).")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")] = "cpu",
     model_seconds: Annotated[float, typer.Option(help="Seconds timing the bare model.")] = 20.0,
@@ -45,9 +53,14 @@ def bench_pipeline(
     from inference.model.settings import ModelSettings
 
     model_settings = ModelSettings()
-    classifier = Classifier.load(model, device=device)
+    classifier = Classifier.load(model, device=device, frozen=False if eager else None)
     texts = bench_texts(model_settings.data_dir, 4000)
-    policy = BatchPolicy(max_count=max_count, max_tokens=max_tokens, max_wait_s=max_wait_s)
+    policy = BatchPolicy(
+        max_count=max_count,
+        max_tokens=max_tokens,
+        max_wait_s=max_wait_s,
+        launch_when_idle=launch_when_idle,
+    )
     result = run_pipeline_bench(
         FinsentSettings(),
         classifier,
@@ -61,7 +74,10 @@ def bench_pipeline(
     if as_json:
         typer.echo(result.model_dump_json())
         return
-    typer.echo(f"model     {result.model_texts_per_s:>9.1f} texts/s  (tokenise + forward)")
+    typer.echo(
+        f"model     {result.model_texts_per_s:>9.1f} texts/s  (tokenise + forward; "
+        f"{result.model_texts_per_s_before:.1f} before, {result.model_texts_per_s_after:.1f} after)"
+    )
     typer.echo(f"pipeline  {result.pipeline_texts_per_s:>9.1f} texts/s  (Kafka -> Redis -> commit)")
     typer.echo(f"ratio     {result.ratio:>9.3f}          (goal >= 0.90 on CPU)")
     typer.echo(

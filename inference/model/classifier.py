@@ -17,7 +17,9 @@ padded only to its own longest text; results come back in input order.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
@@ -35,14 +37,21 @@ from inference.model.network import FinsentNet, HeadsConfig
 from inference.model.settings import SHIPPED_MODEL_DIR
 
 Precision = Literal["fp32", "bf16", "fp16"]
+Forward = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 _DTYPES: dict[Precision, torch.dtype] = {
     "fp32": torch.float32,
     "bf16": torch.bfloat16,
     "fp16": torch.float16,
 }
-PAD_MULTIPLE = 8
-"""Texts are padded to a multiple of this many tokens, independently of their batch."""
+PAD_MULTIPLE = 16
+"""Texts are padded to a multiple of this many tokens, independently of their batch.
+
+16 rather than 8: each distinct width is one more forward pass, and small batches (light
+live traffic) paid for it. Measured on the dev CPU, frozen graph, tokenise + score: 16
+texts 201 -> 219 texts/s, 32 texts 234 -> 298; at 128 texts within noise (363 vs 349).
+"""
 _POSITIVE = SENTIMENT_LABELS.index("positive")
+log = logging.getLogger(__name__)
 _NEGATIVE = SENTIMENT_LABELS.index("negative")
 
 
@@ -107,6 +116,8 @@ class Classifier:
         device: Torch device string, e.g. ``"cpu"`` or ``"cuda:0"``.
         max_length: Truncation length in tokens (with ``[CLS]``/``[SEP]``).
         micro_batch_size: Texts per forward pass inside one call.
+        frozen: Serve through a traced, frozen TorchScript graph (see ``freeze_network``);
+            ``None`` means on CPU only.
     """
 
     def __init__(
@@ -116,8 +127,12 @@ class Classifier:
         device: str = "cpu",
         max_length: int | None = None,
         micro_batch_size: int = 64,
+        frozen: bool | None = None,
     ) -> None:
         self._net = net.eval()
+        self._forward: Forward = self._net
+        if frozen if frozen is not None else torch.device(device).type == "cpu":
+            self._forward = freeze_network(self._net, torch.device(device)) or self._net
         self._tokenizer = tokenizer
         self._device = torch.device(device)
         self._max_length = max_length or net.heads.max_length
@@ -137,6 +152,11 @@ class Classifier:
         return self._net.heads.model_version
 
     @property
+    def max_length(self) -> int:
+        """Truncation length in tokens, ``[CLS]`` and ``[SEP]`` included."""
+        return self._max_length
+
+    @property
     def heads(self) -> HeadsConfig:
         """Label sets, temperatures, pooling and the training record."""
         return self._net.heads
@@ -145,6 +165,11 @@ class Classifier:
     def device(self) -> torch.device:
         """Where the network runs."""
         return self._device
+
+    @property
+    def frozen(self) -> bool:
+        """Whether scoring runs through the frozen TorchScript graph."""
+        return self._forward is not self._net
 
     @property
     def net(self) -> FinsentNet:
@@ -159,6 +184,7 @@ class Classifier:
         precision: Precision | None = None,
         max_length: int | None = None,
         micro_batch_size: int = 64,
+        frozen: bool | None = None,
     ) -> Classifier:
         """Load a saved model folder, offline.
 
@@ -168,6 +194,7 @@ class Classifier:
             precision: Weight dtype; ``None`` picks ``default_precision(device)``.
             max_length: Truncation override; ``None`` uses the trained length.
             micro_batch_size: Texts per forward pass.
+            frozen: Serve through a frozen TorchScript graph; ``None``: on CPU only.
 
         Returns:
             A classifier in eval mode on ``device``.
@@ -175,7 +202,7 @@ class Classifier:
         folder = path or SHIPPED_MODEL_DIR
         net = FinsentNet.load(folder)
         tokenizer = PreTrainedTokenizerFast.from_pretrained(str(folder), local_files_only=True)
-        return cls._ready(net, tokenizer, device, precision, max_length, micro_batch_size)
+        return cls._ready(net, tokenizer, device, precision, max_length, micro_batch_size, frozen)
 
     @classmethod
     def random_tiny(
@@ -203,7 +230,7 @@ class Classifier:
             max_position_embeddings=128,
         )
         net = FinsentNet.from_encoder_config(config, HeadsConfig(model_version="random-tiny"))
-        return cls._ready(net, tokenizer, device, "fp32", None, micro_batch_size)
+        return cls._ready(net, tokenizer, device, "fp32", None, micro_batch_size, False)
 
     @classmethod
     def _ready(
@@ -214,13 +241,14 @@ class Classifier:
         precision: Precision | None,
         max_length: int | None,
         micro_batch_size: int,
+        frozen: bool | None,
     ) -> Classifier:
         dtype = _DTYPES[precision or default_precision(device)]
         net = net.to(device=device, dtype=dtype)
         # Heads stay fp32: they are tiny, and fp32 logits keep the softmax exact.
         net.sentiment_head.float()
         net.topic_head.float()
-        return cls(net.eval(), tokenizer, device, max_length, micro_batch_size)
+        return cls(net.eval(), tokenizer, device, max_length, micro_batch_size, frozen)
 
     def save(self, folder: Path) -> None:
         """Write weights (fp16), configs and tokenizer so ``load(folder)`` restores them."""
@@ -274,7 +302,7 @@ class Classifier:
         start = 0
         positions = torch.tensor(encoded.order, dtype=torch.long)
         for input_ids, mask in encoded.chunks:
-            s, t = self._net(
+            s, t = self._forward(
                 input_ids.to(self._device, non_blocking=True),
                 mask.to(self._device, non_blocking=True),
             )
@@ -319,6 +347,49 @@ class Classifier:
             One ``TextScore`` per text, in input order.
         """
         return self.score_encoded(self.tokenize(texts))
+
+
+def freeze_network(net: FinsentNet, device: torch.device) -> Forward | None:
+    """Trace the network into a frozen TorchScript graph; ``None`` if it can't be trusted.
+
+    Why: the graph runs in C++ without taking the GIL between operators, so the consumer's
+    main thread (decoding, Redis and Kafka writes) no longer stalls the model at every op,
+    and per-call dispatch overhead drops. Measured on the 2-core dev CPU: forward passes
+    1.1-1.5x faster at 16-64 texts, logits bit-identical to eager (docs/model.md).
+
+    The trace runs on a padded batch so the attention-mask path is recorded, then is
+    checked against eager on other shapes (all-ones mask included); any difference or
+    tracing error falls back to eager with a warning, e.g. for an unusual local checkpoint.
+    """
+    vocab = int(net.encoder.config.vocab_size)
+
+    def probe(rows: int, width: int, pad_from: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+        ids = (torch.arange(rows * width).reshape(rows, width) * 7919 + 1000) % vocab
+        mask = torch.ones((rows, width), dtype=torch.long)
+        if pad_from is not None:
+            mask[0, pad_from:] = 0
+        return ids.to(device), mask.to(device)
+
+    try:
+        with torch.inference_mode(), warnings.catch_warnings():
+            # Tracing warns at every Python branch on a tensor, and TorchScript itself is
+            # deprecated for torch.compile (which needs a C++ toolchain at run time on
+            # CPU; the pinned torch runs TorchScript fully). The checks below decide.
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace(  # type: ignore[no-untyped-call]
+                net, probe(2, 16, 9), check_trace=False
+            )
+            graph = torch.jit.freeze(traced)
+            for rows, width, pad_from in ((3, 24, None), (1, 8, None), (5, 40, 17)):
+                ids, mask = probe(rows, width, pad_from)
+                for eager, traced in zip(net(ids, mask), graph(ids, mask), strict=True):
+                    if not torch.equal(eager, traced):
+                        log.warning("frozen graph disagrees with eager; serving eager")
+                        return None
+    except Exception as exc:  # noqa: BLE001 - any tracing failure means: serve eager
+        log.warning("could not freeze the network; serving eager", extra={"error": str(exc)})
+        return None
+    return cast(Forward, graph)
 
 
 def tiny_tokenizer() -> PreTrainedTokenizerFast:

@@ -269,6 +269,9 @@ def bench_model_cmd(
     precision: PrecisionOpt = None,
     seconds: Annotated[float, typer.Option(help="Minimum timed seconds per batch size.")] = 5.0,
     n_texts: Annotated[int, typer.Option(help="Real valid texts to cycle through.")] = 2000,
+    eager: Annotated[
+        bool, typer.Option("--eager", help="Plain PyTorch instead of the frozen CPU graph.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Texts/s and p50/p99 latency of score_batch (tokenise + model + softmax).
@@ -282,7 +285,12 @@ def bench_model_cmd(
     settings = ModelSettings()
     _threads(settings)
     chosen = _precision(precision)
-    classifier = Classifier.load(model or settings.model_dir, device=device, precision=chosen)
+    classifier = Classifier.load(
+        model or settings.model_dir,
+        device=device,
+        precision=chosen,
+        frozen=False if eager else None,
+    )
     sizes = [int(s) for s in batch_sizes.split(",") if s.strip()]
     rows = bench_model(
         classifier, bench_texts(settings.data_dir, n_texts), sizes, min_seconds=seconds
@@ -292,6 +300,7 @@ def bench_model_cmd(
         "device": device,
         "precision": chosen or "bf16",
         "threads": settings.num_threads,
+        "frozen": classifier.frozen,
     }
     if as_json:
         typer.echo(json.dumps({**meta, "rows": [r.model_dump() for r in rows]}))

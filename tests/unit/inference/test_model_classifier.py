@@ -154,3 +154,44 @@ def test_scores_do_not_depend_on_how_texts_are_batched() -> None:
     assert [s.sentiment for s in whole] == [s.sentiment for s in pieces]
     assert [s.topic for s in whole] == [s.topic for s in pieces]
     assert _close(whole, pieces, atol=1e-5)
+
+
+@pytest.mark.skipif(
+    not (SHIPPED_MODEL_DIR / "model.safetensors").is_file(), reason="no shipped model"
+)
+def test_frozen_graph_scores_exactly_like_eager() -> None:
+    """CPU serving runs a frozen TorchScript graph; it must not change a single bit."""
+    texts = TEXTS + [f"$XOM {'falls ' * (i % 9)}after the oil report {i}" for i in range(60)]
+    frozen = Classifier.load()
+    eager = Classifier.load(frozen=False)
+    assert frozen.frozen and not eager.frozen
+    assert frozen.score_batch(texts) == eager.score_batch(texts)
+
+
+def test_freezing_falls_back_to_eager_when_tracing_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Classifier.random_tiny().save(tmp_path)
+    assert Classifier.load(tmp_path, precision="fp32", frozen=True).frozen
+
+    def broken_trace(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("unsupported op")
+
+    monkeypatch.setattr(torch.jit, "trace", broken_trace)
+    clf = Classifier.load(tmp_path, precision="fp32", frozen=True)
+    assert not clf.frozen
+    assert len(clf.score_batch(TEXTS)) == len(TEXTS)
+
+
+def test_freezing_falls_back_to_eager_when_the_graph_disagrees(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Classifier.random_tiny().save(tmp_path)
+    real_freeze = torch.jit.freeze
+
+    def off_by_one(module: torch.jit.ScriptModule) -> object:
+        graph = real_freeze(module)
+        return lambda ids, mask: tuple(x + 1 for x in graph(ids, mask))
+
+    monkeypatch.setattr(torch.jit, "freeze", off_by_one)
+    assert not Classifier.load(tmp_path, precision="fp32", frozen=True).frozen
