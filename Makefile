@@ -8,8 +8,9 @@ SPEED ?= 7200
 setup:
 	@bash scripts/setup.sh
 
+# PASSIVE: the broker and Redis share these cores with the model (docs/model.md).
 run: setup
-	.venv/bin/finsent run --replay $(DATA)/stocknet-dataset/tweet/raw --speed $(SPEED) --web
+	OMP_WAIT_POLICY=PASSIVE .venv/bin/finsent run --replay $(DATA)/stocknet-dataset/tweet/raw --speed $(SPEED) --web
 
 test: setup
 	@bash scripts/test.sh
