@@ -79,7 +79,11 @@ def bench_pipeline(
         f"{result.model_texts_per_s_before:.1f} before, {result.model_texts_per_s_after:.1f} after)"
     )
     typer.echo(f"pipeline  {result.pipeline_texts_per_s:>9.1f} texts/s  (Kafka -> Redis -> commit)")
+    typer.echo(
+        f"forward   {result.model_forward_texts_per_s:>9.1f} texts/s  (model alone, pre-tokenised)"
+    )
     typer.echo(f"ratio     {result.ratio:>9.3f}          (goal >= 0.90 on CPU)")
+    typer.echo(f"ratio     {result.ratio_vs_forward:>9.3f}          (vs the model alone)")
     typer.echo(
         f"latency   p50 {result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms "
         f"at {result.latency_rate_per_s:.0f} docs/s (50% of capacity)"

@@ -41,6 +41,10 @@ class PipelineBench(BaseModel):
     """Mean of the two bare-model timings below."""
     model_texts_per_s_before: float
     model_texts_per_s_after: float
+    model_forward_texts_per_s: float
+    """The model alone on pre-tokenised batches (before and after, averaged)."""
+    ratio_vs_forward: float
+    """`pipeline_texts_per_s / model_forward_texts_per_s`: tokenisation counted as overhead."""
     pipeline_texts_per_s: float
     ratio: float
     p50_ms: float
@@ -74,22 +78,34 @@ class _Recorder(InferenceMetrics):
 
 
 def measure_model(
-    classifier: Classifier, texts: Sequence[str], batch: int, seconds: float
+    classifier: Classifier,
+    texts: Sequence[str],
+    batch: int,
+    seconds: float,
+    *,
+    pretokenized: bool = False,
 ) -> float:
     """Texts/s of tokenise + score on `batch`-sized slices, cycling `texts`.
 
     Runs on a worker thread, as the consumer's compute does, so the baseline and the
-    pipeline are measured the same way.
+    pipeline are measured the same way. `pretokenized` times the model alone: every
+    batch is tokenised before the clock starts (the strictest baseline, since the
+    pipeline tokenises the next batch while the model runs).
     """
+    chunks = [
+        [texts[(start + k) % len(texts)] for k in range(batch)]
+        for start in range(0, len(texts), batch)
+    ]
+    encoded = [classifier.tokenize(c) for c in chunks] if pretokenized else []
 
     def loop() -> float:
-        classifier.score_batch(texts[:batch])  # warm-up
+        classifier.score_batch(chunks[0])  # warm-up
         done, started, i = 0, time.perf_counter(), 0
         while time.perf_counter() - started < seconds:
-            chunk = [texts[(i + k) % len(texts)] for k in range(batch)]
-            classifier.score_encoded(classifier.tokenize(chunk))
+            k = i % len(chunks)
+            classifier.score_encoded(encoded[k] if pretokenized else classifier.tokenize(chunks[k]))
             done += batch
-            i += batch
+            i += 1
         return done / (time.perf_counter() - started)
 
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -125,7 +141,9 @@ def run_pipeline_bench(
     profile_to: Path | None = None,
 ) -> PipelineBench:
     """Measure (a), (b) and (c) above; cleans up its topics and namespace."""
-    model_before = measure_model(classifier, texts, policy.max_count, model_seconds / 2)
+    quarter = model_seconds / 4
+    model_before = measure_model(classifier, texts, policy.max_count, quarter)
+    forward_before = measure_model(classifier, texts, policy.max_count, quarter, pretokenized=True)
 
     namespace = "bench-" + uuid.uuid4().hex[:8]
     topic, scored = f"bench.{namespace}.v1", f"bench.{namespace}.scored.v1"
@@ -180,8 +198,12 @@ def run_pipeline_bench(
         steady = documents - recorder.first_batch
         pipeline_tps = steady / max(1e-9, recorder.last_write_at - recorder.first_write_at)
         # The consumer idles on an empty topic now: the model has the machine again.
-        model_after = measure_model(classifier, texts, policy.max_count, model_seconds / 2)
+        model_after = measure_model(classifier, texts, policy.max_count, quarter)
+        forward_after = measure_model(
+            classifier, texts, policy.max_count, quarter, pretokenized=True
+        )
         model_tps = (model_before + model_after) / 2
+        forward_tps = (forward_before + forward_after) / 2
 
         # (c) a paced stream at half the measured capacity, latencies from ingest time.
         rate = pipeline_tps * 0.5
@@ -216,6 +238,8 @@ def run_pipeline_bench(
         model_texts_per_s=round(model_tps, 1),
         model_texts_per_s_before=round(model_before, 1),
         model_texts_per_s_after=round(model_after, 1),
+        model_forward_texts_per_s=round(forward_tps, 1),
+        ratio_vs_forward=round(pipeline_tps / forward_tps, 3),
         pipeline_texts_per_s=round(pipeline_tps, 1),
         ratio=round(pipeline_tps / model_tps, 3),
         p50_ms=round(p50, 1),
