@@ -37,6 +37,7 @@ app.add_typer(ingest_cli.replay_app, name="replay")
 app.command("web")(dashboards_cli.web)
 app.command("infer")(inference_cli.infer)
 app.command("train")(model_cli.train)
+app.command("adapt")(model_cli.adapt)
 app.command("eval")(model_cli.eval_model)
 app.command("classify")(model_cli.classify)
 

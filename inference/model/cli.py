@@ -110,6 +110,36 @@ def train(
     )
 
 
+@model_app.command()
+def adapt(
+    out: Annotated[Path, typer.Option(help="Folder for the adapted encoder (a HF BERT folder).")],
+    steps: Annotated[int, typer.Option(help="MLM optimiser steps.")] = 2000,
+    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 5e-5,
+    seed: Annotated[int, typer.Option(help="Seeds masking and batch order.")] = 13,
+    base_model: Annotated[
+        Path | None,
+        typer.Option(help="Local HF BERT checkpoint. Default: packaged MiniLM-L6."),
+    ] = None,
+    device: DeviceOpt = "cpu",
+) -> None:
+    """Task-adaptive pre-training: masked-LM steps on the train texts of both tasks.
+
+    Reads only the train files (never valid). Then fine-tune from the result with
+    `finsent train --base-model OUT`. Progress bar with the MLM loss; writes
+    OUT/adapt.json with the recipe and losses.
+    """
+    from inference.model.adapt import AdaptConfig, adapt_encoder, train_texts
+    from inference.model.network import packaged_minilm_dir
+
+    settings = ModelSettings()
+    _threads(settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    config = AdaptConfig(steps=steps, lr=lr, seed=seed, max_length=settings.max_length)
+    base = base_model or settings.base_model or packaged_minilm_dir()
+    result = adapt_encoder(base, train_texts(settings.data_dir), out, config, device=device)
+    typer.echo(json.dumps({"first_loss": result.first_loss, "last_loss": result.last_loss}))
+
+
 @model_app.command("eval")
 def eval_model(
     model: ModelOpt = None,
