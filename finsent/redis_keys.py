@@ -51,10 +51,13 @@ def _ns(namespace: str) -> str:
     return f"{PREFIX}:{{{namespace}}}"
 
 
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
 def namespace_pattern(namespace: str) -> str:
     """SCAN pattern matching every key of one namespace (glob-escaped)."""
-    escaped = "".join("\\" + c if c in "*?[]\\" else c for c in _ns(namespace))
-    return escaped + ":*"
+    return _glob_escape(_ns(namespace)) + ":*"
 
 
 def meta(namespace: str) -> str:
@@ -137,3 +140,33 @@ def alert_outbox(namespace: str) -> str:
 def alert_delivery_lock(namespace: str) -> str:
     """String lease held by the one process delivering the namespace's outbox."""
     return f"{_ns(namespace)}:alerts:delivery_lock"
+
+
+# -- ingest: dedupe state and the replay registry ---------------------------------------
+
+INGEST_REPLAYS: Final = f"{PREFIX}:ingest:replays"
+"""Hash: replay namespace -> JSON `ReplayInfo` (cross-slot; never touched by a script)."""
+
+
+def _ingest(namespace: str) -> str:
+    return f"{_ns(namespace)}:ingest"
+
+
+def ingest_seen_id(namespace: str, doc_id: str) -> str:
+    """String `<token>:<verdict>`: the dedupe call that first saw this id, and its verdict."""
+    return f"{_ingest(namespace)}:id:{doc_id}"
+
+
+def ingest_seen_content(namespace: str, key: str) -> str:
+    """String: event time (ms) of the last counted document with this normalised content."""
+    return f"{_ingest(namespace)}:content:{key}"
+
+
+def ingest_simhash_band(namespace: str, band: int, value: int) -> str:
+    """Sorted set of `<hi>:<lo>:<id>` SimHashes sharing 16 bits `value` at `band` (score = ms)."""
+    return f"{_ingest(namespace)}:sh:{band}:{value:04x}"
+
+
+def ingest_pattern(namespace: str) -> str:
+    """SCAN pattern matching every ingest key of one namespace (glob-escaped)."""
+    return _glob_escape(_ingest(namespace)) + ":*"

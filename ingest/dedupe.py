@@ -24,9 +24,9 @@ from typing import Any, Final, Literal
 
 import redis
 
+from finsent import redis_keys
 from finsent.errors import TransientError
 from finsent.schemas import Document
-from ingest import keys
 from ingest.settings import IngestSettings
 from ingest.text import content_tokens, simhash, tokens_key
 
@@ -190,9 +190,9 @@ class Deduplicator:
         sh = simhash(tokens) if use_near else 0
         bands = [(sh >> (16 * i)) & 0xFFFF for i in range(_BANDS)]
         claim_keys = (
-            keys.seen_id(ns, doc.id),
-            keys.seen_content(ns, tokens_key(tokens)),
-            *(keys.simhash_band(ns, i, band) for i, band in enumerate(bands)),
+            redis_keys.ingest_seen_id(ns, doc.id),
+            redis_keys.ingest_seen_content(ns, tokens_key(tokens)),
+            *(redis_keys.ingest_simhash_band(ns, i, band) for i, band in enumerate(bands)),
         )
         member = f"{sh >> 32}:{sh & 0xFFFFFFFF}:{doc.id}"
         args: list[int | str] = [
@@ -239,7 +239,7 @@ def drop_namespace_keys(client: redis.Redis, namespace: str) -> int:
     """Delete every ingest key of `namespace`; returns how many."""
     deleted = 0
     batch: list[bytes] = []
-    for key in client.scan_iter(match=keys.pattern(namespace), count=1000):
+    for key in client.scan_iter(match=redis_keys.ingest_pattern(namespace), count=1000):
         batch.append(key)
         if len(batch) >= 500:
             deleted += int(client.unlink(*batch))

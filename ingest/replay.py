@@ -19,13 +19,13 @@ from kafka import TopicPartition
 from pydantic import AwareDatetime, BaseModel
 from tqdm import tqdm  # type: ignore[import-untyped]
 
+from finsent import redis_keys
 from finsent.errors import ConfigurationError, InvalidMessage, TransientError
 from finsent.kafka_io import make_consumer
 from finsent.schemas import LIVE_NAMESPACE, Document
 from finsent.settings import FinsentSettings
 from finsent.store import open_store_on
 from finsent.topics import DOCUMENTS
-from ingest import keys
 from ingest.dedupe import drop_namespace_keys
 from ingest.models import Candidate, IngestReport, RawItem, Rejected
 from ingest.pipeline import Clock, IngestPipeline, batched, utc_now
@@ -300,7 +300,7 @@ def _drive(
 
 
 def _register(client: redis.Redis, info: ReplayInfo) -> None:
-    client.hset(keys.REPLAYS, info.namespace, info.model_dump_json())
+    client.hset(redis_keys.INGEST_REPLAYS, info.namespace, info.model_dump_json())
 
 
 def list_replays(settings: FinsentSettings) -> list[ReplayInfo]:
@@ -309,7 +309,7 @@ def list_replays(settings: FinsentSettings) -> list[ReplayInfo]:
     try:
         known = {
             (k.decode() if isinstance(k, bytes) else str(k)): ReplayInfo.model_validate_json(v)
-            for k, v in client.hgetall(keys.REPLAYS).items()
+            for k, v in client.hgetall(redis_keys.INGEST_REPLAYS).items()
         }
         for ns in open_store_on(client).list_namespaces():
             if ns not in known:
@@ -337,7 +337,7 @@ def drop_replay(settings: FinsentSettings, namespace: str) -> int:
     try:
         removed = open_store_on(client).drop_namespace(namespace)
         removed += drop_namespace_keys(client, namespace)
-        client.hdel(keys.REPLAYS, namespace)
+        client.hdel(redis_keys.INGEST_REPLAYS, namespace)
         return removed
     finally:
         client.close()
