@@ -9,7 +9,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alerts.rules import DEFAULT_RULES, Rule
 from finsent.schemas import LIVE_NAMESPACE
-from finsent.store.models import StoreOptions
 
 
 class AlertsSettings(BaseSettings):
@@ -53,4 +52,3 @@ class AlertsSettings(BaseSettings):
 
     metrics_port: int | None = 9102
     store_backend: Literal["auto", "core", "timeseries"] = "auto"
-    store: StoreOptions = StoreOptions()

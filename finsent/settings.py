@@ -15,6 +15,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from finsent.errors import ConfigurationError
+from finsent.store.models import StoreOptions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -166,5 +167,8 @@ class FinsentSettings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     redis: RedisSettings = RedisSettings()
     stack: StackSettings = StackSettings()
+    store: StoreOptions = StoreOptions()
+    """Retention and evidence sizing (`FINSENT_STORE__MINUTE_RETENTION_S`, ...). Shared:
+    the writer (inference) trims by it and readers (alerts, web) must agree with it."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"

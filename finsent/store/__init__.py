@@ -10,11 +10,10 @@ See docs/store.md for the key layout, retention and Cluster notes.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import redis
 
-from finsent.settings import RedisSettings
 from finsent.store.base import ALL_SERIES, SeriesStore, series_of
 from finsent.store.core import CoreStore
 from finsent.store.models import (
@@ -43,6 +42,9 @@ __all__ = [
     "open_store_on",
     "series_of",
 ]
+
+if TYPE_CHECKING:  # settings import the store's options; only the annotation needs this
+    from finsent.settings import RedisSettings
 
 
 def open_store_on(

@@ -104,3 +104,14 @@ def test_auto_picks_the_backend_the_server_has() -> None:
     fake = fakeredis.FakeRedis()
     assert isinstance(open_store_on(fake, "auto"), TimeSeriesStore)
     assert isinstance(open_store_on(fake, "core"), CoreStore)
+
+
+def test_every_service_reads_store_options_from_one_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    from finsent.settings import FinsentSettings
+
+    monkeypatch.setenv("FINSENT_STORE__MINUTE_RETENTION_S", str(14 * 86_400))
+    monkeypatch.setenv("FINSENT_STORE__EVIDENCE_PER_HOUR", "5")
+    options = FinsentSettings().store
+    assert options.minute_retention_s == 14 * 86_400
+    assert options.evidence_per_hour == 5
+    assert options.hour_retention_s == StoreOptions().hour_retention_s
