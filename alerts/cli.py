@@ -104,7 +104,7 @@ def run(
     health = HealthState()
     if settings.metrics_port is not None:
         serve_observability(metrics.registry, health, host="0.0.0.0", port=settings.metrics_port)
-    store = open_store(base.redis, settings.store_backend, base.store)
+    store = open_store(base, settings.store_backend)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with httpx.Client(timeout=settings.notify_timeout_s) as client:
@@ -143,7 +143,7 @@ def list_alerts(
     """Print the alert log: every firing and resolution, paged or not (replays included)."""
     base = FinsentSettings()
     settings = AlertsSettings()
-    store = open_store(base.redis, settings.store_backend, base.store)
+    store = open_store(base, settings.store_backend)
     state = AlertStateStore(store.client)
     start = parse_since(since, utc_now()) if since else None
     try:

@@ -181,7 +181,7 @@ def run_pipeline(
     typer.echo("starting the stack (Kafka + Redis) ...", err=True)
     Stack(base).up()
     ensure_pipeline_topics(base.kafka, [DOCUMENTS, SCORED, ALERTS])
-    store = open_store(base.redis, options=base.store)
+    store = open_store(base)
 
     inference_settings = InferenceSettings(metrics_port=0)
     scorer = load_scorer(inference_settings)
@@ -344,9 +344,7 @@ def _start_web(base: FinsentSettings, port: int, namespace: str) -> None:
     from finsent.store import open_store
 
     web_settings = WebSettings(port=port)
-    app = create_app(
-        web_settings, open_store(base.redis, options=base.store), RedisAlertLog(base.redis.client())
-    )
+    app = create_app(web_settings, open_store(base), RedisAlertLog(base.redis.client()))
     config = uvicorn.Config(app, host=web_settings.host, port=port, log_level="warning")
     server = uvicorn.Server(config)
     threading.Thread(target=server.run, name="web", daemon=True).start()

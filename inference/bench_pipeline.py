@@ -148,7 +148,7 @@ def run_pipeline_bench(
     namespace = "bench-" + uuid.uuid4().hex[:8]
     topic, scored = f"bench.{namespace}.v1", f"bench.{namespace}.scored.v1"
     ensure_topics(base.kafka, [topic, topic + ".dlq", scored])
-    store = open_store(base.redis, options=base.store)
+    store = open_store(base)
     producer = make_producer(base.kafka, linger_ms=20)
     try:
         for doc in _documents(texts, documents, namespace):

@@ -79,7 +79,7 @@ def run_consumer(
     log.info("observability endpoint up", extra={"port": server.server_port})
     ensure_pipeline_topics(base.kafka, [DOCUMENTS, SCORED])
     scorer = scorer or load_scorer(settings)
-    store = store or open_store(base.redis, backend=settings.store_backend, options=base.store)
+    store = store or open_store(base, backend=settings.store_backend)
     producer = make_producer(base.kafka)
     consumer = make_consumer(base.kafka, settings.group_id)
     pipeline = ScoringPipeline(

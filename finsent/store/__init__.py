@@ -1,7 +1,7 @@
 """Sentiment time series in Redis: one interface, two backends, chosen at start.
 
     from finsent.store import open_store
-    store = open_store(settings.redis)            # "auto": RedisTimeSeries if loaded
+    store = open_store(settings)                  # "auto": RedisTimeSeries if loaded
     store.write_batch(scored_docs)                # idempotent per (namespace, document id)
     store.total(SeriesRef(kind="ticker", value="AAPL"), "live", start, end)
 
@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # settings import the store's options; only the annotation needs this
-    from finsent.settings import RedisSettings
+    from finsent.settings import FinsentSettings
 
 
 def open_store_on(
@@ -58,16 +58,14 @@ def open_store_on(
     return CoreStore(client, options)
 
 
-def open_store(
-    redis_settings: RedisSettings,
-    backend: Backend = "auto",
-    options: StoreOptions | None = None,
-) -> SeriesStore:
+def open_store(settings: FinsentSettings, backend: Backend = "auto") -> SeriesStore:
     """Connect to Redis and return the store for its capabilities.
 
+    Takes the shared settings whole so that retention (`settings.store`) always comes with
+    the connection: the scorer trims by it and every reader must agree with it.
+
     Args:
-        redis_settings: where Redis is.
+        settings: where Redis is (`settings.redis`) and the retention (`settings.store`).
         backend: `auto` (probe `MODULE LIST` / `COMMAND INFO TS.ADD`), or force one.
-        options: retention and evidence sizing; defaults are 7 days of minutes, a year of hours.
     """
-    return open_store_on(redis_settings.client(), backend, options)
+    return open_store_on(settings.redis.client(), backend, settings.store)

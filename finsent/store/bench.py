@@ -24,7 +24,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--backend", choices=["auto", "core", "timeseries"], default="auto")
     args = parser.parse_args()
-    store = open_store(FinsentSettings().redis, args.backend, FinsentSettings().store)
+    store = open_store(FinsentSettings(), args.backend)
     ns = "bench" + uuid.uuid4().hex[:8]
     rng = random.Random(0)
     t0 = datetime(2015, 10, 1, tzinfo=UTC)

@@ -37,7 +37,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def store(settings: FinsentSettings) -> SeriesStore:
-    return open_store(settings.redis, backend="core")
+    return open_store(settings, backend="core")
 
 
 def make_documents(count: int, namespace: str, start: datetime = EPOCH) -> list[Document]:

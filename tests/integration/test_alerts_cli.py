@@ -60,7 +60,7 @@ def received() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
 @pytest.fixture
 def store(settings: FinsentSettings, namespace: str) -> Iterator[SeriesStore]:
-    made = open_store(settings.redis, "core")
+    made = open_store(settings, "core")
     yield made
     made.drop_namespace(namespace)
     made.close()

@@ -90,7 +90,7 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def store(settings: FinsentSettings) -> Iterator[SeriesStore]:
-    made = open_store(settings.redis, "core")
+    made = open_store(settings, "core")
     yield made
     made.close()
 

@@ -123,7 +123,7 @@ def test_a_second_replay_at_another_speed_yields_identical_series(
 
     assert strip(second["alerts"]) == strip(first["alerts"])
 
-    store = open_store(settings.redis)
+    store = open_store(settings)
     start, end = datetime(2015, 9, 28, tzinfo=UTC), datetime(2015, 11, 3, tzinfo=UTC)
     series = [ALL_SERIES, *store.list_series(first_ns)]
     assert series == [ALL_SERIES, *store.list_series(second_ns)]

@@ -86,7 +86,7 @@ def test_twenty_sigkills_during_a_20k_stream(
     namespace: str,
 ) -> None:
     _, settings = private_stack
-    store = open_store(settings.redis, backend="core")
+    store = open_store(settings, backend="core")
     topic, scored = _topics(settings, partitions=4)
     docs = make_documents(20_000, namespace)
     produce(settings, topic, docs)
@@ -121,7 +121,7 @@ def _half_stream_running(
     group: str,
 ) -> _Stream:
     """6,000 documents planned, the first half produced, a consumer writing them."""
-    store = open_store(settings.redis, backend="core")
+    store = open_store(settings, backend="core")
     topic, scored = _topics(settings, partitions=2)
     docs = make_documents(6000, namespace)
     produce(settings, topic, docs[:3000])
@@ -196,7 +196,7 @@ def test_two_consumers_split_four_partitions(
     tmp_path: Path,
 ) -> None:
     _, settings = private_stack
-    store = open_store(settings.redis, backend="core")
+    store = open_store(settings, backend="core")
     topic, scored = _topics(settings, partitions=4)
     docs = make_documents(8000, namespace)
     group = f"scale-{namespace}"

@@ -106,7 +106,7 @@ def store(request: pytest.FixtureRequest, settings: FinsentSettings) -> Iterator
     kind = request.param
     if kind == "core":
         # The stack's Redis 7 has no RedisTimeSeries: "auto" must pick core.
-        made: SeriesStore = open_store(settings.redis, "auto", OPTIONS)
+        made: SeriesStore = open_store(settings.model_copy(update={"store": OPTIONS}), "auto")
         assert isinstance(made, CoreStore)
     elif kind == "timeseries-fake":
         made = TimeSeriesStore(fakeredis.FakeRedis(), OPTIONS)
@@ -326,6 +326,6 @@ def test_listing_movers_and_dropping(store: SeriesStore, ns: str) -> None:
 
 
 def test_unreachable_redis_is_a_transient_error(namespace: str) -> None:
-    dead = open_store(RedisSettings(port=1, socket_timeout_s=0.2), "core")
+    dead = open_store(FinsentSettings(redis=RedisSettings(port=1, socket_timeout_s=0.2)), "core")
     with pytest.raises(TransientError):
         dead.write_batch([make_doc("x", T0, namespace)])

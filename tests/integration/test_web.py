@@ -156,7 +156,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def served(settings: FinsentSettings, redis_client: redis.Redis) -> Iterator[Served]:
     namespace = "t" + uuid.uuid4().hex[:12]
-    store = open_store(settings.redis)
+    store = open_store(settings)
     docs = scored_documents(namespace)
     assert store.write_batch(docs) == len(docs)
     # The alert log is the namespace's own stream: drop_namespace removes it with the rest.
