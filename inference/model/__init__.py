@@ -6,10 +6,11 @@ Modules:
     data: CSV readers, text normalisation, dedup, splits and length-bucketed batches.
     metrics: accuracy, macro-F1, per-class scores, confusion, ECE, temperature fit.
     train: multi-task fine-tuning.
+    adapt: task-adaptive masked-LM pre-training on the train texts (before ``train``).
     evaluate: the raw and dedup valid-set report (metrics.json).
     classifier: the serving interface (``Classifier``, ``TextScore``).
     bench: CPU throughput and latency benchmark.
-    cli: typer commands ``train``, ``eval``, ``classify``, ``bench-model``.
+    cli: typer commands ``adapt``, ``train``, ``eval``, ``classify``, ``bench-model``.
 
 Only ``classifier`` is meant to be imported by the rest of ``inference``; it imports
 torch, so import it lazily in code paths that do not score text.

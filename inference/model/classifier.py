@@ -11,8 +11,10 @@ For a streaming consumer that overlaps tokenisation with the model::
     encoded = clf.tokenize(next_texts)         # CPU, while the model runs
     scores = clf.score_encoded(encoded)
 
-Inside one call, texts are sorted by token length and cut into micro-batches, each
-padded only to its own longest text; results come back in input order.
+Inside one call, texts are grouped by their own token length rounded up to
+``PAD_MULTIPLE`` (never padded to a neighbour's length, so a text scores the same in any
+batch) and cut into micro-batches; results come back in input order. On CPU the forward
+pass runs through a frozen TorchScript graph (``freeze_network``).
 """
 
 from __future__ import annotations
@@ -51,8 +53,8 @@ live traffic) paid for it. Measured on the dev CPU, frozen graph, tokenise + sco
 texts 201 -> 219 texts/s, 32 texts 234 -> 298; at 128 texts within noise (363 vs 349).
 """
 _POSITIVE = SENTIMENT_LABELS.index("positive")
-log = logging.getLogger(__name__)
 _NEGATIVE = SENTIMENT_LABELS.index("negative")
+log = logging.getLogger(__name__)
 
 
 class TextScore(BaseModel):
@@ -130,11 +132,11 @@ class Classifier:
         frozen: bool | None = None,
     ) -> None:
         self._net = net.eval()
-        self._forward: Forward = self._net
-        if frozen if frozen is not None else torch.device(device).type == "cpu":
-            self._forward = freeze_network(self._net, torch.device(device)) or self._net
-        self._tokenizer = tokenizer
         self._device = torch.device(device)
+        self._forward: Forward = self._net
+        if frozen if frozen is not None else self._device.type == "cpu":
+            self._forward = freeze_network(self._net, self._device) or self._net
+        self._tokenizer = tokenizer
         self._max_length = max_length or net.heads.max_length
         self._micro_batch_size = micro_batch_size
         self._pad_id = int(tokenizer.pad_token_id or 0)
@@ -221,14 +223,7 @@ class Classifier:
         """
         torch.manual_seed(seed)
         tokenizer = tiny_tokenizer()
-        config = BertConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=64,
-            max_position_embeddings=128,
-        )
+        config = tiny_bert_config(len(tokenizer))
         net = FinsentNet.from_encoder_config(config, HeadsConfig(model_version="random-tiny"))
         return cls._ready(net, tokenizer, device, "fp32", None, micro_batch_size, False)
 
@@ -354,8 +349,8 @@ def freeze_network(net: FinsentNet, device: torch.device) -> Forward | None:
 
     Why: the graph runs in C++ without taking the GIL between operators, so the consumer's
     main thread (decoding, Redis and Kafka writes) no longer stalls the model at every op,
-    and per-call dispatch overhead drops. Measured on the 2-core dev CPU: forward passes
-    1.1-1.5x faster at 16-64 texts, logits bit-identical to eager (docs/model.md).
+    and per-call dispatch overhead drops. Measured on the 2-core dev CPU: 1.0-1.4x the
+    texts/s of eager, most at small batches; logits bit-identical (docs/model.md).
 
     The trace runs on a padded batch so the attention-mask path is recorded, then is
     checked against eager on other shapes (all-ones mask included); any difference or
@@ -382,14 +377,26 @@ def freeze_network(net: FinsentNet, device: torch.device) -> Forward | None:
             graph = torch.jit.freeze(traced)
             for rows, width, pad_from in ((3, 24, None), (1, 8, None), (5, 40, 17)):
                 ids, mask = probe(rows, width, pad_from)
-                for eager, traced in zip(net(ids, mask), graph(ids, mask), strict=True):
-                    if not torch.equal(eager, traced):
+                for want, got in zip(net(ids, mask), graph(ids, mask), strict=True):
+                    if not torch.equal(want, got):
                         log.warning("frozen graph disagrees with eager; serving eager")
                         return None
     except Exception as exc:  # noqa: BLE001 - any tracing failure means: serve eager
         log.warning("could not freeze the network; serving eager", extra={"error": str(exc)})
         return None
     return cast(Forward, graph)
+
+
+def tiny_bert_config(vocab_size: int) -> BertConfig:
+    """Two layers of width 32: the encoder shape of every tiny test model."""
+    return BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
 
 
 def tiny_tokenizer() -> PreTrainedTokenizerFast:

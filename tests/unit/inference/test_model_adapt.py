@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import BertConfig, BertForMaskedLM
+from transformers import BertForMaskedLM
 
 from inference.model.adapt import AdaptConfig, adapt_encoder
-from inference.model.classifier import tiny_tokenizer
+from inference.model.classifier import tiny_bert_config, tiny_tokenizer
 from inference.model.network import FinsentNet, HeadsConfig
 
 TEXTS = [
@@ -22,15 +22,7 @@ TEXTS = [
 
 def test_mlm_steps_lower_the_loss_and_save_a_loadable_encoder(tmp_path: Path) -> None:
     tokenizer = tiny_tokenizer()
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    model = BertForMaskedLM(config)
+    model = BertForMaskedLM(tiny_bert_config(len(tokenizer)))
     out = tmp_path / "adapted"
     result = adapt_encoder(
         tmp_path / "unused",
