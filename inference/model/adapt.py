@@ -32,7 +32,7 @@ from transformers import (
 )
 
 from inference.model.data import TASKS, length_bucketed_batches, prepare_text, read_examples
-from inference.model.train import seed_everything
+from inference.model.train import seed_everything, warmup_linear_decay
 
 logger = logging.getLogger(__name__)
 
@@ -118,15 +118,7 @@ def adapt_encoder(
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
-    warmup = max(1, int(config.steps * config.warmup_frac))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda s: (
-            (s + 1) / warmup
-            if s < warmup
-            else max(0.0, (config.steps - s) / (config.steps - warmup))
-        ),
-    )
+    scheduler = warmup_linear_decay(optimizer, config.steps, config.warmup_frac)
     lengths = [len(x) for x in ids]
     losses: list[float] = []
     progress = tqdm(total=config.steps, desc="adapt (MLM)", unit="step", dynamic_ncols=True)

@@ -148,6 +148,20 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def warmup_linear_decay(
+    optimizer: torch.optim.Optimizer, total_steps: int, warmup_frac: float
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up over ``warmup_frac`` of the steps, then linear decay to 0."""
+    warmup = max(1, int(total_steps * warmup_frac))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def encode(
     examples: Sequence[Example], tokenizer: PreTrainedTokenizerBase, max_length: int
 ) -> Encoded:
@@ -328,14 +342,7 @@ def train(
     total = steps_per_epoch * config.epochs
     if config.max_steps is not None:
         total = min(total, config.max_steps)
-    warmup = max(1, int(total * config.warmup_frac))
-
-    def lr_factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (total - step) / max(1, total - warmup))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    scheduler = warmup_linear_decay(optimizer, total, config.warmup_frac)
     eval_every = max(1, steps_per_epoch // config.evals_per_epoch)
     logger.info(
         "fit %d rows, holdout %d rows, %d steps/epoch, %d steps max",
