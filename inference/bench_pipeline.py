@@ -1,8 +1,9 @@
 """`finsent bench pipeline`: the whole scoring path against the bare model, in one run.
 
 (a) Bare model: tokenise + forward + softmax on batches of real texts, in-process, no I/O,
-    timed for half its seconds before (b) and half after, so that drift in the machine's
-    speed (a shared VM's neighbours) lands on both sides of the ratio.
+    and the forward pass alone on the same batches tokenised up front. Each is timed for
+    a quarter of its seconds before (b) and a quarter after, so that drift in the
+    machine's speed (a shared VM's neighbours) lands on both sides of the ratio.
 (b) Pipeline: Kafka -> decode -> batch -> tokenise -> model -> store write -> scored topic
     -> commit, on the real local broker and Redis, with the documents already in the topic.
 (c) Latency: documents produced at 50% of the measured pipeline capacity; end-to-end is
@@ -77,39 +78,45 @@ class _Recorder(InferenceMetrics):
             self.latencies_s.extend(now_wall - t for t in ingested_at_s)
 
 
-def measure_model(
-    classifier: Classifier,
-    texts: Sequence[str],
-    batch: int,
-    seconds: float,
-    *,
-    pretokenized: bool = False,
-) -> float:
-    """Texts/s of tokenise + score on `batch`-sized slices, cycling `texts`.
+class BareModel:
+    """The bare-model baselines on `batch`-sized slices of `texts`, tokenised once up front.
 
-    Runs on a worker thread, as the consumer's compute does, so the baseline and the
-    pipeline are measured the same way. `pretokenized` times the model alone: every
-    batch is tokenised before the clock starts (the strictest baseline, since the
-    pipeline tokenises the next batch while the model runs).
+    Timed on a worker thread, as the consumer's compute runs, so the baseline and the
+    pipeline are measured the same way.
     """
-    chunks = [
-        [texts[(start + k) % len(texts)] for k in range(batch)]
-        for start in range(0, len(texts), batch)
-    ]
-    encoded = [classifier.tokenize(c) for c in chunks] if pretokenized else []
 
-    def loop() -> float:
-        classifier.score_batch(chunks[0])  # warm-up
-        done, started, i = 0, time.perf_counter(), 0
-        while time.perf_counter() - started < seconds:
-            k = i % len(chunks)
-            classifier.score_encoded(encoded[k] if pretokenized else classifier.tokenize(chunks[k]))
-            done += batch
-            i += 1
-        return done / (time.perf_counter() - started)
+    def __init__(self, classifier: Classifier, texts: Sequence[str], batch: int) -> None:
+        self._classifier = classifier
+        self._batch = batch
+        self._chunks = [
+            [texts[(start + k) % len(texts)] for k in range(batch)]
+            for start in range(0, len(texts), batch)
+        ]
+        self._encoded = [classifier.tokenize(c) for c in self._chunks]
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(loop).result()
+    def measure(self, seconds: float) -> tuple[float, float]:
+        """Texts/s of tokenise + score, then of score alone, each for half of `seconds`.
+
+        Score alone reuses the batches tokenised up front: the strictest baseline, since
+        the pipeline tokenises the next batch while the model runs.
+        """
+        return self._timed(seconds / 2, tokenize=True), self._timed(seconds / 2, tokenize=False)
+
+    def _timed(self, seconds: float, *, tokenize: bool) -> float:
+        clf = self._classifier
+
+        def loop() -> float:
+            clf.score_encoded(self._encoded[0])  # warm-up
+            done, started, i = 0, time.perf_counter(), 0
+            while time.perf_counter() - started < seconds:
+                k = i % len(self._chunks)
+                clf.score_encoded(clf.tokenize(self._chunks[k]) if tokenize else self._encoded[k])
+                done += self._batch
+                i += 1
+            return done / (time.perf_counter() - started)
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(loop).result()
 
 
 def _documents(texts: Sequence[str], count: int, namespace: str) -> list[Document]:
@@ -141,9 +148,8 @@ def run_pipeline_bench(
     profile_to: Path | None = None,
 ) -> PipelineBench:
     """Measure (a), (b) and (c) above; cleans up its topics and namespace."""
-    quarter = model_seconds / 4
-    model_before = measure_model(classifier, texts, policy.max_count, quarter)
-    forward_before = measure_model(classifier, texts, policy.max_count, quarter, pretokenized=True)
+    bare = BareModel(classifier, texts, policy.max_count)
+    model_before, forward_before = bare.measure(model_seconds / 2)
 
     namespace = "bench-" + uuid.uuid4().hex[:8]
     topic, scored = f"bench.{namespace}.v1", f"bench.{namespace}.scored.v1"
@@ -198,10 +204,7 @@ def run_pipeline_bench(
         steady = documents - recorder.first_batch
         pipeline_tps = steady / max(1e-9, recorder.last_write_at - recorder.first_write_at)
         # The consumer idles on an empty topic now: the model has the machine again.
-        model_after = measure_model(classifier, texts, policy.max_count, quarter)
-        forward_after = measure_model(
-            classifier, texts, policy.max_count, quarter, pretokenized=True
-        )
+        model_after, forward_after = bare.measure(model_seconds / 2)
         model_tps = (model_before + model_after) / 2
         forward_tps = (forward_before + forward_after) / 2
 
