@@ -72,6 +72,17 @@ def train(
         Path | None,
         typer.Option(help="Local HF BERT-family checkpoint. Default: packaged MiniLM-L6."),
     ] = None,
+    teacher: Annotated[
+        Path | None,
+        typer.Option(
+            help="A trained finsent model folder to distil from: its probabilities "
+            "teach each head on the other task's rows (self-distillation)."
+        ),
+    ] = None,
+    distill_weight: Annotated[
+        float | None,
+        typer.Option(help="Weight of the teacher's soft targets. Default with --teacher: 1.0."),
+    ] = None,
     device: DeviceOpt = "cpu",
 ) -> None:
     """Fine-tune the two-headed model from the data folder (FINSENT_DATA_DIR).
@@ -95,9 +106,15 @@ def train(
         overrides["max_steps"] = max_steps
     if seed is not None:
         overrides["seed"] = seed
+    if teacher is not None:
+        overrides["distill_weight"] = 1.0 if distill_weight is None else distill_weight
+    elif distill_weight:
+        raise typer.BadParameter("--distill-weight needs --teacher")
     config = TrainConfig().model_copy(update=overrides)
     base = base_model or settings.base_model or packaged_minilm_dir()
-    result = run_training(settings.data_dir, base, out or settings.model_dir, config, device=device)
+    result = run_training(
+        settings.data_dir, base, out or settings.model_dir, config, device=device, teacher=teacher
+    )
     typer.echo(
         json.dumps(
             {

@@ -17,7 +17,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +80,10 @@ class TrainConfig(BaseModel):
         pooling: ``mean`` or ``cls``.
         dropout: Dropout on the pooled vector.
         bf16: Autocast matmuls to bfloat16 (on CPU ~1.5x faster per step here).
+        distill_weight: Weight of a soft cross-entropy against a teacher model's
+            (calibrated) probabilities, applied to the head a row has no gold label
+            for: topic rows learn sentiment from the teacher and vice versa. Needs a
+            teacher; 0 disables.
         model_version: Version string written into the shipped config.
     """
 
@@ -104,6 +108,7 @@ class TrainConfig(BaseModel):
     pooling: Pooling = "mean"
     dropout: float = 0.1
     bf16: bool = True
+    distill_weight: float = 0.0
     model_version: str = "finsent-minilm-1.0.0"
 
 
@@ -114,6 +119,7 @@ class Encoded:
     ids: list[list[int]]
     task: list[Task]
     label: list[int]
+    soft: dict[Task, FloatArray] = field(default_factory=dict)
 
     def lengths(self) -> list[int]:
         """Token count per example."""
@@ -175,7 +181,10 @@ def encode(
 
 
 def collate(data: Encoded, index: Sequence[int], pad_id: int) -> dict[str, torch.Tensor]:
-    """Pad one batch to its longest row; labels of the other task are ``IGNORE``."""
+    """Pad one batch to its longest row; labels of the other task are ``IGNORE``.
+
+    With teacher targets, ``<task>_soft`` holds each row's teacher probabilities.
+    """
     width = max(len(data.ids[i]) for i in index)
     input_ids = torch.full((len(index), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(index), width), dtype=torch.long)
@@ -185,18 +194,46 @@ def collate(data: Encoded, index: Sequence[int], pad_id: int) -> dict[str, torch
         input_ids[row, : len(ids)] = torch.tensor(ids)
         mask[row, : len(ids)] = 1
         labels[data.task[i]][row] = data.label[i]
-    return {
+    batch = {
         "input_ids": input_ids,
         "attention_mask": mask,
         "sentiment": labels["sentiment"],
         "topic": labels["topic"],
     }
+    for task, probs in data.soft.items():
+        batch[f"{task}_soft"] = torch.from_numpy(probs[list(index)]).float()
+    return batch
+
+
+def teacher_probabilities(
+    teacher_dir: Path, examples: Sequence[Example], device: str
+) -> dict[Task, FloatArray]:
+    """A trained finsent model's calibrated probabilities for both heads, per example.
+
+    The teacher tokenises with its own tokenizer and max length, so it need not
+    share the student's base model.
+    """
+    teacher = FinsentNet.load(teacher_dir).to(device)
+    tokenizer = AutoTokenizer.from_pretrained(str(teacher_dir), local_files_only=True)
+    data = encode(examples, tokenizer, teacher.heads.max_length)
+    sent, topic = predict_logits(teacher, data, int(tokenizer.pad_token_id or 0))
+    return {
+        "sentiment": softmax(sent, teacher.heads.sentiment_temperature),
+        "topic": softmax(topic, teacher.heads.topic_temperature),
+    }
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of ``logits`` against probability ``targets``."""
+    return -(targets * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
 
 
 def class_weights(examples: Sequence[Example], task: Task, power: float) -> torch.Tensor:
     """Inverse-frequency weights ``(n_max / n_c) ** power``, mean 1."""
     counts = Counter(e.label for e in examples if e.task == task)
     n = np.array([counts.get(c, 0) for c in range(N_CLASSES[task])], dtype=np.float64)
+    if not n.any():  # no gold rows for this task (e.g. it is only distilled)
+        return torch.ones(len(n), dtype=torch.float32)
     w = (n.max() / np.maximum(n, 1.0)) ** power
     return torch.tensor(w / w.mean(), dtype=torch.float32)
 
@@ -284,6 +321,7 @@ def train(
     train_examples: Sequence[Example] | None = None,
     net: FinsentNet | None = None,
     tokenizer: PreTrainedTokenizerBase | None = None,
+    teacher: Path | None = None,
 ) -> TrainResult:
     """Fine-tune and write the best model (by holdout score) to ``out_dir``.
 
@@ -296,10 +334,14 @@ def train(
         train_examples: Use these instead of reading the train CSVs (tests).
         net: Start from this net instead of ``base_model`` (tests: a tiny random one).
         tokenizer: Tokenizer for ``net`` (required with ``net``).
+        teacher: A trained finsent model folder whose probabilities are the soft
+            targets of ``config.distill_weight``.
 
     Returns:
         The best holdout score, step count and evaluation history.
     """
+    if config.distill_weight > 0 and teacher is None:
+        raise ValueError("distill_weight > 0 needs a teacher model folder")
     seed_everything(config.seed)
     if train_examples is None:
         train_examples = [e for task in TASKS for e in read_examples(data_dir, task, "train")]
@@ -327,6 +369,12 @@ def train(
     net.to(device)
     pad_id = int(tokenizer.pad_token_id or 0)
     fit_data = encode(fit, tokenizer, config.max_length)
+    if teacher is not None and config.distill_weight > 0:
+        # Loading the teacher initialises a net; keep that off the student's RNG
+        # stream so a distilled run differs from a plain one only by its targets.
+        with torch.random.fork_rng(devices=[]):
+            soft = teacher_probabilities(teacher, fit, device)
+        fit_data = Encoded(fit_data.ids, fit_data.task, fit_data.label, soft)
     holdout_data = encode(holdout, tokenizer, config.max_length)
     weights = {
         task: class_weights(fit, task, config.class_weight_power).to(device) for task in TASKS
@@ -371,8 +419,14 @@ def train(
                 sent_logits, topic_logits = net(batch["input_ids"], batch["attention_mask"])
             loss = torch.zeros((), device=device)
             for task, task_logits in (("sentiment", sent_logits), ("topic", topic_logits)):
-                if (batch[task] != IGNORE).any():
+                gold = batch[task] != IGNORE
+                if gold.any():
                     loss = loss + losses[task](task_logits.float(), batch[task])
+                targets = batch.get(f"{task}_soft")
+                if targets is not None and not gold.all():
+                    loss = loss + config.distill_weight * soft_cross_entropy(
+                        task_logits.float()[~gold], targets[~gold]
+                    )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from inference.model.classifier import Classifier, tiny_tokenizer
 from inference.model.data import Example
+from inference.model.metrics import softmax
 from inference.model.network import FinsentNet, HeadsConfig
 from inference.model.train import TrainConfig, encode, param_groups, predict_logits, train
 
@@ -43,24 +44,44 @@ def _heldout_loss(net: FinsentNet, examples: list[Example]) -> float:
     return sum(losses) / 2
 
 
+SMALL_RUN = TrainConfig(
+    seed=0,
+    epochs=3,
+    max_steps=40,
+    batch_size=16,
+    lr=3e-3,
+    head_lr=3e-3,
+    warmup_frac=0.05,
+    label_smoothing=0.0,
+    evals_per_epoch=1,
+    patience=10,
+    bf16=False,
+    model_version="test-run",
+)
+
+
+def _train_tiny(
+    examples: list[Example], out: Path, config: TrainConfig, **kwargs: object
+) -> FinsentNet:
+    net = Classifier.random_tiny(seed=0).net
+    train(
+        out / "data-unused",
+        out / "base-unused",
+        out,
+        config,
+        train_examples=examples,
+        net=net,
+        tokenizer=tiny_tokenizer(),
+        **kwargs,  # type: ignore[arg-type]
+    )
+    return net
+
+
 def test_training_a_few_steps_lowers_the_loss_and_saves_a_model(tmp_path: Path) -> None:
     tiny = Classifier.random_tiny(seed=0)
     examples = _examples()
     before = _heldout_loss(tiny.net, examples)
-    config = TrainConfig(
-        seed=0,
-        epochs=3,
-        max_steps=40,
-        batch_size=16,
-        lr=3e-3,
-        head_lr=3e-3,
-        warmup_frac=0.05,
-        label_smoothing=0.0,
-        evals_per_epoch=1,
-        patience=10,
-        bf16=False,
-        model_version="test-run",
-    )
+    config = SMALL_RUN
     result = train(
         tmp_path / "data-unused",
         tmp_path / "base-unused",
@@ -76,6 +97,50 @@ def test_training_a_few_steps_lowers_the_loss_and_saves_a_model(tmp_path: Path) 
     assert loaded.model_version == "test-run"
     assert loaded.heads.train["seed"] == 0
     assert (tmp_path / "out" / "train_log.json").is_file()
+
+
+def _sentiment_probs(net: FinsentNet, texts: list[str]) -> torch.Tensor:
+    data = encode([Example(t, "topic", 0) for t in texts], tiny_tokenizer(), 64)
+    sent, _ = predict_logits(net, data, pad_id=0, bf16=False)
+    return torch.from_numpy(softmax(sent, net.heads.sentiment_temperature))
+
+
+def test_a_teacher_teaches_the_head_that_has_no_gold_labels(tmp_path: Path) -> None:
+    # A confident teacher that disagrees with the student's starting point: a
+    # different random net with its sentiment head scaled up.
+    teacher = Classifier.random_tiny(seed=1).net
+    with torch.no_grad():
+        teacher.sentiment_head.weight.mul_(20.0)
+    teacher.save(tmp_path / "teacher")
+    tiny_tokenizer().save_pretrained(str(tmp_path / "teacher"))
+    # The student sees the sentiment texts only as topic rows, so its sentiment head
+    # gets no gold label at all: whatever it learns there comes from the teacher.
+    topic_only = [Example(e.text, "topic", 4) if e.task == "sentiment" else e for e in _examples()]
+    texts = [e.text for e in _examples() if e.task == "sentiment"]
+    target = _sentiment_probs(teacher, texts)
+    taught = _train_tiny(
+        topic_only,
+        tmp_path / "taught",
+        SMALL_RUN.model_copy(update={"distill_weight": 1.0}),
+        teacher=tmp_path / "teacher",
+    )
+    untaught = _train_tiny(topic_only, tmp_path / "untaught", SMALL_RUN)
+
+    def kl_to_teacher(net: FinsentNet) -> float:
+        probs = _sentiment_probs(net, texts)
+        return float((target * (target / probs).log()).sum(dim=1).mean())
+
+    def agreement(net: FinsentNet) -> float:
+        return float((_sentiment_probs(net, texts).argmax(1) == target.argmax(1)).float().mean())
+
+    assert agreement(taught) >= 0.9
+    assert agreement(untaught) < 0.5
+    assert kl_to_teacher(taught) < 0.1 * kl_to_teacher(untaught)
+
+
+def test_distillation_without_a_teacher_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="teacher"):
+        _train_tiny(_examples(), tmp_path, SMALL_RUN.model_copy(update={"distill_weight": 1.0}))
 
 
 def test_layerwise_lr_decay_gives_lower_layers_smaller_rates() -> None:
