@@ -76,12 +76,21 @@ def train(
         Path | None,
         typer.Option(
             help="A trained finsent model folder to distil from: its probabilities "
-            "teach each head on the other task's rows (self-distillation)."
+            "teach each head on the other task's rows. Trains one generation unless "
+            "--generations says more."
         ),
     ] = None,
     distill_weight: Annotated[
         float | None,
-        typer.Option(help="Weight of the teacher's soft targets. Default with --teacher: 1.0."),
+        typer.Option(help="Override the recipe's weight of the teacher's soft targets."),
+    ] = None,
+    generations: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Override the recipe's generation count (each taught by the one before; "
+            "1 = a single plain fine-tune, or one taught by --teacher).",
+        ),
     ] = None,
     device: DeviceOpt = "cpu",
 ) -> None:
@@ -93,8 +102,7 @@ def train(
     metrics.json.
     """
     from inference.model.network import packaged_minilm_dir
-    from inference.model.train import TrainConfig
-    from inference.model.train import train as run_training
+    from inference.model.train import TrainConfig, train_generations
 
     settings = ModelSettings()
     _threads(settings)
@@ -106,13 +114,17 @@ def train(
         overrides["max_steps"] = max_steps
     if seed is not None:
         overrides["seed"] = seed
-    if teacher is not None:
-        overrides["distill_weight"] = 1.0 if distill_weight is None else distill_weight
-    elif distill_weight:
-        raise typer.BadParameter("--distill-weight needs --teacher")
+    if distill_weight is not None:
+        overrides["distill_weight"] = distill_weight
+    if generations is not None:
+        overrides["generations"] = generations
+    elif teacher is not None:
+        overrides["generations"] = 1
     config = TrainConfig().model_copy(update=overrides)
+    if (teacher is not None or config.generations > 1) and config.distill_weight <= 0:
+        raise typer.BadParameter("a teacher or --generations > 1 needs --distill-weight > 0")
     base = base_model or settings.base_model or packaged_minilm_dir()
-    result = run_training(
+    result = train_generations(
         settings.data_dir, base, out or settings.model_dir, config, device=device, teacher=teacher
     )
     typer.echo(

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import random
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 from tqdm import tqdm  # type: ignore[import-untyped]
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
@@ -84,6 +85,10 @@ class TrainConfig(BaseModel):
             (calibrated) probabilities, applied to the head a row has no gold label
             for: topic rows learn sentiment from the teacher and vice versa. Needs a
             teacher; 0 disables.
+        generations: Born-again self-distillation: generation 1 is a plain
+            fine-tune, each later one starts again from the base model with the
+            previous generation as its teacher (``distill_weight``); only the last
+            is kept. 1 trains once.
         model_version: Version string written into the shipped config.
     """
 
@@ -109,6 +114,7 @@ class TrainConfig(BaseModel):
     dropout: float = 0.1
     bf16: bool = True
     distill_weight: float = 0.0
+    generations: int = Field(default=1, ge=1)
     model_version: str = "finsent-minilm-1.0.0"
 
 
@@ -475,6 +481,47 @@ def train(
         last_loss=float(np.mean(window[-50:])),
         losses=window,
     )
+
+
+def train_generations(
+    data_dir: Path,
+    base_model: Path,
+    out_dir: Path,
+    config: TrainConfig,
+    *,
+    device: str = "cpu",
+    teacher: Path | None = None,
+    train_examples: Sequence[Example] | None = None,
+) -> TrainResult:
+    """``config.generations`` runs of ``train``, each taught by the one before.
+
+    Generation 1 learns from the gold labels alone (unless ``teacher`` is given);
+    every later one also from its predecessor's probabilities. Earlier generations
+    live in a temporary folder; only the last is written to ``out_dir``. Arguments
+    are as for ``train``.
+
+    Returns:
+        The last generation's result.
+    """
+    with tempfile.TemporaryDirectory(prefix="finsent-generations-") as scratch:
+        for generation in range(1, config.generations + 1):
+            last = generation == config.generations
+            target = out_dir if last else Path(scratch) / f"generation-{generation}"
+            run_config = (
+                config if teacher is not None else config.model_copy(update={"distill_weight": 0.0})
+            )
+            logger.info("generation %d of %d", generation, config.generations)
+            result = train(
+                data_dir,
+                base_model,
+                target,
+                run_config,
+                device=device,
+                teacher=teacher,
+                train_examples=train_examples,
+            )
+            teacher = target
+    return result
 
 
 def _save_best(

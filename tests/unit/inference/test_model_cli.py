@@ -95,3 +95,16 @@ def test_help_texts_render() -> None:
     for command in ("train", "eval", "classify", "bench-model"):
         result = CliRunner().invoke(model_app, [command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--generations", "2", "--distill-weight", "0"],
+        ["--teacher", "some-model", "--distill-weight", "0"],
+    ],
+)
+def test_train_refuses_a_teacher_with_no_weight(args: list[str]) -> None:
+    result = CliRunner().invoke(model_app, ["train", *args])
+    assert result.exit_code == 2
+    assert "--distill-weight > 0" in result.output

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
+from transformers import BertModel
 
-from inference.model.classifier import Classifier, tiny_tokenizer
+import inference.model.train as train_module
+from inference.model.classifier import Classifier, tiny_bert_config, tiny_tokenizer
 from inference.model.data import Example
 from inference.model.metrics import softmax
 from inference.model.network import FinsentNet, HeadsConfig
-from inference.model.train import TrainConfig, encode, param_groups, predict_logits, train
+from inference.model.train import (
+    TrainConfig,
+    encode,
+    param_groups,
+    predict_logits,
+    train,
+    train_generations,
+)
 
 WORDS = {
     ("sentiment", 0): "shares plunge miss downgrade",
@@ -165,3 +175,29 @@ def test_heads_config_rejects_non_positive_temperature() -> None:
     with pytest.raises(ValueError):
         HeadsConfig(topic_temperature=0.0)
     assert torch.get_num_threads() >= 1
+
+
+def test_each_generation_is_taught_by_the_one_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokenizer = tiny_tokenizer()
+    base = tmp_path / "base"
+    BertModel(tiny_bert_config(len(tokenizer))).save_pretrained(base)
+    tokenizer.save_pretrained(str(base))
+    teachers: list[dict[str, object]] = []
+    real = train_module.teacher_probabilities
+
+    def recording(teacher_dir: Path, examples: list[Example], device: str) -> object:
+        teachers.append(FinsentNet.load(teacher_dir).heads.train)
+        return real(teacher_dir, examples, device)
+
+    monkeypatch.setattr(train_module, "teacher_probabilities", recording)
+    config = SMALL_RUN.model_copy(update={"max_steps": 8, "generations": 3, "distill_weight": 1.0})
+    train_generations(
+        tmp_path / "data-unused", base, tmp_path / "out", config, train_examples=_examples()
+    )
+    # Generation 1 is plain; 2 is taught by it, 3 by 2. Only the last is kept.
+    assert [(t["generations"], t["distill_weight"]) for t in teachers] == [(3, 0.0), (3, 1.0)]
+    shipped = json.loads((tmp_path / "out" / "finsent.json").read_text())["train"]
+    assert (shipped["generations"], shipped["distill_weight"]) == (3, 1.0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base", "out"]
