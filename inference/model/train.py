@@ -5,7 +5,8 @@ Batches mix both tasks, are length-bucketed and padded only to their longest row
 Model selection and early stopping use a stratified holdout carved from train
 (the official valid files are the test sets). The best model so far is written in
 the shipped format after every evaluation, so a run cut short still leaves a
-usable model.
+usable model. Optionally a teacher model (or the previous generation) supplies soft
+targets for the head each row has no gold label for (``distill_weight``).
 """
 
 from __future__ import annotations
