@@ -53,6 +53,11 @@ class BatchBuilder(Generic[T]):
     def __len__(self) -> int:
         return len(self._items)
 
+    @property
+    def policy(self) -> BatchPolicy:
+        """The limits this builder closes batches by."""
+        return self._policy
+
     def fits(self, item_cost: int) -> bool:
         """Whether one more item of this cost stays within the budget."""
         if not self._items:

@@ -179,7 +179,6 @@ class StreamRunner(Generic[T, P, R]):
         self._retry = retry or RetryPolicy()
         self._observer: RunnerObserver = observer or NullObserver()
         self.stop = stop or threading.Event()
-        self._policy = policy
         self._builder: BatchBuilder[Envelope[T]] = BatchBuilder(
             policy, lambda env: pipeline.cost(env.value)
         )
@@ -231,7 +230,7 @@ class StreamRunner(Generic[T, P, R]):
 
     def _idle_launch(self) -> bool:
         """Whether the policy launches now because the model has nothing to compute."""
-        if not self._policy.launch_when_idle:
+        if not self._builder.policy.launch_when_idle:
             return False
         inflight = self._inflight
         return inflight is None or inflight.future is None or inflight.future.done()
