@@ -82,7 +82,10 @@ def train(
     ] = None,
     distill_weight: Annotated[
         float | None,
-        typer.Option(help="Override the recipe's weight of the teacher's soft targets."),
+        typer.Option(
+            help="Weight of the teacher's soft targets. Default: 1 with --teacher or "
+            "--generations > 1."
+        ),
     ] = None,
     generations: Annotated[
         int | None,
@@ -116,6 +119,8 @@ def train(
         overrides["seed"] = seed
     if distill_weight is not None:
         overrides["distill_weight"] = distill_weight
+    elif teacher is not None or (generations or 1) > 1:
+        overrides["distill_weight"] = 1.0
     if generations is not None:
         overrides["generations"] = generations
     elif teacher is not None:

@@ -104,7 +104,23 @@ def test_help_texts_render() -> None:
         ["--teacher", "some-model", "--distill-weight", "0"],
     ],
 )
-def test_train_refuses_a_teacher_with_no_weight(args: list[str]) -> None:
+def test_train_refuses_a_teacher_with_a_zero_weight(args: list[str]) -> None:
     result = CliRunner().invoke(model_app, ["train", *args])
     assert result.exit_code == 2
     assert "--distill-weight > 0" in result.output
+
+
+def test_train_with_a_teacher_records_the_distillation(
+    tiny_model: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The tiny teacher tokenises with its own vocabulary; the student is the packaged
+    # MiniLM, so this also covers a teacher that does not share the student's tokenizer.
+    monkeypatch.setenv("FINSENT_DATA_DIR", str(data_dir))
+    out = tmp_path / "student"
+    result = CliRunner().invoke(
+        model_app,
+        ["train", "--out", str(out), "--max-steps", "2", "--teacher", str(tiny_model)],
+    )
+    assert result.exit_code == 0, result.output
+    recipe = json.loads((out / "finsent.json").read_text())["train"]
+    assert (recipe["distill_weight"], recipe["generations"], recipe["max_steps"]) == (1.0, 1, 2)
