@@ -311,7 +311,7 @@ def list_replays(settings: FinsentSettings) -> list[ReplayInfo]:
             (k.decode() if isinstance(k, bytes) else str(k)): ReplayInfo.model_validate_json(v)
             for k, v in client.hgetall(redis_keys.INGEST_REPLAYS).items()
         }
-        for ns in open_store_on(client).list_namespaces():
+        for ns in open_store_on(client, settings.store).list_namespaces():
             if ns not in known:
                 known[ns] = ReplayInfo(
                     namespace=ns,
@@ -335,7 +335,7 @@ def drop_replay(settings: FinsentSettings, namespace: str) -> int:
     check_namespace(namespace)
     client = settings.redis.client()
     try:
-        removed = open_store_on(client).drop_namespace(namespace)
+        removed = open_store_on(client, settings.store).drop_namespace(namespace)
         removed += drop_namespace_keys(client, namespace)
         client.hdel(redis_keys.INGEST_REPLAYS, namespace)
         return removed

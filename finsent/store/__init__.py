@@ -48,9 +48,12 @@ if TYPE_CHECKING:  # settings import the store's options; only the annotation ne
 
 
 def open_store_on(
-    client: redis.Redis, backend: Backend = "auto", options: StoreOptions | None = None
+    client: redis.Redis, options: StoreOptions, backend: Backend = "auto"
 ) -> SeriesStore:
-    """A store on an existing client; `auto` picks RedisTimeSeries when the server has it."""
+    """A store on an existing client; `auto` picks RedisTimeSeries when the server has it.
+
+    `options` has no default, for the reason `open_store` takes the settings whole.
+    """
     if backend == "auto":
         backend = "timeseries" if has_timeseries(client) else "core"
     if backend == "timeseries":
@@ -68,4 +71,4 @@ def open_store(settings: FinsentSettings, backend: Backend = "auto") -> SeriesSt
         settings: where Redis is (`settings.redis`) and the retention (`settings.store`).
         backend: `auto` (probe `MODULE LIST` / `COMMAND INFO TS.ADD`), or force one.
     """
-    return open_store_on(settings.redis.client(), backend, settings.store)
+    return open_store_on(settings.redis.client(), settings.store, backend)

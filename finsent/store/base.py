@@ -164,9 +164,9 @@ class SeriesStore(abc.ABC):
     _stride: int = 1
     _write_series_lua: str = ""
 
-    def __init__(self, client: redis.Redis, options: StoreOptions | None = None) -> None:
+    def __init__(self, client: redis.Redis, options: StoreOptions) -> None:
         self._r = client
-        self.options = options or StoreOptions()
+        self.options = options
         self._write: Script = client.register_script(
             build_write_script(self._stride, self._write_series_lua)
         )

@@ -306,10 +306,12 @@ def test_unreachable_store_is_503_not_500() -> None:
     from fastapi.testclient import TestClient
 
     from finsent.settings import RedisSettings
-    from finsent.store import open_store_on
+    from finsent.store import StoreOptions, open_store_on
 
     nowhere = RedisSettings(port=_free_port(), socket_timeout_s=0.5).client()
-    app = create_app(WebSettings(), open_store_on(nowhere, "core"), RedisAlertLog(nowhere))
+    app = create_app(
+        WebSettings(), open_store_on(nowhere, StoreOptions(), "core"), RedisAlertLog(nowhere)
+    )
     with TestClient(app) as client:
         response = client.get("/api/v1/namespaces")
     assert response.status_code == 503

@@ -102,8 +102,8 @@ def test_keys_of_a_namespace_share_one_hash_tag() -> None:
 def test_auto_picks_the_backend_the_server_has() -> None:
     # fakeredis emulates TS.*: auto finds it by probing TS.INFO.
     fake = fakeredis.FakeRedis()
-    assert isinstance(open_store_on(fake, "auto"), TimeSeriesStore)
-    assert isinstance(open_store_on(fake, "core"), CoreStore)
+    assert isinstance(open_store_on(fake, StoreOptions(), "auto"), TimeSeriesStore)
+    assert isinstance(open_store_on(fake, StoreOptions(), "core"), CoreStore)
 
 
 def test_every_service_reads_store_options_from_one_place(monkeypatch: pytest.MonkeyPatch) -> None:
