@@ -133,8 +133,9 @@ class Classifier:
     ) -> None:
         self._net = net.eval()
         self._device = torch.device(device)
+        use_graph = self._device.type == "cpu" if frozen is None else frozen
         self._forward: Forward = self._net
-        if frozen if frozen is not None else self._device.type == "cpu":
+        if use_graph:
             self._forward = freeze_network(self._net, self._device) or self._net
         self._tokenizer = tokenizer
         self._max_length = max_length or net.heads.max_length

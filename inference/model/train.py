@@ -11,6 +11,7 @@ targets for the head each row has no gold label for (``distill_weight``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -381,7 +382,7 @@ def train(
         # stream so a distilled run differs from a plain one only by its targets.
         with torch.random.fork_rng(devices=[]):
             soft = teacher_probabilities(teacher, fit, device)
-        fit_data = Encoded(fit_data.ids, fit_data.task, fit_data.label, soft)
+        fit_data = dataclasses.replace(fit_data, soft=soft)
     holdout_data = encode(holdout, tokenizer, config.max_length)
     weights = {
         task: class_weights(fit, task, config.class_weight_power).to(device) for task in TASKS
