@@ -281,31 +281,9 @@ class Stack:
         return config
 
     def _format_storage_once(self, java: str, libs: Path, config: Path) -> None:
-        data = self._kafka_home / "data"
-        if (data / "meta.properties").exists():
+        if (self._kafka_home / "data" / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        result = subprocess.run(
-            [
-                java,
-                "-cp",
-                f"{libs}/*",
-                "kafka.tools.StorageTool",
-                "format",
-                "-t",
-                cluster_id,
-                "-c",
-                str(config),
-                "--ignore-formatted",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise ConfigurationError(
-                f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}"
-            )
+        format_kafka_storage(java, libs, config, new_cluster_id())
 
     def _wait_kafka(self, deadline: float) -> None:
         """Healthy means a probe message goes through produce and consume."""
@@ -401,3 +379,37 @@ def _stop_pid_file(pid_file: Path, marker: str, timeout_s: float = 60.0) -> bool
 def _reap(pid: int) -> None:
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def new_cluster_id() -> str:
+    """A random KRaft cluster id: a UUID in URL-safe base64, 22 characters."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def format_kafka_storage(java: str, libs: Path, config: Path, cluster_id: str) -> None:
+    """Format the broker's log dirs for KRaft (a no-op on already formatted dirs).
+
+    Raises:
+        ConfigurationError: the storage tool failed; its output is in the message.
+    """
+    result = subprocess.run(
+        [
+            java,
+            "-cp",
+            f"{libs}/*",
+            "kafka.tools.StorageTool",
+            "format",
+            # `--opt=value`, not `-t value`: one id in 64 starts with "-", which the
+            # tool's argument parser would read as an option and fail on.
+            f"--cluster-id={cluster_id}",
+            f"--config={config}",
+            "--ignore-formatted",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise ConfigurationError(
+            f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}"
+        )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -12,7 +14,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from finsent.errors import ConfigurationError
 from finsent.settings import FinsentSettings, RedisSettings, StackSettings
-from finsent.stack import Stack
+from finsent.stack import Stack, format_kafka_storage, new_cluster_id
 
 
 def test_up_is_idempotent_and_status_reports_both(settings: FinsentSettings) -> None:
@@ -60,3 +62,24 @@ def test_wrong_redis_password_gives_a_clear_error(redis_with_password: RedisSett
     missing = redis_with_password.model_copy(update={"password": None})
     with pytest.raises(ConfigurationError, match="requires a password"):
         missing.connect()
+
+
+def test_storage_format_takes_a_cluster_id_that_starts_with_a_dash(
+    settings: FinsentSettings, tmp_path: Path
+) -> None:
+    # One random id in 64 starts with "-"; `-t <id>` made the storage tool read it as an
+    # option, so `stack up` failed on a fresh machine about once in 64.
+    java = shutil.which("java")
+    assert java is not None
+    libs = settings.stack.kafka_libs or settings.stack.home / "kafka" / "libs"
+    config = tmp_path / "server.properties"
+    config.write_text(
+        "process.roles=broker,controller\nnode.id=1\n"
+        "controller.quorum.voters=1@localhost:1\ncontroller.listener.names=CONTROLLER\n"
+        "listeners=PLAINTEXT://localhost:2,CONTROLLER://localhost:1\n"
+        f"log.dirs={tmp_path / 'data'}\n"
+    )
+    cluster_id = "-" + new_cluster_id()[1:]
+    format_kafka_storage(java, libs, config, cluster_id)
+    meta = (tmp_path / "data" / "meta.properties").read_text()
+    assert f"cluster.id={cluster_id}\n" in meta
