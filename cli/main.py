@@ -40,6 +40,7 @@ app.command("train")(model_cli.train)
 app.command("adapt")(model_cli.adapt)
 app.command("eval")(model_cli.eval_model)
 app.command("classify")(model_cli.classify)
+app.add_typer(model_cli.teachers_app, name="teachers")
 
 
 def main() -> None:

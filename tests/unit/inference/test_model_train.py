@@ -132,7 +132,7 @@ def test_a_teacher_teaches_the_head_that_has_no_gold_labels(tmp_path: Path) -> N
         topic_only,
         tmp_path / "taught",
         SMALL_RUN.model_copy(update={"distill_weight": 1.0}),
-        teacher=tmp_path / "teacher",
+        teachers=[tmp_path / "teacher"],
     )
     untaught = _train_tiny(topic_only, tmp_path / "untaught", SMALL_RUN)
 
@@ -146,6 +146,53 @@ def test_a_teacher_teaches_the_head_that_has_no_gold_labels(tmp_path: Path) -> N
     assert agreement(taught) >= 0.9
     assert agreement(untaught) < 0.5
     assert kl_to_teacher(taught) < 0.1 * kl_to_teacher(untaught)
+
+
+def _confident_teacher(folder: Path, seed: int) -> FinsentNet:
+    teacher = Classifier.random_tiny(seed=seed).net
+    with torch.no_grad():
+        teacher.sentiment_head.weight.mul_(20.0)
+    teacher.save(folder)
+    tiny_tokenizer().save_pretrained(str(folder))
+    return teacher
+
+
+def test_an_ensemble_of_teachers_teaches_their_mean(tmp_path: Path) -> None:
+    # Two confident teachers that disagree: the student, with no sentiment gold labels,
+    # must learn their mean, closer to it than to either teacher alone.
+    first = _confident_teacher(tmp_path / "first", seed=1)
+    second = _confident_teacher(tmp_path / "second", seed=2)
+    topic_only = [Example(e.text, "topic", 4) if e.task == "sentiment" else e for e in _examples()]
+    texts = [e.text for e in _examples() if e.task == "sentiment"]
+    each = [_sentiment_probs(t, texts) for t in (first, second)]
+    assert float((each[0].argmax(1) != each[1].argmax(1)).float().mean()) > 0.2
+    mean = (each[0] + each[1]) / 2
+    student = _train_tiny(
+        topic_only,
+        tmp_path / "student",
+        SMALL_RUN.model_copy(update={"distill_weight": 1.0}),
+        teachers=[tmp_path / "first", tmp_path / "second"],
+    )
+    probs = _sentiment_probs(student, texts)
+
+    def kl(target: torch.Tensor) -> float:
+        return float((target * (target / probs).log()).sum(dim=1).mean())
+
+    assert kl(mean) < 0.5 * min(kl(each[0]), kl(each[1]))
+    assert float((probs.argmax(1) == mean.argmax(1)).float().mean()) >= 0.9
+
+
+def test_ensemble_probabilities_average_the_teachers(tmp_path: Path) -> None:
+    _confident_teacher(tmp_path / "a", seed=1)
+    _confident_teacher(tmp_path / "b", seed=2)
+    rows = _examples()[:10]
+    a = train_module.teacher_probabilities(tmp_path / "a", rows, "cpu")
+    b = train_module.teacher_probabilities(tmp_path / "b", rows, "cpu")
+    both = train_module.ensemble_probabilities([tmp_path / "a", tmp_path / "b"], rows, "cpu")
+    for task in ("sentiment", "topic"):
+        assert both[task] == pytest.approx((a[task] + b[task]) / 2)
+    with pytest.raises(ValueError, match="teacher"):
+        train_module.ensemble_probabilities([], rows, "cpu")
 
 
 def test_distillation_without_a_teacher_is_refused(tmp_path: Path) -> None:
