@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alerts.rules import DEFAULT_RULES, Rule
 from finsent.schemas import LIVE_NAMESPACE
+
+PAGE_MARGIN_S = 60
+"""Slack for a slow evaluation pass between a decision and the paging check."""
 
 
 class AlertsSettings(BaseSettings):
@@ -29,8 +32,8 @@ class AlertsSettings(BaseSettings):
     max_event_lag_s: Annotated[int, Field(ge=0)] = 3600
     """Windows ending longer ago than this (wall clock) are logged but never paged."""
     evidence_count: Annotated[int, Field(ge=0, le=50)] = 5
-    max_windows_per_pass: Annotated[int, Field(ge=1)] = 2_000
-    """Bound on windows one `evaluate` call covers per rule; the next call continues."""
+    max_steps_per_pass: Annotated[int, Field(ge=1)] = 2_000
+    """Bound on decision steps one pass covers per rule; `evaluate` repeats passes."""
 
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
@@ -52,3 +55,23 @@ class AlertsSettings(BaseSettings):
 
     metrics_port: int | None = 9102
     store_backend: Literal["auto", "core", "timeseries"] = "auto"
+
+    @model_validator(mode="after")
+    def _every_rule_can_page(self) -> AlertsSettings:
+        # Live, a window ending at t is decided when the clock reaches t + lateness and seen
+        # by the next poll; it may page only if it ended within max_event_lag_s. A rule that
+        # waits longer than that could never page: refuse it here, not in an incident.
+        for rule in self.rules:
+            needed = rule.lateness_s + self.poll_interval_s + PAGE_MARGIN_S
+            if needed > self.max_event_lag_s:
+                raise ValueError(
+                    f"rule {rule.name!r} could never page: its windows are decided "
+                    f"lateness_s={rule.lateness_s}s after they end (+ poll_interval_s="
+                    f"{self.poll_interval_s:g}s + {PAGE_MARGIN_S}s margin), but only windows "
+                    f"that ended within max_event_lag_s={self.max_event_lag_s}s may page; "
+                    "raise FINSENT_ALERTS_MAX_EVENT_LAG_S or lower the rule's lateness_s"
+                )
+        names = [r.name for r in self.rules]
+        if len(set(names)) != len(names):
+            raise ValueError(f"rule names must be unique: {names}")
+        return self

@@ -79,7 +79,7 @@ class AlertStateStore:
                 pipe.watch(cursor_key, detectors_key)  # type: ignore[no-untyped-call]
                 raw_cursor = pipe.hget(cursor_key, rule)
                 states = {
-                    as_str(k): DetectorState.model_validate_json(v)
+                    as_str(k): DetectorState.from_json(v)
                     for k, v in pipe.hgetall(detectors_key).items()
                 }
                 transition = evaluate(int(raw_cursor) if raw_cursor else None, states)
@@ -90,7 +90,7 @@ class AlertStateStore:
                 if transition.states:
                     pipe.hset(
                         detectors_key,
-                        mapping={k: s.model_dump_json() for k, s in transition.states.items()},
+                        mapping={k: s.to_json() for k, s in transition.states.items()},
                     )
                 self._queue_changes(pipe, namespace, transition.changes)
                 pipe.execute()
@@ -155,6 +155,12 @@ class AlertStateStore:
                     # Release only our own lease (it may have expired and been taken over).
                     if self._r.get(key) == token.encode():
                         self._r.delete(key)
+
+    def cursor_ms(self, namespace: str, rule: str) -> int | None:
+        """End of the last step the rule decided in the namespace (None before the first)."""
+        with transient_errors():
+            raw = self._r.hget(redis_keys.alert_cursor(namespace), rule)
+        return int(raw) if raw is not None else None
 
     def open_incidents(self, namespace: str) -> list[Alert]:
         with transient_errors():

@@ -46,6 +46,8 @@ class AlertOut(BaseModel):
     value: str
     window_start: str
     window_end: str
+    decided_at: str | None
+    """Event time the decision became final (window end + lateness): time-to-page."""
     severity: str
     observed: float
     baseline: float
@@ -83,6 +85,7 @@ def alert_out(alert: Alert) -> AlertOut:
         value=alert.series.value,
         window_start=alert.window_start.astimezone(UTC).isoformat(),
         window_end=alert.window_end.astimezone(UTC).isoformat(),
+        decided_at=alert.decided_at.astimezone(UTC).isoformat() if alert.decided_at else None,
         severity=alert.severity,
         observed=alert.observed,
         baseline=alert.baseline,

@@ -133,6 +133,11 @@ class Alert(WireModel):
     doc_count: Annotated[int, Field(ge=0)]
     evidence: tuple[Evidence, ...] = ()
     evaluated_at: AwareDatetime
-    """Event-time watermark at which this state change was decided."""
+    """Event-time watermark when the engine evaluated it (a replay evaluates late)."""
+    decided_at: AwareDatetime | None = None
+    """Event time at which the decision became final: `window_end` plus the rule's lateness,
+    the watermark live data needs to reach. `decided_at - first document of the burst` is
+    the time-to-page live would have had, on a replay too. None only on alerts logged
+    before the field existed."""
     notify: bool = True
     """False for replays and stale windows: written to the log, never sent to on-call."""

@@ -396,6 +396,18 @@ class SeriesStore(abc.ABC):
             for at in range(first, end_ms, step_ms)
         ]
 
+    def buckets(
+        self,
+        series: SeriesRef,
+        namespace: str,
+        start: datetime,
+        end: datetime,
+        resolution: Resolution = "1m",
+    ) -> dict[int, SeriesTotals]:
+        """The non-empty buckets starting in `[start, end)`, by start (epoch ms): a sparse
+        `range` for readers that aggregate many steps themselves (the alert engine)."""
+        return self._fetch_checked(namespace, resolution, series, to_ms(start), to_ms(end))
+
     def _fetch_checked(
         self, namespace: str, resolution: Resolution, ref: SeriesRef, start_ms: int, end_ms: int
     ) -> dict[int, SeriesTotals]:

@@ -31,9 +31,10 @@ RULES = [
     {
         "name": "cli-1h",
         "window_s": 3600,
+        "step_s": 300,
         "kinds": ["ticker"],
-        "grace_s": 0,
-        "params": {"min_count": 20, "min_history_windows": 5, "min_baseline_docs": 50},
+        "lateness_s": 0,
+        "params": {"min_count": 20, "min_negative": 10, "resolve_s": 0},
     }
 ]
 
@@ -127,7 +128,8 @@ def test_a_restarted_service_pages_each_incident_once(
     pages = [Alert.model_validate(p) for p in got]
     assert [(p.state, p.series.value) for p in pages] == [("firing", "WMT"), ("resolved", "WMT")]
     assert pages[0].incident_id == pages[1].incident_id
-    assert pages[0].window_start == T0 + 8 * H and pages[0].doc_count == 50
+    assert T0 + 8 * H < pages[0].window_end <= T0 + 9 * H and pages[0].doc_count >= 20
+    assert pages[0].decided_at == pages[0].window_end  # lateness 0
 
     listed = alerts_cli(["list", "--json"], namespace, url)
     assert listed.returncode == 0, listed.stderr[-2000:]

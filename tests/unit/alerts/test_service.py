@@ -1,30 +1,36 @@
-"""The engine on the RedisTimeSeries backend (fakeredis): one page per incident, replays quiet."""
+"""The engine over a fakeredis store: live timing, late data, future documents, cold start."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import fakeredis
+import pytest
+from pydantic import ValidationError
 
 from alerts.detector import DetectorParams
-from alerts.notify import Channel, Notifier, NotifyError
-from alerts.rules import Rule
+from alerts.notify import Notifier, NotifyError
+from alerts.rules import DEFAULT_RULES, Rule
 from alerts.service import AlertEngine
 from alerts.settings import AlertsSettings
 from finsent.labels import SentimentLabel
 from finsent.schemas import Alert, ScoredDocument
-from finsent.store import SeriesStore, StoreOptions, TimeSeriesStore
+from finsent.store import CoreStore, SeriesStore, StoreOptions, TimeSeriesStore
 from finsent.store.testing import scored_doc
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
-H = timedelta(hours=1)
+MIN = timedelta(minutes=1)
+POLL = timedelta(minutes=5)
 RULE = Rule(
     name="neg-1h",
     window_s=3600,
+    step_s=300,
+    lateness_s=600,
     kinds=("ticker", "all"),
-    grace_s=0,
-    params=DetectorParams(min_count=20, min_history_windows=5, min_baseline_docs=50),
+    params=DetectorParams(min_count=10, min_negative=5, resolve_s=900),
 )
+QUIET = DEFAULT_RULES[1]
 
 
 class Recorder:
@@ -38,103 +44,223 @@ class Recorder:
         self.got.append(alert)
 
 
-def hour(ns: str, index: int, count: int, negatives: int) -> list[ScoredDocument]:
+class Clock:
+    """The wall clock of a live service, moved by the test."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+def background(ns: str, hours: int, per_hour: int = 12, start: datetime = T0) -> list[Any]:
+    """Ordinary chatter: 20% negative, spread over the hours, about MSFT and the market."""
     docs = []
-    for i in range(count):
-        label: SentimentLabel = "negative" if i < negatives else "positive"
-        at = T0 + index * H + timedelta(seconds=i * 61)
-        docs.append(scored_doc(f"{index}-{i}", at, ns, label, tickers=("AAPL",)))
+    for h in range(hours):
+        for i in range(per_hour):
+            label: SentimentLabel = "negative" if i % 5 == 0 else "neutral"
+            at = start + timedelta(hours=h, seconds=i * 3600 // per_hour)
+            docs.append(scored_doc(f"bg-{h}-{i}", at, ns, label, tickers=("MSFT",)))
     return docs
 
 
-def engine(
-    store: SeriesStore, channels: list[Channel], page: tuple[str, ...] = ("ns",)
+def burst(ns: str, start: datetime, n: int = 12, ticker: str = "WMT") -> list[ScoredDocument]:
+    """A burst: n posts over n minutes, 5 in 6 negative."""
+    return [
+        scored_doc(
+            f"{ticker}-{start:%H%M}-{i}",
+            start + i * MIN,
+            ns,
+            "neutral" if i % 6 == 5 else "negative",
+            tickers=(ticker,),
+        )
+        for i in range(n)
+    ]
+
+
+def make_engine(
+    store: SeriesStore,
+    clock: Clock,
+    channels: list[Any] | None = None,
+    page: tuple[str, ...] = ("ns",),
+    rules: tuple[Rule, ...] = (RULE,),
 ) -> AlertEngine:
-    settings = AlertsSettings(rules=(RULE,), page_namespaces=page, max_event_lag_s=86_400)
-    return AlertEngine(store, settings, Notifier(channels, attempts=1), clock=lambda: T0 + 30 * H)
+    settings = AlertsSettings(rules=rules, page_namespaces=page, publish_kafka=False)
+    return AlertEngine(store, settings, Notifier(channels or [], attempts=1), clock=clock)
 
 
-def test_incident_pages_once_across_restart_on_timeseries_backend() -> None:
+def live(
+    store: SeriesStore, engine: AlertEngine, clock: Clock, docs: list[ScoredDocument]
+) -> list[Alert]:
+    """Documents arrive as they are published; the service polls after each one, and every
+    5 minutes for half an hour after it (then the clock jumps: nothing more to decide)."""
+    out: list[Alert] = []
+    for doc in sorted(docs, key=lambda d: d.published_at):
+        last = clock.at
+        while clock.at + POLL <= doc.published_at and clock.at < last + 6 * POLL:
+            clock.at += POLL
+            out += engine.evaluate("ns")
+        clock.at = max(clock.at, doc.published_at)
+        store.write_batch([doc])
+        out += engine.evaluate("ns")
+    return out
+
+
+def essence(alerts: list[Alert]) -> list[tuple[Any, ...]]:
+    return [
+        (a.state, a.series, a.window_start, a.decided_at, a.doc_count, round(a.z_score, 9))
+        for a in alerts
+    ]
+
+
+@pytest.fixture
+def store() -> SeriesStore:
+    return CoreStore(fakeredis.FakeRedis(), StoreOptions())
+
+
+def test_a_rule_that_could_never_page_is_refused_at_start_up() -> None:
+    # The old daily rule: decided an hour after its window ends, paged only within an hour.
+    daily = Rule(name="daily", window_s=86_400, kinds=("ticker",), lateness_s=3600)
+    with pytest.raises(ValidationError, match="'daily' could never page"):
+        AlertsSettings(rules=(daily,), max_event_lag_s=3600)
+    AlertsSettings(rules=(daily,), max_event_lag_s=3600 + 60 + 10)  # enough room: accepted
+    assert AlertsSettings().rules == DEFAULT_RULES  # the defaults can all page
+
+
+def test_a_rule_reading_trimmed_minutes_is_refused(store: SeriesStore) -> None:
+    week = Rule(name="week", window_s=7 * 86_400, kinds=("ticker",))
+    with pytest.raises(ValueError, match="minute_retention_s"):
+        make_engine(store, Clock(T0), rules=(week,))
+
+
+def test_live_burst_pages_within_minutes(store: SeriesStore) -> None:
+    clock = Clock(T0)
+    pager = Recorder()
+    engine = make_engine(store, clock, [pager])
+    start = T0 + timedelta(hours=30, minutes=2)
+    got = live(store, engine, clock, background("ns", 40) + burst("ns", start))
+    fired = [a for a in got if a.state == "firing" and a.series.kind == "ticker"]
+    assert [a.series.value for a in fired] == ["WMT"]
+    alert = fired[0]
+    assert alert.notify and pager.got[0].incident_id == alert.incident_id
+    assert alert.decided_at is not None
+    # Paged at most a step plus the lateness after the posts that make the burst.
+    assert alert.decided_at - start <= timedelta(minutes=25)
+    assert alert.decided_at == alert.window_end + timedelta(seconds=RULE.lateness_s)
+    assert alert.evaluated_at <= clock.at
+
+
+def test_a_future_dated_document_neither_judges_nor_resolves_the_future(
+    store: SeriesStore,
+) -> None:
+    clock = Clock(T0)
+    engine = make_engine(store, clock)
+    start = T0 + timedelta(hours=30)
+    got = live(store, engine, clock, background("ns", 30) + burst("ns", start))
+    clock.at = start + 25 * MIN
+    got += engine.evaluate("ns")
+    # A document dated a day ahead (the store accepts up to max_future_s of clock skew)
+    # moves the store's watermark a day on; the engine still stops at the wall clock.
+    store.write_batch([scored_doc("ahead", clock.at + timedelta(days=1), "ns", tickers=("X",))])
+    got += engine.evaluate("ns")
+    assert [a.state for a in got if a.series.kind == "ticker"] == ["firing"]
+    open_now = [a.series.value for a in engine.open_incidents("ns") if a.series.kind == "ticker"]
+    assert open_now == ["WMT"]  # not resolved on calm windows that have not happened
+    cursor = engine.state.cursor_ms("ns", RULE.name)
+    assert cursor is not None
+    assert cursor <= int((clock.at - timedelta(seconds=RULE.lateness_s)).timestamp() * 1000)
+    # As the clock catches up, the incident resolves on windows that have now happened.
+    clock.at += timedelta(hours=2)
+    resolved = [a for a in engine.evaluate("ns") if a.series.kind == "ticker"]
+    assert [a.state for a in resolved] == ["resolved"]
+    assert resolved[0].window_end <= clock.at
+
+
+def test_late_batch_within_lateness_gives_the_same_decision_as_on_time_data() -> None:
+    start = T0 + timedelta(hours=30, minutes=2)
+    decisions = []
+    for late in (False, True):
+        store = CoreStore(fakeredis.FakeRedis(), StoreOptions())
+        clock = Clock(T0)
+        engine = make_engine(store, clock)
+        docs = background("ns", 40)
+        if late:
+            # An RSS-like batch: the burst's posts reach the store only 8 minutes after the
+            # last of them was published, while other documents moved the watermark on.
+            held = burst("ns", start)
+            got = live(store, engine, clock, [d for d in docs if d.published_at < start])
+            arrival = held[-1].published_at + 8 * MIN
+            got += live(
+                store, engine, clock, [d for d in docs if start <= d.published_at < arrival]
+            )
+            store.write_batch(held)
+            got += live(store, engine, clock, [d for d in docs if d.published_at >= arrival])
+        else:
+            got = live(store, engine, clock, docs + burst("ns", start))
+        decisions.append(essence([a for a in got if a.series.kind == "ticker"]))
+    assert decisions[0] and decisions[0][0][0] == "firing"
+    assert decisions[1] == decisions[0]
+
+
+def test_replay_decides_exactly_what_live_decided() -> None:
+    def docs_for(ns: str) -> list[ScoredDocument]:
+        return background(ns, 60) + burst(ns, T0 + timedelta(hours=30))
+
+    live_store = CoreStore(fakeredis.FakeRedis(), StoreOptions())
+    clock = Clock(T0)
+    engine = make_engine(live_store, clock)
+    seen = live(live_store, engine, clock, docs_for("ns"))
+    seen += engine.evaluate("ns")
+
+    replay_store = CoreStore(fakeredis.FakeRedis(), StoreOptions())
+    replay_store.write_batch(docs_for("replay"))
+    at_once = make_engine(replay_store, Clock(T0 + timedelta(days=400)), page=()).evaluate("replay")
+    assert [a.state for a in seen if a.series.kind == "ticker"] == ["firing", "resolved"]
+    assert essence(seen) == essence(at_once)
+    assert all(a.notify for a in seen) and not any(a.notify for a in at_once)
+
+
+def test_cold_start_first_burst_pages_calm_week_does_not(store: SeriesStore) -> None:
+    clock = Clock(T0)
+    engine = make_engine(store, clock, rules=DEFAULT_RULES)
+    # A week of a few calm posts a day on a brand-new name, and nothing else.
+    calm = [
+        scored_doc(
+            f"c-{d}-{i}",
+            T0 + timedelta(days=d, hours=9 + 3 * i),
+            "ns",
+            "negative" if (d + i) % 4 == 0 else "neutral",
+            tickers=("NEWCO",),
+        )
+        for d in range(7)
+        for i in range(3)
+    ]
+    assert live(store, engine, clock, calm) == []
+    # A name never seen before: its first documents are a burst.
+    start = T0 + timedelta(days=7, hours=14)
+    later = scored_doc("later", start + timedelta(hours=1), "ns", tickers=("MSFT",))
+    fired = live(store, engine, clock, [*burst("ns", start, n=10, ticker="FRESH"), later])
+    assert [(a.state, a.series.value) for a in fired] == [("firing", "FRESH")]
+
+
+def test_replay_namespace_is_logged_not_paged() -> None:
     store = TimeSeriesStore(fakeredis.FakeRedis(), StoreOptions())
     pager = Recorder()
-    shape = [(50, 10)] * 8 + [(50, 40), (50, 42), (50, 10), (50, 10)]
-    first = engine(store, [pager])
-    for i, (count, neg) in enumerate(shape[:9]):
-        store.write_batch(hour("ns", i, count, neg))
-        first.evaluate("ns")
-    # One quiet document past the hour closes the spike window.
-    store.write_batch(
-        [scored_doc("tick", T0 + 9 * H + timedelta(minutes=1), "ns", tickers=("ZZZ",))]
-    )
-    assert [(a.state, a.series.kind) for a in first.evaluate("ns")] == [
-        ("firing", "all"),
-        ("firing", "ticker"),
-    ]
-    second = engine(store, [pager])  # restart mid-incident
-    for i, (count, neg) in enumerate(shape[9:], start=9):
-        store.write_batch(hour("ns", i, count, neg))
-        second.evaluate("ns")
-    store.write_batch([scored_doc("end", T0 + 13 * H, "ns", tickers=("ZZZ",))])
-    second.evaluate("ns")
-    states = [(a.state, a.series.value) for a in pager.got]
-    assert states == [
-        ("firing", "all"),
-        ("firing", "AAPL"),
-        ("resolved", "all"),
-        ("resolved", "AAPL"),
-    ]
-    assert len({a.incident_id for a in pager.got}) == 2
-
-
-def test_replay_namespace_is_logged_not_paged_and_dead_channels_give_up() -> None:
-    store = TimeSeriesStore(fakeredis.FakeRedis(), StoreOptions())
-    pager = Recorder()
-    for i, (count, neg) in enumerate([(50, 10)] * 8 + [(50, 45), (5, 0)]):
-        store.write_batch(hour("replay", i, count, neg))
-    replay = engine(store, [pager], page=("live",))
+    store.write_batch(background("replay", 40) + burst("replay", T0 + timedelta(hours=30)))
+    replay = make_engine(store, Clock(T0 + timedelta(days=2)), [pager], page=("live",))
     fired = replay.evaluate("replay")
     assert fired and all(not a.notify for a in fired) and pager.got == []
     assert replay.state.outbox("replay") == []  # nothing to deliver for a replay
 
-    dead = Recorder("dead", fail=True)
-    live = AlertEngine(
-        store,
-        AlertsSettings(
-            rules=(RULE,), page_namespaces=("replay2",), max_event_lag_s=86_400, notify_max_rounds=2
-        ),
-        Notifier([dead], attempts=1, backoff_s=0),
-        clock=lambda: T0 + 10 * H,
-    )
-    for i, (count, neg) in enumerate([(50, 10)] * 8 + [(50, 45), (5, 0)]):
-        store.write_batch(hour("replay2", i, count, neg))
-    assert live.evaluate("replay2")
-    assert len(live.state.outbox("replay2")) == 2  # first round failed, kept
-    live.evaluate("replay2")
-    assert live.state.outbox("replay2") == []  # dropped after notify_max_rounds
 
-
-def test_until_holds_windows_open_for_slow_partitions() -> None:
-    store = TimeSeriesStore(fakeredis.FakeRedis(), StoreOptions())
-    for i, (count, neg) in enumerate([(50, 10)] * 8 + [(50, 45)]):
-        store.write_batch(hour("p", i, count, neg))
-    # A fast partition is already two hours ahead.
-    store.write_batch([scored_doc("fast", T0 + 11 * H, "p", tickers=("ZZZ",))])
-    slow = engine(store, [], page=())
-    assert slow.evaluate("p", until=T0 + 8 * H + timedelta(minutes=30)) == []
-    fired = slow.evaluate("p", until=T0 + 9 * H)
-    assert [(a.state, a.series.value) for a in fired] == [("firing", "all"), ("firing", "AAPL")]
-
-
-def test_one_call_covers_every_closed_window_even_past_the_per_pass_bound() -> None:
-    store = TimeSeriesStore(fakeredis.FakeRedis(), StoreOptions())
-    for i, (count, neg) in enumerate([(50, 10)] * 8 + [(50, 45), (50, 10)]):
-        store.write_batch(hour("b", i, count, neg))
-    store.write_batch([scored_doc("end", T0 + 11 * H, "b", tickers=("ZZZ",))])
-    settings = AlertsSettings(rules=(RULE,), page_namespaces=(), max_windows_per_pass=3)
+def test_one_call_covers_every_closed_step_even_past_the_per_pass_bound(
+    store: SeriesStore,
+) -> None:
+    store.write_batch(background("b", 40) + burst("b", T0 + timedelta(hours=30)))
+    settings = AlertsSettings(rules=(RULE,), page_namespaces=(), max_steps_per_pass=7)
     fired = AlertEngine(store, settings, clock=lambda: T0).evaluate("b")
-    assert [(a.state, a.series.value) for a in fired] == [
-        ("firing", "all"),
-        ("firing", "AAPL"),
-        ("resolved", "all"),
-        ("resolved", "AAPL"),
+    assert [(a.state, a.series.value) for a in fired if a.series.kind == "ticker"] == [
+        ("firing", "WMT"),
+        ("resolved", "WMT"),
     ]
