@@ -35,7 +35,7 @@ from kafka.consumer.subscription_state import AsyncConsumerRebalanceListener
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from finsent.errors import DlqLimitExceeded, InvalidMessage
+from finsent.errors import ConfigurationError, DlqLimitExceeded, InvalidMessage
 from finsent.stream.base import (
     Envelope,
     NullObserver,
@@ -165,6 +165,7 @@ class StreamRunner(Generic[T, P, R]):
 
     def run(self) -> RunStats:
         """Consume until `stop` is set, then finish the in-flight batch and leave the group."""
+        self._await_topic()
         self._consumer.subscribe([self._topic], listener=_Rebalance(self._revocations))
         self._observer.ready(True)
         try:
@@ -176,6 +177,19 @@ class StreamRunner(Generic[T, P, R]):
             self._consumer.close(autocommit=False)
             self._observer.ready(False)
         return self.stats
+
+    def _await_topic(self, timeout_s: float = 60.0) -> None:
+        """Join only once the topic's partitions are known.
+
+        A group leader that assigns before its metadata lists the topic's partitions
+        assigns nothing ("No partition metadata"), and the group has to rebalance again
+        once they appear; joining with them known avoids that round entirely.
+        """
+        deadline = self._clock() + timeout_s
+        while not self._consumer.partitions_for_topic(self._topic):
+            if self._clock() > deadline or self.stop.is_set():
+                raise ConfigurationError(f"topic {self._topic!r} does not exist")
+            time.sleep(0.2)
 
     def _step(self) -> None:
         self._handle_revocation()
