@@ -212,7 +212,10 @@ def run_pipeline(
     from ingest.settings import IngestSettings
 
     started_at = datetime.now(UTC)
-    ns = check_namespace(namespace or default_namespace(started_at))
+    alerts_settings = AlertsSettings(metrics_port=None)
+    ns = check_namespace(
+        namespace or default_namespace(started_at), paging=alerts_settings.page_namespaces
+    )
     typer.echo("starting the stack (Kafka + Redis) ...", err=True)
     Stack(base).up()
     ensure_pipeline_topics(base.kafka, [DOCUMENTS, SCORED, ALERTS])
@@ -233,7 +236,6 @@ def run_pipeline(
     )
     inference.start()
 
-    alerts_settings = AlertsSettings(metrics_port=None)
     import httpx
 
     http = httpx.Client(timeout=alerts_settings.notify_timeout_s)

@@ -11,14 +11,16 @@ import random
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 
-from finsent.kafka_io import ensure_topics
+from finsent.kafka_io import ensure_topics, make_producer
 from finsent.schemas import Document
 from finsent.settings import (
     REPO_ROOT,
@@ -227,3 +229,117 @@ def test_two_consumers_split_four_partitions(
     assert len(written) == 2 and all(w > 0 for w in written), written
     # Redelivery after a rebalance may write a document twice (idempotently), never zero times.
     assert sum(written) >= 8000
+
+
+def _mixed_documents(count: int, namespace: str, seed: int) -> list[Document]:
+    """Headlines and long articles mixed, so token budgets close batches mid-poll."""
+    rng = random.Random(seed)
+    words = [
+        "shares",
+        "profit",
+        "guidance",
+        "cut",
+        "loss",
+        "merger",
+        "lawsuit",
+        "dividend",
+        "outlook",
+        "recall",
+    ]
+    tickers = ("AAPL", "MSFT", "WMT", "JPM", "XOM")
+    start = datetime(2026, 3, 2, 14, tzinfo=UTC)
+    now = datetime.now(UTC)
+    docs = []
+    for i in range(count):
+        length = rng.choice((3, 6, 12, 60, 200))
+        text = " ".join(rng.choice(words) for _ in range(length))
+        docs.append(
+            Document(
+                id=f"chaos-{i:06d}",
+                source="test",
+                text=f"{tickers[i % 5]} {text} ({i})",
+                tickers=(tickers[i % 5],),
+                published_at=start + timedelta(seconds=5 * i),
+                ingested_at=now,
+                namespace=namespace,
+            )
+        )
+    return docs
+
+
+def _produce_steadily(
+    settings: FinsentSettings, topic: str, docs: list[Document], done: threading.Event
+) -> None:
+    """Produce in small chunks over time, resending a chunk the broker did not take."""
+    producer = make_producer(settings.kafka, request_timeout_ms=5000, retries=2)
+    try:
+        for i in range(0, len(docs), 40):
+            chunk = docs[i : i + 40]
+            while True:
+                try:
+                    for doc in chunk:
+                        producer.send(topic, doc.model_dump_json().encode())
+                    producer.flush(timeout=10)
+                    break
+                except Exception:  # noqa: BLE001 - the broker is restarting: send again
+                    time.sleep(1.0)
+            time.sleep(0.3)
+    finally:
+        producer.close(timeout=10)
+        done.set()
+
+
+def test_chaos_two_consumers_sigkills_broker_and_redis_restarts(
+    private_stack: tuple[Stack, FinsentSettings],
+    consumer_factory: Callable[..., subprocess.Popen[bytes]],
+    namespace: str,
+) -> None:
+    """Two consumers share four partitions while documents arrive; twelve SIGKILLs, a
+    Redis restart and a broker restart land mid-stream. Small token budgets make batches
+    close mid-poll (where a commit used to pass a record only in the next batch). Every
+    document is counted exactly once, none is dead-lettered."""
+    stack, settings = private_stack
+    store = open_store(settings, backend="core")
+    topic, scored = _topics(settings, partitions=4)
+    docs = _mixed_documents(4000, namespace, seed=13)
+    group = f"chaos-{namespace}"
+    env = {
+        **_env(settings),
+        "FINSENT_INFERENCE_BATCH__MAX_TOKENS": "512",
+        "FINSENT_INFERENCE_BATCH__MAX_COUNT": "64",
+    }
+    produced = threading.Event()
+    feeder = threading.Thread(
+        target=_produce_steadily, args=(settings, topic, docs, produced), daemon=True
+    )
+    feeder.start()
+    consumers = [consumer_factory(topic, group, scored, **env) for _ in range(2)]
+    rng = random.Random(13)
+    kills = 0
+    for round_ in range(12):
+        time.sleep(rng.uniform(3.0, 6.0))
+        slot = round_ % 2
+        consumers[slot].send_signal(signal.SIGKILL)
+        consumers[slot].wait(timeout=30)
+        kills += 1
+        if round_ == 4:
+            stack.down(("redis",))
+            time.sleep(3)
+            stack.up(("redis",))
+        if round_ == 8:
+            stack.down(("kafka",))
+            time.sleep(3)
+            stack.up(("kafka",))
+        consumers[slot] = consumer_factory(topic, group, scored, **env)
+    assert kills >= 10
+    feeder.join(timeout=300)
+    assert produced.is_set()
+
+    wait_for(lambda: count_all(store, namespace) >= len(docs), 300, "every document")
+    time.sleep(2)  # nothing may arrive late: the count must stay exact
+    for proc in consumers:
+        proc.send_signal(signal.SIGTERM)
+    assert [proc.wait(timeout=60) for proc in consumers] == [0, 0]
+    assert count_all(store, namespace) == len(docs)
+    assert _scored_ids(settings, scored) == {d.id for d in docs}
+    assert read_topic(settings, topic + ".dlq") == []
