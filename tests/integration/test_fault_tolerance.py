@@ -15,10 +15,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from kafka.errors import KafkaError
 
 from finsent.kafka_io import ensure_topics, make_producer
 from finsent.schemas import Document
@@ -231,68 +233,59 @@ def test_two_consumers_split_four_partitions(
     assert sum(written) >= 8000
 
 
-def _mixed_documents(count: int, namespace: str, seed: int) -> list[Document]:
+def _mixed_document(i: int, namespace: str, rng: random.Random) -> Document:
     """Headlines and long articles mixed, so token budgets close batches mid-poll."""
-    rng = random.Random(seed)
-    words = [
-        "shares",
-        "profit",
-        "guidance",
-        "cut",
-        "loss",
-        "merger",
-        "lawsuit",
-        "dividend",
-        "outlook",
-        "recall",
-    ]
+    words = ("shares", "profit", "guidance", "cut", "loss", "merger", "lawsuit", "recall")
     tickers = ("AAPL", "MSFT", "WMT", "JPM", "XOM")
-    start = datetime(2026, 3, 2, 14, tzinfo=UTC)
-    now = datetime.now(UTC)
-    docs = []
-    for i in range(count):
-        length = rng.choice((3, 6, 12, 60, 200))
-        text = " ".join(rng.choice(words) for _ in range(length))
-        docs.append(
-            Document(
-                id=f"chaos-{i:06d}",
-                source="test",
-                text=f"{tickers[i % 5]} {text} ({i})",
-                tickers=(tickers[i % 5],),
-                published_at=start + timedelta(seconds=5 * i),
-                ingested_at=now,
-                namespace=namespace,
-            )
-        )
-    return docs
+    text = " ".join(rng.choice(words) for _ in range(rng.choice((3, 6, 12, 60, 200))))
+    return Document(
+        id=f"chaos-{i:06d}",
+        source="test",
+        text=f"{tickers[i % 5]} {text} ({i})",
+        tickers=(tickers[i % 5],),
+        published_at=datetime(2026, 3, 2, 14, tzinfo=UTC) + timedelta(seconds=5 * i),
+        ingested_at=datetime.now(UTC),
+        namespace=namespace,
+    )
 
 
-def _produce_steadily(
-    settings: FinsentSettings, topic: str, docs: list[Document], done: threading.Event
-) -> None:
-    """Produce in small chunks over time, resending a chunk the broker did not take."""
-    producer = make_producer(settings.kafka, request_timeout_ms=5000, retries=2)
-    try:
-        for i in range(0, len(docs), 40):
-            chunk = docs[i : i + 40]
-            while True:
-                try:
-                    for doc in chunk:
-                        producer.send(topic, doc.model_dump_json().encode())
-                    producer.flush(timeout=10)
-                    break
-                except Exception:  # noqa: BLE001 - the broker is restarting: send again
-                    time.sleep(1.0)
-            time.sleep(0.3)
-    finally:
-        producer.close(timeout=10)
-        done.set()
+class _Feeder(threading.Thread):
+    """Produces small chunks of documents until told to stop, so that every kill and
+    restart lands while there is work; resends a chunk the broker did not take."""
+
+    def __init__(self, settings: FinsentSettings, topic: str, namespace: str) -> None:
+        super().__init__(daemon=True)
+        self._settings, self._topic, self._namespace = settings, topic, namespace
+        self.stop = threading.Event()
+        self.ids: set[str] = set()
+
+    def run(self) -> None:
+        rng = random.Random(13)
+        producer = make_producer(self._settings.kafka, request_timeout_ms=5000, retries=2)
+        try:
+            i = 0
+            while not self.stop.is_set():
+                chunk = [_mixed_document(i + k, self._namespace, rng) for k in range(20)]
+                i += len(chunk)
+                while True:
+                    try:
+                        for doc in chunk:
+                            producer.send(self._topic, doc.model_dump_json().encode())
+                        producer.flush(timeout=10)
+                        break
+                    except KafkaError:  # the broker is restarting: send the chunk again
+                        time.sleep(1.0)
+                self.ids.update(d.id for d in chunk)
+                time.sleep(0.5)
+        finally:
+            producer.close(timeout=10)
 
 
 def test_chaos_two_consumers_sigkills_broker_and_redis_restarts(
     private_stack: tuple[Stack, FinsentSettings],
     consumer_factory: Callable[..., subprocess.Popen[bytes]],
     namespace: str,
+    tmp_path: Path,
 ) -> None:
     """Two consumers share four partitions while documents arrive; twelve SIGKILLs, a
     Redis restart and a broker restart land mid-stream. Small token budgets make batches
@@ -301,24 +294,31 @@ def test_chaos_two_consumers_sigkills_broker_and_redis_restarts(
     stack, settings = private_stack
     store = open_store(settings, backend="core")
     topic, scored = _topics(settings, partitions=4)
-    docs = _mixed_documents(4000, namespace, seed=13)
     group = f"chaos-{namespace}"
     env = {
         **_env(settings),
         "FINSENT_INFERENCE_BATCH__MAX_TOKENS": "512",
         "FINSENT_INFERENCE_BATCH__MAX_COUNT": "64",
     }
-    produced = threading.Event()
-    feeder = threading.Thread(
-        target=_produce_steadily, args=(settings, topic, docs, produced), daemon=True
-    )
+    feeder = _Feeder(settings, topic, namespace)
     feeder.start()
-    consumers = [consumer_factory(topic, group, scored, **env) for _ in range(2)]
+    started = 0
+
+    def start() -> subprocess.Popen[bytes]:
+        nonlocal started
+        proc = consumer_factory(topic, group, scored, **env)
+        started += 1
+        return proc
+
+    consumers = [start(), start()]
+    logs = [tmp_path / "consumer-0.log", tmp_path / "consumer-1.log"]
     rng = random.Random(13)
     kills = 0
     for round_ in range(12):
-        time.sleep(rng.uniform(3.0, 6.0))
         slot = round_ % 2
+        # Kill it while it works: once it holds partitions, a little later.
+        wait_for(partial(_has_partitions, logs[slot]), 180, f"consumer {slot} to get partitions")
+        time.sleep(rng.uniform(0.5, 3.0))
         consumers[slot].send_signal(signal.SIGKILL)
         consumers[slot].wait(timeout=30)
         kills += 1
@@ -330,16 +330,18 @@ def test_chaos_two_consumers_sigkills_broker_and_redis_restarts(
             stack.down(("kafka",))
             time.sleep(3)
             stack.up(("kafka",))
-        consumers[slot] = consumer_factory(topic, group, scored, **env)
-    assert kills >= 10
-    feeder.join(timeout=300)
-    assert produced.is_set()
+        logs[slot] = tmp_path / f"consumer-{started}.log"
+        consumers[slot] = start()
+    feeder.stop.set()
+    feeder.join(timeout=120)
+    assert kills >= 10 and not feeder.is_alive()
 
-    wait_for(lambda: count_all(store, namespace) >= len(docs), 300, "every document")
+    total = len(feeder.ids)
+    wait_for(lambda: count_all(store, namespace) >= total, 300, "every document")
     time.sleep(2)  # nothing may arrive late: the count must stay exact
     for proc in consumers:
         proc.send_signal(signal.SIGTERM)
     assert [proc.wait(timeout=60) for proc in consumers] == [0, 0]
-    assert count_all(store, namespace) == len(docs)
-    assert _scored_ids(settings, scored) == {d.id for d in docs}
+    assert count_all(store, namespace) == total
+    assert _scored_ids(settings, scored) == feeder.ids
     assert read_topic(settings, topic + ".dlq") == []
