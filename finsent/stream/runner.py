@@ -22,6 +22,7 @@ finsent consumer has the same shape. The parts live in their own modules:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -150,6 +151,7 @@ class StreamRunner(Generic[T, P, R]):
         self._revocations = _Revocations()
         self._inflight: _Batch[T, R] | None = None
         self._epoch = 0  # bumped whenever uncommitted work is dropped and partitions rewound
+        self._rewind_pending = False  # records may not be accepted until this is False
         self._dlq_limit: DlqLimitExceeded | None = None
         self._shutdown_deadline = float("inf")
         self._lag_interval_s = lag_interval_s
@@ -193,18 +195,20 @@ class StreamRunner(Generic[T, P, R]):
 
     def _step(self) -> None:
         self._handle_revocation()
+        if self._rewind_pending and not self._rewind():
+            time.sleep(0.2)  # the coordinator is away (broker restarting): try again
+            return
         timeout_s = self._builder.time_left_s() if len(self._builder) else 0.1
         if self._inflight is not None:
             timeout_s = min(timeout_s, 0.005)
         records = self._consumer.poll(timeout_ms=int(timeout_s * 1000), update_offsets=True)
-        if self._handle_revocation():
+        if self._handle_revocation() or self._rewind_pending:
             return  # what this poll returned may predate the rebalance: read again
         epoch = self._epoch
-        for batch_records in records.values():
-            for record in batch_records:
-                if self._epoch != epoch:
-                    break  # dropped and rewound meanwhile: the rest is read again
-                self._accept(record)
+        for record in itertools.chain.from_iterable(records.values()):
+            if self._epoch != epoch:
+                break  # dropped and rewound meanwhile: the rest is read again
+            self._accept(record)
         if len(self._builder) and (
             self._builder.expired() or self._builder.full() or self._idle_launch()
         ):
@@ -368,11 +372,12 @@ class StreamRunner(Generic[T, P, R]):
     # -- rebalance, pause and shutdown (called on the polling thread) -----------------
 
     def _handle_revocation(self) -> bool:
-        """Act on a revocation the listener flagged: drop uncommitted work, rewind."""
+        """Act on a rebalance the listener flagged: drop uncommitted work, rewind."""
         revoked = self._revocations.take()
         if revoked is None:
             return False
-        log.info("partitions revoked", extra={"partitions": sorted(revoked)})
+        if revoked:
+            log.info("partitions revoked", extra={"partitions": sorted(revoked)})
         self._drop_uncommitted()
         self._observer.partitions_revoked(sorted(revoked | self._lag_partitions))
         self._lag_partitions.clear()
@@ -397,12 +402,23 @@ class StreamRunner(Generic[T, P, R]):
                     log.debug("dropped batch failed to compute", exc_info=True)
         self._offsets.clear()
         self._last_processed_ts.clear()
-        for tp in self._consumer.assignment():
-            committed = self._consumer.committed(tp)
-            if committed is None:
-                self._consumer.seek_to_beginning(tp)
-            else:
-                self._consumer.seek(tp, committed)
+        self._rewind_pending = True
+        self._rewind()
+
+    def _rewind(self) -> bool:
+        """Seek every assigned partition to its committed offset; False if not reachable."""
+        try:
+            for tp in self._consumer.assignment():
+                committed = self._consumer.committed(tp)
+                if committed is None:
+                    self._consumer.seek_to_beginning(tp)
+                else:
+                    self._consumer.seek(tp, committed)
+        except KafkaError as exc:
+            log.warning("rewind to committed offsets failed; retrying", extra={"error": str(exc)})
+            return False
+        self._rewind_pending = False
+        return True
 
     # `Hold` for the writer: pause fetching and keep the group membership meanwhile.
 
@@ -495,6 +511,10 @@ class _Rebalance(AsyncConsumerRebalanceListener):  # type: ignore[misc]
         self._revocations.revoked({tp.partition for tp in lost})
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
+        # Also a reason to rewind: records fetched for newly assigned partitions while
+        # the writer held (or with cooperative rebalancing, where nothing is revoked
+        # first) must be read again from the committed offsets, never skipped.
+        self._revocations.revoked(set())
         log.info(
             "partitions assigned", extra={"partitions": sorted(tp.partition for tp in assigned)}
         )

@@ -302,3 +302,39 @@ def test_a_store_refusal_is_dead_lettered_and_committed(
     assert producer.offsets() == {(0, 1)}
     assert sorted(pipeline.written) == [(0, 0), (0, 2)]
     assert consumer.committed_offsets == {0: 3}
+
+
+def test_a_rewind_the_coordinator_cannot_answer_is_retried_before_reading_on(
+    producer: FakeProducer, make_dlq: Callable[..., DeadLetterProducer]
+) -> None:
+    """A rebalance during a broker restart: committed offsets are unreachable for a while;
+    no record is accepted until the rewind succeeds, and nothing is lost."""
+    from kafka.errors import KafkaTimeoutError
+
+    consumer = FakeConsumer(mixed_logs(2, 40, seed=21), max_records=4)
+    pipeline = FakePipeline()
+    violations = assert_commit_never_passes_unwritten(consumer, pipeline, producer)
+    failures = [3]
+    real_committed = consumer.committed
+
+    def flaky_committed(tp: Any) -> int | None:
+        if failures[0]:
+            failures[0] -= 1
+            raise KafkaTimeoutError("coordinator not available")
+        return real_committed(tp)
+
+    consumer.committed = flaky_committed  # type: ignore[method-assign]
+
+    def rebalance(c: FakeConsumer) -> None:
+        if c.polls == 5:
+            c.revoke_on_io_thread({0, 1}, then_assign={0, 1})
+
+    consumer.on_poll.append(rebalance)
+    runner, stop = runner_for(consumer, pipeline, make_dlq())
+    stop_when_drained(consumer, stop)
+    runner.run()
+    assert failures == [0]
+    assert violations == []
+    everything = {(p, o) for p, log in consumer.logs.items() for o in range(len(log))}
+    assert set(pipeline.written) == everything
+    assert consumer.committed_offsets == {0: 40, 1: 40}
