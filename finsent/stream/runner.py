@@ -484,11 +484,11 @@ class StreamRunner(Generic[T, P, R]):
         try:
             partitions = self._consumer.partitions_for_topic(self._topic) or set()
             tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
-            ends = self._consumer.end_offsets(tps)
+            # Bounded waits: this runs exactly when the coordinator may be unreachable.
+            ends = self._consumer.end_offsets(tps, timeout_ms=10_000)
+            committed = {tp: self._consumer.committed(tp, timeout_ms=10_000) or 0 for tp in tps}
             return {
-                tp.partition: ends[tp] - (self._consumer.committed(tp) or 0)
-                for tp in tps
-                if ends[tp] > (self._consumer.committed(tp) or 0)
+                tp.partition: ends[tp] - committed[tp] for tp in tps if ends[tp] > committed[tp]
             }
         except KafkaError:
             return {}

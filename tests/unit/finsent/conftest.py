@@ -82,7 +82,7 @@ class FakeConsumer:
         self.commits.append(plain)
         self.committed_offsets.update(plain)
 
-    def committed(self, tp: TopicPartition) -> int | None:
+    def committed(self, tp: TopicPartition, timeout_ms: int | None = None) -> int | None:
         return self.committed_offsets.get(tp.partition)
 
     def assignment(self) -> set[TopicPartition]:
@@ -107,7 +107,9 @@ class FakeConsumer:
     def position(self, tp: TopicPartition) -> int:
         return self.positions[tp.partition]
 
-    def end_offsets(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+    def end_offsets(
+        self, tps: Sequence[TopicPartition], timeout_ms: int | None = None
+    ) -> dict[TopicPartition, int]:
         return {tp: len(self.logs[tp.partition]) for tp in tps}
 
     def partitions_for_topic(self, topic: str) -> set[int]:

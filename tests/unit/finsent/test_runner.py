@@ -317,7 +317,7 @@ def test_a_rewind_the_coordinator_cannot_answer_is_retried_before_reading_on(
     failures = [3]
     real_committed = consumer.committed
 
-    def flaky_committed(tp: Any) -> int | None:
+    def flaky_committed(tp: Any, timeout_ms: int | None = None) -> int | None:
         if failures[0]:
             failures[0] -= 1
             raise KafkaTimeoutError("coordinator not available")
