@@ -281,6 +281,7 @@ class _Feeder(threading.Thread):
             producer.close(timeout=10)
 
 
+@pytest.mark.timeout(1800)  # a few minutes on an idle machine; consumer start-ups dominate
 def test_chaos_two_consumers_sigkills_broker_and_redis_restarts(
     private_stack: tuple[Stack, FinsentSettings],
     consumer_factory: Callable[..., subprocess.Popen[bytes]],

@@ -16,6 +16,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from finsent.kafka_io import make_admin
 from finsent.settings import REPO_ROOT, FinsentSettings
 from finsent.topics import replay_documents_topic, replay_group
@@ -67,6 +69,7 @@ def _history(path: Path, seed: int) -> None:
             out.write(json.dumps(doc) + "\n")
 
 
+@pytest.mark.timeout(2400)  # 20 process start-ups (torch imports) dominate
 def test_twenty_short_runs_back_to_back_all_finish(
     settings: FinsentSettings, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
