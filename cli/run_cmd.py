@@ -153,7 +153,10 @@ def run(
     """Run the whole pipeline (stack, ingest, inference, alerts) over some history.
 
     Everything lands in a replay namespace, so live series stay clean and no alert
-    reaches on-call. `make run` uses this on the bundled StockNet month with --web.
+    reaches on-call. Documents are scored on a topic and consumer group of the run's own
+    (replay.<namespace>.documents.v1, inference-replay-<namespace>), never the live ones.
+    Exits with status 3 and the cause if the scorer stops or scoring stalls. `make run`
+    uses this on the bundled StockNet month with --web.
     """
     base = FinsentSettings()
     configure_logging("WARNING" if progress else base.log_level, base.log_format)
