@@ -12,6 +12,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +27,36 @@ from ingest.cli import parse_speed
 from ingest.replay import Pacer
 
 log = logging.getLogger(__name__)
+
+EXIT_FAILED = 3
+"""Exit status when the run stopped on a fault (the scorer died, or scoring stalled)."""
+
+
+class RunFailed(Exception):
+    """`finsent run` cannot finish: the message says why (the scorer's own error)."""
+
+
+class _Scorer(threading.Thread):
+    """The inference consumer on a thread, keeping the error it died of."""
+
+    def __init__(self, target: Callable[[], object]) -> None:
+        super().__init__(name="inference", daemon=True)
+        self._target_fn = target
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._target_fn()
+        except BaseException as exc:  # handed to the main thread, which raises it
+            self.error = exc
+            log.exception("the scorer stopped")
+
+    def check(self) -> None:
+        """Raise `RunFailed` with the cause if the scorer is no longer running."""
+        if self.is_alive():
+            return
+        cause = f"{type(self.error).__name__}: {self.error}" if self.error else "it exited"
+        raise RunFailed(f"the scorer stopped before every document was scored ({cause})")
 
 
 class SeriesTotalsOut(BaseModel):
@@ -125,21 +156,28 @@ def run(
     """Run the whole pipeline (stack, ingest, inference, alerts) over some history.
 
     Everything lands in a replay namespace, so live series stay clean and no alert
-    reaches on-call. `make run` uses this on the bundled StockNet month with --web.
+    reaches on-call. Documents are scored on a topic and consumer group of the run's own
+    (replay.<namespace>.documents.v1, inference-replay-<namespace>), never the live ones.
+    Exits with status 3 and the cause if the scorer stops or scoring stalls. `make run`
+    uses this on the bundled StockNet month with --web.
     """
     base = FinsentSettings()
     configure_logging("WARNING" if progress else base.log_level, base.log_format)
     if namespace == LIVE_NAMESPACE:
         raise typer.BadParameter("a replay never writes the live namespace")
-    result = run_pipeline(
-        base,
-        replay,
-        namespace=namespace,
-        speed=parse_speed(speed),
-        exit_when_done=exit_when_done,
-        web_port=web_port if web else None,
-        progress=progress,
-    )
+    try:
+        result = run_pipeline(
+            base,
+            replay,
+            namespace=namespace,
+            speed=parse_speed(speed),
+            exit_when_done=exit_when_done,
+            web_port=web_port if web else None,
+            progress=progress,
+        )
+    except RunFailed as exc:
+        typer.echo(f"finsent run failed: {exc}", err=True)
+        raise typer.Exit(EXIT_FAILED) from exc
     if result is None:
         return
     text = result.model_dump_json(indent=2)
@@ -170,35 +208,40 @@ def run_pipeline(
     from alerts.notify import Notifier
     from alerts.service import AlertEngine
     from alerts.settings import AlertsSettings
-    from finsent.kafka_io import ensure_pipeline_topics
+    from finsent.kafka_io import ensure_pipeline_topics, ensure_topics
     from finsent.stack import Stack
     from finsent.store import open_store
-    from finsent.topics import ALERTS, DOCUMENTS, SCORED
+    from finsent.topics import ALERTS, DOCUMENTS, SCORED, replay_documents_topic, replay_group
     from inference.service import load_scorer, run_consumer
     from inference.settings import InferenceSettings
     from ingest.replay import check_namespace, default_namespace, replay_files
     from ingest.settings import IngestSettings
 
     started_at = datetime.now(UTC)
-    ns = check_namespace(namespace or default_namespace(started_at))
+    alerts_settings = AlertsSettings(metrics_port=None)
+    ns = check_namespace(
+        namespace or default_namespace(started_at), paging=alerts_settings.page_namespaces
+    )
     typer.echo("starting the stack (Kafka + Redis) ...", err=True)
     Stack(base).up()
     ensure_pipeline_topics(base.kafka, [DOCUMENTS, SCORED, ALERTS])
+    # The replay's own lane: a topic and a group of its own, never the live ones, so a
+    # replay next to a running `finsent infer` neither delays live documents nor takes
+    # partitions from the live scorers (and one run's group never sees another's).
+    topic, group = replay_documents_topic(ns), replay_group(ns)
+    ensure_topics(base.kafka, [topic, topic + ".dlq"])
     store = open_store(base)
 
-    inference_settings = InferenceSettings(metrics_port=0)
+    inference_settings = InferenceSettings(
+        metrics_port=0, topic=topic, group_id=group, unassigned_timeout_s=60.0
+    )
     scorer = load_scorer(inference_settings)
     stop = threading.Event()
-    inference = threading.Thread(
-        target=run_consumer,
-        args=(base, inference_settings),
-        kwargs={"scorer": scorer, "store": store, "stop": stop},
-        name="inference",
-        daemon=True,
+    inference = _Scorer(
+        lambda: run_consumer(base, inference_settings, scorer=scorer, store=store, stop=stop)
     )
     inference.start()
 
-    alerts_settings = AlertsSettings(metrics_port=None)
     import httpx
 
     http = httpx.Client(timeout=alerts_settings.notify_timeout_s)
@@ -216,7 +259,7 @@ def run_pipeline(
         # The store's watermark is the newest event of any partition, and partitions run
         # apart during a replay; windows may only close at an event time every input has
         # reached: all documents handed to Kafka before it, and the group caught up.
-        probe = _GroupProbe(base, inference_settings.group_id, inference_settings.topic)
+        probe = _GroupProbe(base, group, topic)
         try:
             while not alerts_stop.wait(1.0):
                 safe = pacer.published_before
@@ -236,15 +279,23 @@ def run_pipeline(
 
     try:
         ingest_report = replay_files(
-            paths, base, ns, speed=speed, progress=progress, pacer=pacer, ingest=IngestSettings()
+            paths,
+            base,
+            ns,
+            speed=speed,
+            progress=progress,
+            pacer=pacer,
+            ingest=IngestSettings(),
+            topic=topic,
         )
         if not exit_when_done:
             typer.echo(f"replay of {ns} published; still serving, Ctrl-C to stop", err=True)
             while True:
-                time.sleep(3600)
-        probe = _GroupProbe(base, inference_settings.group_id, inference_settings.topic)
+                inference.join(timeout=1.0)
+                inference.check()
+        probe = _GroupProbe(base, group, topic)
         try:
-            probe.wait_caught_up(timeout_s=3600)
+            probe.wait_caught_up(inference.check)
         finally:
             probe.close()
         alerts_stop.set()
@@ -259,6 +310,7 @@ def run_pipeline(
         stop.set()
         inference.join(timeout=60)
         http.close()
+        _drop_lane(base, topic, group)
 
     far_past = datetime(1970, 1, 2, tzinfo=UTC)
     far_future = datetime.now(UTC) + timedelta(days=3650)
@@ -315,6 +367,9 @@ class _GroupProbe:
 
         from finsent.kafka_io import make_consumer
 
+        self._settings = base
+        self._group = group_id
+        self._topic = topic
         self._consumer = make_consumer(base.kafka, group_id=group_id)
         partitions = self._consumer.partitions_for_topic(topic) or set()
         self._tps = [TopicPartition(topic, p) for p in sorted(partitions)]
@@ -325,17 +380,68 @@ class _GroupProbe:
         ends = self._consumer.end_offsets(self._tps)
         return all((self._consumer.committed(tp) or 0) >= ends[tp] for tp in self._tps)
 
-    def wait_caught_up(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.caught_up():
+    def wait_caught_up(self, check: Callable[[], None], stall_s: float = 600.0) -> None:
+        """Wait until the group has committed every document; fail fast otherwise.
+
+        `check` raises if the scorer stopped. While the scorer runs, a stall (no commit
+        moving for `stall_s`) fails with what the broker says of the group, instead of
+        waiting without end.
+        """
+        last: dict[Any, int] = {}
+        moved_at = time.monotonic()
+        while True:
+            check()
+            committed = {tp: self._consumer.committed(tp) or 0 for tp in self._tps}
+            ends = self._consumer.end_offsets(self._tps)
+            if all(committed[tp] >= ends[tp] for tp in self._tps):
                 return
+            if committed != last:
+                last, moved_at = committed, time.monotonic()
+            elif time.monotonic() - moved_at > stall_s:
+                lag = {tp.partition: ends[tp] - committed[tp] for tp in self._tps}
+                raise RunFailed(
+                    f"scoring stalled for {stall_s:.0f} s with lag {lag} on {self._topic} "
+                    f"(group {self._group}: {self.describe_group()})"
+                )
             time.sleep(0.5)
-        raise TimeoutError(f"documents were not all scored within {timeout_s}s")
+
+    def describe_group(self) -> str:
+        """The broker's view of the group: its state and members' partitions."""
+        from finsent.kafka_io import make_admin
+
+        try:
+            admin = make_admin(self._settings.kafka)
+        except Exception as exc:  # noqa: BLE001 - diagnostics only
+            return f"not described: {exc}"
+        try:
+            info = admin.describe_groups([self._group])[self._group]
+            return f"state {info.get('group_state')}, {len(info.get('members') or [])} members"
+        except Exception as exc:  # noqa: BLE001 - diagnostics only
+            return f"not described: {exc}"
+        finally:
+            admin.close()
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._consumer.close(autocommit=False)
+
+
+def _drop_lane(base: FinsentSettings, topic: str, group: str) -> None:
+    """Delete the run's documents topic and group (its `.dlq` stays for inspection)."""
+    from finsent.kafka_io import make_admin
+
+    try:
+        admin = make_admin(base.kafka)
+    except Exception:  # best-effort cleanup: the broker may be gone
+        log.warning("could not drop the replay lane", exc_info=True)
+        return
+    try:
+        with contextlib.suppress(Exception):
+            admin.delete_groups([group])
+        with contextlib.suppress(Exception):
+            admin.delete_topics([topic])
+    finally:
+        admin.close()
 
 
 def _start_web(base: FinsentSettings, port: int, namespace: str) -> None:

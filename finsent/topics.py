@@ -61,5 +61,21 @@ def _alert_key(alert: Alert) -> str:
 
 
 DOCUMENTS: Final = Topic("news.documents.v1", Document, _document_key)
+"""Live documents, scored by the consumer group `inference-scorer`."""
 SCORED: Final = Topic("news.scored.v1", ScoredDocument, _scored_key)
 ALERTS: Final = Topic("alerts.fired.v1", Alert, _alert_key)
+
+
+def replay_documents_topic(namespace: str) -> str:
+    """The documents topic of one `finsent run` replay.
+
+    A replay scored through the live topic would queue live documents behind history,
+    and its consumer would join the live group and take partitions from the live scorers.
+    Its own topic (and `replay_group`) keeps the two lanes apart.
+    """
+    return f"replay.{namespace}.documents.v1"
+
+
+def replay_group(namespace: str) -> str:
+    """The consumer group that scores one replay's topic (never `inference-scorer`)."""
+    return f"inference-replay-{namespace}"

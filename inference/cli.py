@@ -7,9 +7,13 @@ from typing import Annotated
 
 import typer
 
+from finsent.errors import FinsentError
 from finsent.logs import configure_logging
 from finsent.settings import FinsentSettings
 from inference.settings import InferenceSettings
+
+EXIT_STOPPED = 3
+"""Exit status when the consumer stopped itself on a fault (see `finsent infer --help`)."""
 
 
 def infer(
@@ -34,7 +38,12 @@ def infer(
     batch, so a crash at any moment loses nothing and counts nothing twice. Run N
     processes with the same group to share the topic's partitions. Every option can
     also be set as FINSENT_INFERENCE_<NAME>; batching via FINSENT_INFERENCE_BATCH__MAX_COUNT,
-    __MAX_TOKENS and __MAX_WAIT_S. Stop with Ctrl-C or SIGTERM.
+    __MAX_TOKENS and __MAX_WAIT_S (each overrides one field of the defaults). Stop with
+    Ctrl-C or SIGTERM.
+
+    Exits with status 3, saying why, when it stops itself: the model fails on every
+    document of a batch (a fault of the code or the machine; nothing of it is committed or
+    dead-lettered), too many dead letters in a row, or no partition while the topic has lag.
     """
     base = FinsentSettings()
     configure_logging(base.log_level, base.log_format)
@@ -58,4 +67,10 @@ def infer(
 
     stop = threading.Event()
     with stop_on_signals(stop):
-        run_consumer(base, settings, stop=stop)
+        try:
+            run_consumer(base, settings, stop=stop)
+        except FinsentError as exc:
+            # A broken model, too many dead letters in a row, or no partitions: an
+            # operator must look; nothing after the failing batch was committed.
+            typer.echo(f"finsent infer stopped: {type(exc).__name__}: {exc}", err=True)
+            raise typer.Exit(EXIT_STOPPED) from exc

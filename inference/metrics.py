@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from finsent.observability import HealthState
-from finsent.stream.runner import Envelope
+from finsent.stream.base import Envelope
 
 _SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 _TOKEN_BUCKETS = (64, 256, 1024, 2048, 4096, 8192, 16384, 32768, 65536)
@@ -72,7 +73,8 @@ class InferenceMetrics:
         )
         self.write_retries = Counter(
             "finsent_inference_write_retries_total",
-            "Transient write failures retried",
+            "Transient write failures retried (fetching paused meanwhile)",
+            ["reason"],
             registry=registry,
         )
 
@@ -90,9 +92,20 @@ class InferenceMetrics:
     def dead_lettered(self, reason: str) -> None:
         self.dlq.labels(reason=reason[:60]).inc()
 
+    def write_retried(self, reason: str) -> None:
+        self.write_retries.labels(reason=reason[:60]).inc()
+
     def lag(self, partition: int, messages: int, seconds: float) -> None:
         self.lag_messages.labels(partition=str(partition)).set(messages)
         self.lag_seconds.labels(partition=str(partition)).set(seconds)
+
+    def partitions_revoked(self, partitions: Sequence[int]) -> None:
+        # A revoked partition's lag is its new owner's to report: a stale gauge here
+        # would show lag that no longer exists (or hide it behind an old value).
+        for partition in partitions:
+            for gauge in (self.lag_messages, self.lag_seconds):
+                with contextlib.suppress(KeyError):
+                    gauge.remove(str(partition))
 
     def ready(self, ready: bool) -> None:
         if self._health is not None:

@@ -17,12 +17,22 @@ from kafka.errors import KafkaError
 from finsent.errors import TransientError
 from finsent.schemas import LIVE_NAMESPACE, Document, ScoredDocument
 from finsent.store.models import WriteResult
-from finsent.stream.runner import Envelope, Refused
+from finsent.stream.base import Envelope, Refused
 from finsent.topics import DOCUMENTS, SCORED
 from inference.metrics import InferenceMetrics
 from inference.model.classifier import EncodedBatch, TextScore
+from inference.store_errors import write_isolating
 
 SNIPPET_CHARS = 280
+CANARY = Document(
+    id="finsent-canary",
+    source="finsent",
+    text="Shares of the company were little changed after the quarterly report.",
+    published_at=datetime(2020, 1, 2, tzinfo=UTC),
+    ingested_at=datetime(2020, 1, 2, tzinfo=UTC),
+)
+"""A known-good document: computed (never written) to tell a poison document from a
+broken model when a lone document fails."""
 
 
 class Scorer(Protocol):
@@ -119,6 +129,9 @@ class ScoringPipeline:
         # text costs, so the token budget never shrinks batches below what it pays for.
         return estimate_tokens(model_text(item), self._scorer.max_length)
 
+    def canary(self) -> Document:
+        return CANARY
+
     def prepare(self, items: Sequence[Document]) -> EncodedBatch:
         return self._scorer.tokenize([model_text(d) for d in items])
 
@@ -131,9 +144,10 @@ class ScoringPipeline:
         now = datetime.now(UTC)  # scored_at is metadata; series use published_at
         version = self._scorer.model_version
         scored = [to_scored(e.value, r, version, now) for e, r in zip(batch, results, strict=True)]
-        outcome = self._store.write_batch_detailed(scored)
+        outcome = write_isolating(self._store, scored)
         # The store refuses documents outside its retention window (too late, or dated
-        # in the future): they go to the dead-letter topic, not silently uncounted.
+        # in the future), and Redis may refuse one document's script: they go to the
+        # dead-letter topic, not silently uncounted.
         reasons = dict(outcome.rejected)
         refused = [
             Refused(i, f"store refused: {reasons[d.document_id]}")

@@ -13,6 +13,7 @@ from types import FrameType
 import torch
 from prometheus_client import CollectorRegistry
 
+from finsent.errors import FinsentError
 from finsent.kafka_io import ensure_pipeline_topics, make_consumer, make_producer
 from finsent.observability import HealthState, serve_observability
 from finsent.settings import FinsentSettings
@@ -99,6 +100,7 @@ def run_consumer(
         retry=settings.retry,
         observer=metrics,
         stop=stop,
+        unassigned_timeout_s=settings.unassigned_timeout_s,
     )
     log.info(
         "inference consumer starting",
@@ -111,6 +113,13 @@ def run_consumer(
     )
     try:
         stats = runner.run()
+    except FinsentError as exc:
+        # A fault of ours, not of the input (see `finsent.stream.errors`): say so and stop.
+        log.error(
+            "inference consumer stopped on an error",
+            extra={"error": f"{type(exc).__name__}: {exc}", **runner.stats.model_dump()},
+        )
+        raise
     finally:
         producer.close(timeout=10)
         server.shutdown()

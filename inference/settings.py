@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from finsent.stream.base import RetryPolicy
 from finsent.stream.batching import BatchPolicy
-from finsent.stream.runner import RetryPolicy
 
 
 class InferenceSettings(BaseSettings):
@@ -29,6 +29,7 @@ class InferenceSettings(BaseSettings):
     precision: Literal["fp32", "bf16", "fp16"] | None = None
     max_length: int | None = Field(default=None, ge=8, le=512)
     batch: BatchPolicy = BatchPolicy(max_count=128, max_tokens=8192, max_wait_s=0.1)
+    """The service's batch defaults; `FINSENT_INFERENCE_BATCH__<FIELD>` overrides one field."""
     retry: RetryPolicy = RetryPolicy()
     store_backend: Literal["auto", "core", "timeseries"] = "auto"
     max_consecutive_invalid: int = Field(default=1000, ge=1)
@@ -38,3 +39,20 @@ class InferenceSettings(BaseSettings):
     torch_threads: int | None = Field(default=None, ge=1)
     latency_namespaces: tuple[str, ...] = ("live",)
     """Namespaces whose end-to-end latency is measured; replays keep historical ingest times."""
+    unassigned_timeout_s: float = Field(default=120.0, gt=0)
+    """Stop with an error after this long without a partition while the topic has lag."""
+
+    @field_validator("batch", "retry", mode="before")
+    @classmethod
+    def _merge_with_defaults(cls, value: Any, info: Any) -> Any:
+        """A nested setting changes only the fields it names.
+
+        Without this, `FINSENT_INFERENCE_BATCH__MAX_TOKENS=8192` would build a whole new
+        `BatchPolicy` from the class defaults (256 documents, 16,384 tokens) and silently
+        drop the service's other batch defaults.
+        """
+        if isinstance(value, dict):
+            default = cls.model_fields[info.field_name].default
+            if isinstance(default, BaseModel):
+                return {**default.model_dump(), **value}
+        return value

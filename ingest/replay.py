@@ -8,9 +8,11 @@ documents (ids, times, tickers, text; `ingested_at` is the event time), so the s
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,14 +53,21 @@ def default_namespace(now: datetime) -> str:
     return "replay-" + now.astimezone(UTC).strftime("%Y%m%dt%H%M%S")
 
 
-def check_namespace(namespace: str) -> str:
-    """A valid replay namespace, never `live`.
+def check_namespace(namespace: str, paging: Collection[str] = (LIVE_NAMESPACE,)) -> str:
+    """A valid replay namespace, never one that pages on-call.
+
+    Args:
+        namespace: the proposed replay namespace.
+        paging: namespaces whose alerts page (the alerts service's `page_namespaces`);
+            `live` always counts, whatever is passed.
 
     Raises:
-        ConfigurationError: `live` or not a valid namespace name.
+        ConfigurationError: a paging namespace, or not a valid namespace name.
     """
     if namespace == LIVE_NAMESPACE:
         raise ConfigurationError("a replay never writes to the live namespace")
+    if namespace in paging:
+        raise ConfigurationError(f"a replay never writes to {namespace!r}: its alerts page on-call")
     if not _NAMESPACE.match(namespace):
         raise ConfigurationError(
             f"bad namespace {namespace!r}: use 1-40 of a-z, 0-9, '_' and '-', starting alphanumeric"
@@ -188,7 +197,7 @@ def replay_kafka(
     ingest = ingest or IngestSettings.model_construct()
     ns = check_namespace(namespace or default_namespace(clock()))
     read_topic = source_topic or DOCUMENTS.name
-    candidates = _read_range(settings, read_topic, start, end, source_namespace, ns)
+    reader = _RangeReader(settings, read_topic, start, end, source_namespace, ns)
     info = ReplayInfo(
         namespace=ns,
         kind="kafka",
@@ -198,10 +207,13 @@ def replay_kafka(
     client = settings.redis.client()
     try:
         _register(client, info)
-        with open_pipeline(
-            settings, ingest, namespace=ns, topic=topic, clock=clock, replay=False
-        ) as pipeline:
-            _drive(pipeline, candidates, pacer or Pacer(speed), progress, ns)
+        with (
+            reader,
+            open_pipeline(
+                settings, ingest, namespace=ns, topic=topic, clock=clock, replay=False
+            ) as pipeline,
+        ):
+            _drive(pipeline, reader, pacer or Pacer(speed), progress, ns, total=reader.total)
             pipeline.flush()
             report = pipeline.report()
         _register(client, info.model_copy(update={"finished_at": clock(), "report": report}))
@@ -210,27 +222,55 @@ def replay_kafka(
         client.close()
 
 
-def _read_range(
-    settings: FinsentSettings,
-    topic: str,
-    start: datetime,
-    end: datetime,
-    source_namespace: str,
-    namespace: str,
-    stall_timeout_s: float = 60.0,
-) -> list[Document | Rejected]:
-    consumer = make_consumer(settings.kafka, group_id=None)
-    try:
-        partitions = sorted(consumer.partitions_for_topic(topic) or ())
+class _RangeReader:
+    """Streams `[start, end)` of a topic as republishable documents, in event-time order
+    within a bounded reorder window: memory stays bounded however long the range.
+
+    Partitions are read side by side, so documents arrive roughly in time order; a heap of
+    up to `reorder_window` documents puts them in order before they are handed on. (The
+    store counts a document however late it arrives within `max_lateness`, so ordering is
+    for pacing, not for correctness.) Unparseable records come out as `Rejected`.
+    """
+
+    def __init__(
+        self,
+        settings: FinsentSettings,
+        topic: str,
+        start: datetime,
+        end: datetime,
+        source_namespace: str,
+        namespace: str,
+        *,
+        reorder_window: int = 10_000,
+        stall_timeout_s: float = 60.0,
+    ) -> None:
+        self._consumer = make_consumer(settings.kafka, group_id=None)
+        self._topic = topic
+        self._source_namespace = source_namespace
+        self._namespace = namespace
+        self._window = reorder_window
+        self._stall_timeout_s = stall_timeout_s
+        self._stop: dict[TopicPartition, int] = {}
+        self._heap: list[tuple[tuple[int, datetime, str], int, Document | Rejected]] = []
+        self.total = 0
+        """Records in the range (an upper bound on the documents it yields)."""
+        try:
+            self._seek(start, end)
+        except BaseException:
+            self._consumer.close()
+            raise
+
+    def _seek(self, start: datetime, end: datetime) -> None:
+        consumer = self._consumer
+        partitions = sorted(consumer.partitions_for_topic(self._topic) or ())
         if not partitions:
-            raise ConfigurationError(f"topic {topic!r} does not exist")
-        tps = [TopicPartition(topic, p) for p in partitions]
+            raise ConfigurationError(f"topic {self._topic!r} does not exist")
+        tps = [TopicPartition(self._topic, p) for p in partitions]
         consumer.assign(tps)
         start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
         starts = consumer.offsets_for_times(dict.fromkeys(tps, start_ms))
         ends = consumer.offsets_for_times(dict.fromkeys(tps, end_ms))
         latest = consumer.end_offsets(tps)
-        stop: dict[TopicPartition, int] = {}
         for tp in tps:
             begin = starts.get(tp)
             finish = ends.get(tp)
@@ -239,32 +279,54 @@ def _read_range(
                 consumer.pause(tp)
                 continue
             consumer.seek(tp, begin.offset)
-            stop[tp] = stop_at
-        out: list[Document | Rejected] = []
+            self._stop[tp] = stop_at
+            self.total += stop_at - begin.offset
+
+    def __enter__(self) -> _RangeReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._consumer.close()
+
+    @property
+    def buffered(self) -> int:
+        """Documents held for reordering right now (never more than the window + 1)."""
+        return len(self._heap)
+
+    def __iter__(self) -> Iterator[Document | Rejected]:
+        heap = self._heap
+        seq = itertools.count()
+        stop, consumer = self._stop, self._consumer
         last_progress = time.monotonic()
         while stop:
             batch = consumer.poll(timeout_ms=1000)
             for tp, records in batch.items():
                 for record in records:
                     if tp in stop and record.offset < stop[tp]:
-                        out.extend(_republishable(record.value, source_namespace, namespace))
+                        for item in _republishable(
+                            record.value, self._source_namespace, self._namespace
+                        ):
+                            heapq.heappush(heap, (_order(item), next(seq), item))
+                            if len(heap) > self._window:
+                                yield heapq.heappop(heap)[2]
             # Positions, not records: offsets taken by transaction markers hold no record.
             for tp in [tp for tp in stop if consumer.position(tp) >= stop[tp]]:
                 del stop[tp]
                 consumer.pause(tp)
             if batch:
                 last_progress = time.monotonic()
-            elif time.monotonic() - last_progress > stall_timeout_s:
-                raise TransientError(f"no records from {topic} for {stall_timeout_s:.0f} s")
-    finally:
-        consumer.close()
+            elif time.monotonic() - last_progress > self._stall_timeout_s:
+                raise TransientError(
+                    f"no records from {self._topic} for {self._stall_timeout_s:.0f} s"
+                )
+        while heap:
+            yield heapq.heappop(heap)[2]
 
-    def order(item: Document | Rejected) -> tuple[int, datetime, str]:
-        if isinstance(item, Rejected):
-            return (0, datetime(1, 1, 1, tzinfo=UTC), "")
-        return (1, item.published_at, item.id)
 
-    return sorted(out, key=order)
+def _order(item: Document | Rejected) -> tuple[int, datetime, str]:
+    if isinstance(item, Rejected):
+        return (0, datetime(1, 1, 1, tzinfo=UTC), "")
+    return (1, item.published_at, item.id)
 
 
 def _republishable(
@@ -283,16 +345,19 @@ def _republishable(
 
 def _drive(
     pipeline: IngestPipeline,
-    items: Sequence[Candidate | Document],
+    items: Iterable[Candidate | Document],
     pacer: Pacer,
     progress: bool,
     namespace: str,
     batch_size: int = 500,
+    total: int | None = None,
 ) -> None:
     # At max speed, batch (one Redis round trip per batch); paced, go one by one so that
     # each document leaves at its due time. Both give the same decisions.
     size = batch_size if pacer.unpaced else 1
-    with tqdm(total=len(items), unit="doc", disable=not progress, desc=namespace) as bar:
+    if total is None and isinstance(items, Sequence):
+        total = len(items)
+    with tqdm(total=total, unit="doc", disable=not progress, desc=namespace) as bar:
         for batch in batched(items, size):
             pacer.wait_for(_event_time(batch[0]))
             pipeline.handle_many(batch)

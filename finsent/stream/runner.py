@@ -1,41 +1,72 @@
 """A small Kafka consumer runner: decode -> batch -> prepare -> compute -> write -> commit.
 
 Modelled on getsentry/arroyo's strategy chain, collapsed into one loop because every
-finsent consumer has the same shape:
+finsent consumer has the same shape. The parts live in their own modules:
 
 * `decode` turns raw bytes into a typed item; `InvalidMessage` sends the raw bytes to
   `<topic>.dlq` with the reason.
-* Items are batched by count, token budget and maximum wait (`BatchPolicy`); a batch
-  also closes as soon as the model is idle, so light traffic is not held back.
+* Items are batched by count, token budget and maximum wait (`batching.BatchPolicy`); a
+  batch also closes as soon as the model is idle, so light traffic is not held back.
 * `prepare` (e.g. tokenisation) runs on the main thread while `compute` (the model) of the
-  previous batch runs on one worker thread: a bounded prefetch of exactly one batch.
-* A batch whose compute fails is retried once, then computed item by item so only the
-  poison item is dead-lettered.
-* `write` runs on the main thread. `TransientError` pauses fetching, retries with bounded
-  backoff and resumes when the dependency is back; nothing is committed meanwhile.
-* Offsets are committed last, after the write and the dead letters are acknowledged.
-  Delivery is at-least-once; writes must be idempotent.
+  previous batch runs on one worker thread (`compute.Computer`): a bounded prefetch of
+  exactly one batch, with poison isolation. A fault of the code or the machine raises
+  `ComputeFault` and stops the consumer; it never dead-letters good input.
+* `write` runs on the main thread (`writer.RetryingWriter`). `TransientError` pauses
+  fetching and retries with bounded backoff; nothing is committed meanwhile.
+* Offsets are committed last, from `offsets.OffsetTracker`: never past the lowest offset
+  not yet written or dead-lettered (dead letters acknowledged first). Delivery is
+  at-least-once; writes must be idempotent.
+* Rebalance callbacks only set a flag (kafka-python runs them on its I/O thread); the
+  polling thread drops uncommitted work and rewinds before it accepts another record.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.subscription_state import AsyncConsumerRebalanceListener
-from kafka.errors import CommitFailedError
+from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
-from pydantic import BaseModel, ConfigDict, Field
 
-from finsent.errors import InvalidMessage, TransientError
+from finsent.errors import ConfigurationError, DlqLimitExceeded, InvalidMessage
+from finsent.stream.base import (
+    Envelope,
+    NullObserver,
+    Pipeline,
+    Refused,
+    Rejected,
+    RetryPolicy,
+    RunnerObserver,
+    RunStats,
+)
 from finsent.stream.batching import BatchBuilder, BatchPolicy
+from finsent.stream.compute import Computed, Computer
 from finsent.stream.dlq import DeadLetter, DeadLetterProducer
+from finsent.stream.errors import ComputeFault, NotInGroup
+from finsent.stream.offsets import OffsetTracker
+from finsent.stream.writer import RetryingWriter
+
+__all__ = [
+    "ComputeFault",
+    "Envelope",
+    "NotInGroup",
+    "NullObserver",
+    "Pipeline",
+    "Refused",
+    "Rejected",
+    "RetryPolicy",
+    "RunStats",
+    "RunnerObserver",
+    "StreamRunner",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,119 +75,47 @@ P = TypeVar("P")
 R = TypeVar("R")
 
 
-@dataclass(frozen=True, slots=True)
-class Envelope(Generic[T]):
-    """A decoded message with where it came from (kept for commits and dead letters)."""
-
-    partition: int
-    offset: int
-    timestamp_ms: int
-    value: T
-    raw: bytes | None
-    key: bytes | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Refused:
-    """An item of a written batch that the sink will never accept: `batch[index]`."""
-
-    index: int
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """An item that failed on its own: it goes to the dead-letter topic with `reason`."""
-
-    reason: str
-
-
-class Pipeline(Protocol[T, P, R]):
-    """What a consumer plugs into the runner. Only `compute` runs off the main thread."""
-
-    def decode(self, raw: bytes | None) -> T:
-        """Parse one message value; raise `InvalidMessage` for input that can never succeed."""
-        ...
-
-    def cost(self, item: T) -> int:
-        """The item's size in tokens, for the batch token budget."""
-        ...
-
-    def prepare(self, items: Sequence[T]) -> P:
-        """Main-thread work done while the previous batch computes (e.g. tokenisation)."""
-        ...
-
-    def compute(self, prepared: P) -> Sequence[R]:
-        """The expensive step (the model): one result per item, in order."""
-        ...
-
-    def write(self, batch: Sequence[Envelope[T]], results: Sequence[R]) -> Sequence[Refused]:
-        """Persist results idempotently; raise `TransientError` when a dependency is down.
-
-        Returns the items the sink refused for good (e.g. too late for retention): they
-        are dead-lettered with the reason, and the batch is committed.
-        """
-        ...
-
-
-class RunnerObserver(Protocol):
-    """Hooks for metrics and readiness; every method must be cheap."""
-
-    def batch_written(self, batch: Sequence[Envelope[Any]], compute_s: float) -> None: ...
-
-    def dead_lettered(self, reason: str) -> None: ...
-
-    def lag(self, partition: int, messages: int, seconds: float) -> None: ...
-
-    def ready(self, ready: bool) -> None: ...
-
-
-class NullObserver:
-    """The default observer: records nothing."""
-
-    def batch_written(self, batch: Sequence[Envelope[Any]], compute_s: float) -> None:
-        pass
-
-    def dead_lettered(self, reason: str) -> None:
-        pass
-
-    def lag(self, partition: int, messages: int, seconds: float) -> None:
-        pass
-
-    def ready(self, ready: bool) -> None:
-        pass
-
-
-class RetryPolicy(BaseModel):
-    """Bounded exponential backoff for transient write failures."""
-
-    model_config = ConfigDict(frozen=True)
-
-    initial_backoff_s: float = Field(default=0.2, gt=0)
-    max_backoff_s: float = Field(default=5.0, gt=0)
-
-
-class RunStats(BaseModel):
-    """Counters a run returns; tests and `finsent run` reports read them."""
-
-    consumed: int = 0
-    written: int = 0
-    dead_lettered: int = 0
-    batches: int = 0
-    commits: int = 0
-    transient_failures: int = 0
-
-
 @dataclass
 class _Batch(Generic[T, R]):
     envelopes: list[Envelope[T]]
-    commit_to: dict[int, int]
-    future: Future[tuple[list[R | Rejected], float]] | None = None
-    prepared_at: float = field(default_factory=time.monotonic)
+    future: Future[Computed[R]]
+    launched_at: float = field(default_factory=time.monotonic)
+
+
+class _Revocations:
+    """Set by the rebalance listener on kafka-python's I/O thread, read by the poll thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: set[int] = set()
+        self._flag = False
+
+    def revoked(self, partitions: set[int]) -> None:
+        with self._lock:
+            self._pending |= partitions
+            self._flag = True
+
+    def take(self) -> set[int] | None:
+        """The partitions revoked since the last call, or None when there was no revocation."""
+        with self._lock:
+            if not self._flag:
+                return None
+            taken, self._pending, self._flag = self._pending, set(), False
+            return taken
+
+    @property
+    def pending(self) -> bool:
+        return self._flag
 
 
 class StreamRunner(Generic[T, P, R]):
-    """Runs one pipeline over one topic until `stop` is set."""
+    """Runs one pipeline over one topic until `stop` is set.
+
+    Raises (from `run`):
+        ComputeFault: the model fails on everything; nothing of the batch is committed.
+        DlqLimitExceeded: too many dead letters in a row; committed past them first.
+        NotInGroup: no partition for `unassigned_timeout_s` while the topic has lag.
+    """
 
     def __init__(
         self,
@@ -171,85 +130,121 @@ class StreamRunner(Generic[T, P, R]):
         stop: threading.Event | None = None,
         lag_interval_s: float = 5.0,
         shutdown_grace_s: float = 30.0,
+        unassigned_timeout_s: float = 120.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._consumer = consumer
         self._topic = topic
         self._pipeline = pipeline
         self._dlq = dlq
-        self._retry = retry or RetryPolicy()
         self._observer: RunnerObserver = observer or NullObserver()
         self.stop = stop or threading.Event()
+        self._clock = clock
         self._builder: BatchBuilder[Envelope[T]] = BatchBuilder(
             policy, lambda env: pipeline.cost(env.value)
         )
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compute")
+        self._computer: Computer[T, P, R] = Computer(pipeline)
+        self._writer: RetryingWriter[T, R] = RetryingWriter(
+            pipeline, retry or RetryPolicy(), self._observer, self
+        )
+        self._offsets = OffsetTracker()
+        self._revocations = _Revocations()
         self._inflight: _Batch[T, R] | None = None
-        self._loose: dict[int, int] = {}  # partition -> next offset consumed, not yet batched
-        self._abandon = False
-        self._writing = False
+        self._epoch = 0  # bumped whenever uncommitted work is dropped and partitions rewound
+        self._rewind_pending = False  # records may not be accepted until this is False
+        self._dlq_limit: DlqLimitExceeded | None = None
         self._shutdown_deadline = float("inf")
         self._lag_interval_s = lag_interval_s
         self._shutdown_grace_s = shutdown_grace_s
-        self._last_lag_check = 0.0
+        self._unassigned_timeout_s = unassigned_timeout_s
+        self._unassigned_since: float | None = None
+        self._last_lag_check = float("-inf")
         self._last_processed_ts: dict[int, int] = {}
+        self._lag_partitions: set[int] = set()
         self.stats = RunStats()
 
     # -- main loop --------------------------------------------------------------------
 
     def run(self) -> RunStats:
         """Consume until `stop` is set, then finish the in-flight batch and leave the group."""
-        self._consumer.subscribe([self._topic], listener=_Rebalance(self))
+        self._await_topic()
+        self._consumer.subscribe([self._topic], listener=_Rebalance(self._revocations))
         self._observer.ready(True)
         try:
             while not self.stop.is_set():
                 self._step()
             self._shutdown()
         finally:
-            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._computer.close()
             self._consumer.close(autocommit=False)
             self._observer.ready(False)
         return self.stats
 
+    def _await_topic(self, timeout_s: float = 60.0) -> None:
+        """Join only once the topic's partitions are known.
+
+        A group leader that assigns before its metadata lists the topic's partitions
+        assigns nothing ("No partition metadata"), and the group has to rebalance again
+        once they appear; joining with them known avoids that round entirely.
+        """
+        deadline = self._clock() + timeout_s
+        while not self._consumer.partitions_for_topic(self._topic):
+            if self._clock() > deadline or self.stop.is_set():
+                raise ConfigurationError(f"topic {self._topic!r} does not exist")
+            time.sleep(0.2)
+
     def _step(self) -> None:
+        self._handle_revocation()
+        if self._rewind_pending and not self._rewind():
+            time.sleep(0.2)  # the coordinator is away (broker restarting): try again
+            return
         timeout_s = self._builder.time_left_s() if len(self._builder) else 0.1
-        if self._inflight is not None and self._inflight.future is not None:
+        if self._inflight is not None:
             timeout_s = min(timeout_s, 0.005)
         records = self._consumer.poll(timeout_ms=int(timeout_s * 1000), update_offsets=True)
-        for batch_records in records.values():
-            for record in batch_records:
-                self._accept(record)
+        if self._handle_revocation() or self._rewind_pending:
+            return  # what this poll returned may predate the rebalance: read again
+        epoch = self._epoch
+        for record in itertools.chain.from_iterable(records.values()):
+            if self._epoch != epoch:
+                break  # dropped and rewound meanwhile: the rest is read again
+            self._accept(record)
         if len(self._builder) and (
             self._builder.expired() or self._builder.full() or self._idle_launch()
         ):
             self._launch()  # also writes the batch that just finished, if any
         else:
             self._complete_inflight(block=False)
-        if self._inflight is None and not len(self._builder) and self._loose:
-            self._commit_loose()
+        if self._dlq_limit is not None:
+            self._stop_on_dlq_limit(self._dlq_limit)
+        self._commit()
         self._report_lag()
 
     def _idle_launch(self) -> bool:
         """Whether the policy launches now because the model has nothing to compute."""
         if not self._builder.policy.launch_when_idle:
             return False
-        inflight = self._inflight
-        return inflight is None or inflight.future is None or inflight.future.done()
+        return self._inflight is None or self._inflight.future.done()
 
     def _accept(self, record: Any) -> None:
         self.stats.consumed += 1
-        self._loose[record.partition] = record.offset + 1
+        # Tracked before anything else happens to it: until it is written or dead-lettered,
+        # no commit of this partition may pass it (whatever batch launches meanwhile).
+        self._offsets.consumed(record.partition, record.offset)
         try:
             value = self._pipeline.decode(record.value)
         except InvalidMessage as exc:
             self._dead_letter(record.value, record.key, record.partition, record.offset, exc.reason)
             return
-        self._dlq.saw_valid()
         env = Envelope(
             record.partition, record.offset, record.timestamp, value, record.value, record.key
         )
         cost = self._pipeline.cost(value)
         if not self._builder.fits(cost):
+            epoch = self._epoch
             self._launch()
+            if self._epoch != epoch:
+                return  # dropped and rewound while writing: this record is read again
         self._builder.add(env, cost)
         if self._builder.full():
             self._launch()
@@ -266,40 +261,12 @@ class StreamRunner(Generic[T, P, R]):
         if not len(self._builder):
             return
         envelopes = self._builder.take()
-        commit_to = dict(self._loose)
-        self._loose.clear()
-        prepared = self._pipeline.prepare([e.value for e in envelopes])
+        items = [e.value for e in envelopes]
+        prepared = self._pipeline.prepare(items)
         finished = self._collect(block=True)
-        batch: _Batch[T, R] = _Batch(envelopes, commit_to)
-        batch.future = self._executor.submit(self._compute_guarded, envelopes, prepared)
-        self._inflight = batch
+        self._inflight = _Batch(envelopes, self._computer.submit(items, prepared))
         if finished is not None:
             self._finish(*finished)
-
-    def _compute_guarded(
-        self, envelopes: list[Envelope[T]], prepared: P
-    ) -> tuple[list[R | Rejected], float]:
-        """Compute a batch; on failure retry once, then item by item (poison isolation)."""
-        started = time.monotonic()
-        for attempt in (1, 2):
-            try:
-                results = list(self._pipeline.compute(prepared))
-                if len(results) != len(envelopes):
-                    raise RuntimeError(f"compute returned {len(results)} for {len(envelopes)}")
-                return list[R | Rejected](results), time.monotonic() - started
-            except Exception:  # noqa: BLE001 - isolate the poison item below
-                log.warning(
-                    "batch compute failed", extra={"attempt": attempt, "size": len(envelopes)}
-                )
-                if attempt == 1:
-                    prepared = self._pipeline.prepare([e.value for e in envelopes])
-        out: list[R | Rejected] = []
-        for env in envelopes:
-            try:
-                out.append(self._pipeline.compute(self._pipeline.prepare([env.value]))[0])
-            except Exception as exc:  # noqa: BLE001 - this item is the poison
-                out.append(Rejected(f"compute failed: {type(exc).__name__}: {exc}"[:500]))
-        return out, time.monotonic() - started
 
     def _complete_inflight(self, *, block: bool) -> None:
         finished = self._collect(block=block)
@@ -307,23 +274,20 @@ class StreamRunner(Generic[T, P, R]):
             self._finish(*finished)
 
     def _collect(self, *, block: bool) -> tuple[_Batch[T, R], list[R | Rejected], float] | None:
-        """Take the in-flight batch's results once its compute is done."""
+        """Take the in-flight batch's results once its compute is done.
+
+        Raises:
+            ComputeFault: the batch failed as a whole and item by item (our fault).
+        """
         batch = self._inflight
-        if batch is None or batch.future is None:
+        if batch is None or (not block and not batch.future.done()):
             return None
-        if not block and not batch.future.done():
-            return None
-        results, compute_s = batch.future.result()
         self._inflight = None
+        results, compute_s = batch.future.result()
         return batch, results, compute_s
 
-    def _finish(
-        self,
-        batch: _Batch[T, R],
-        results: list[R | Rejected],
-        compute_s: float,
-    ) -> None:
-        """Dead-letter the rejects, write the rest, then commit the batch's offsets."""
+    def _finish(self, batch: _Batch[T, R], results: list[R | Rejected], compute_s: float) -> None:
+        """Dead-letter the rejects, write the rest, then commit what is done."""
         good_envs: list[Envelope[T]] = []
         good: list[R] = []
         for env, result in zip(batch.envelopes, results, strict=True):
@@ -332,62 +296,31 @@ class StreamRunner(Generic[T, P, R]):
             else:
                 good_envs.append(env)
                 good.append(result)
-        refused = self._write_with_retry(good_envs, good) if good else []
-        if refused is None:
-            # Abandoned (rebalance or shutdown): nothing after it may be committed either;
-            # the partitions' next owner reprocesses all of it.
-            if self._inflight is not None and self._inflight.future is not None:
-                self._inflight.future.result()
-            self._inflight = None
-            return
+        refused: list[Refused] = []
+        if good:
+            written = self._writer.write(good_envs, good)
+            self.stats.transient_failures = self._writer.failures
+            if written is None:
+                # Given up (revoked, or out of shutdown grace): nothing after it may be
+                # committed either; whoever owns the partitions next reads all of it again.
+                self._drop_uncommitted()
+                return
+            refused = list(written)
+        refused_at = {item.index for item in refused}
         for item in refused:
             env = good_envs[item.index]
             self._dead_letter(env.raw, env.key, env.partition, env.offset, item.reason)
-        self._dlq.flush()
-        self._commit(batch.commit_to)
+        for i, env in enumerate(good_envs):
+            if i not in refused_at:
+                self._offsets.done(env.partition, env.offset)
+        if len(good) > len(refused):
+            self._dlq.saw_valid()  # the count of dead letters in a row restarts here
         self.stats.batches += 1
         self.stats.written += len(good) - len(refused)
         for env in batch.envelopes:
             self._last_processed_ts[env.partition] = env.timestamp_ms
+        self._commit()
         self._observer.batch_written(batch.envelopes, compute_s)
-
-    def _write_with_retry(
-        self, envelopes: list[Envelope[T]], results: list[R]
-    ) -> Sequence[Refused] | None:
-        """Write until it succeeds; None when abandoned (rebalance or shutdown)."""
-        backoff = self._retry.initial_backoff_s
-        paused = False
-        self._abandon = False
-        self._writing = True
-        try:
-            while True:
-                try:
-                    return self._pipeline.write(envelopes, results)
-                except TransientError as exc:
-                    self.stats.transient_failures += 1
-                    self._observer.ready(False)
-                    log.warning(
-                        "write failed, backing off",
-                        extra={"error": str(exc)[:200], "backoff_s": backoff},
-                    )
-                    if not paused:
-                        self._consumer.pause(*self._consumer.assignment())
-                        paused = True
-                    # Polling while paused keeps group membership and fetches nothing,
-                    # except from partitions a rebalance just assigned: rewind those so
-                    # their records are read again rather than skipped.
-                    fetched = self._consumer.poll(timeout_ms=int(backoff * 1000))
-                    for tp, records in fetched.items():
-                        if records:
-                            self._consumer.seek(tp, records[0].offset)
-                    if self._abandon or self._shutdown_deadline < time.monotonic():
-                        return None
-                    backoff = min(backoff * 2, self._retry.max_backoff_s)
-        finally:
-            self._writing = False
-            if paused:
-                self._consumer.resume(*self._consumer.paused())
-                self._observer.ready(True)
 
     # -- dead letters and commits -----------------------------------------------------
 
@@ -396,11 +329,20 @@ class StreamRunner(Generic[T, P, R]):
     ) -> None:
         self.stats.dead_lettered += 1
         self._observer.dead_lettered(reason.split(":", 1)[0])
-        self._dlq.send(DeadLetter(raw, reason, self._topic, partition, offset, key))
+        try:
+            self._dlq.send(DeadLetter(raw, reason, self._topic, partition, offset, key))
+        except DlqLimitExceeded as exc:
+            # The letter is sent; stop once what is in hand is written and committed.
+            self._dlq_limit = self._dlq_limit or exc
+        # Done once acknowledged: every commit flushes the dead letters first.
+        self._offsets.done(partition, offset)
 
-    def _commit(self, offsets: dict[int, int]) -> None:
-        if not offsets:
-            return
+    def _commit(self) -> None:
+        """Commit every partition up to its lowest offset not yet done."""
+        offsets = self._offsets.committable()
+        if not offsets or self._revocations.pending:
+            return  # a revocation drops all of it next: the new owner commits
+        self._dlq.flush()  # never commit past a dead letter the broker has not taken
         try:
             self._consumer.commit(
                 {
@@ -409,75 +351,170 @@ class StreamRunner(Generic[T, P, R]):
                 }
             )
         except CommitFailedError:
-            # The group moved on without us; the new owner redoes the batch (idempotent).
-            log.warning("commit failed after a rebalance; batch will be redelivered")
+            # The group moved on without us; the new owner redoes the work (idempotent).
+            log.warning("commit failed after a rebalance; records will be redelivered")
             return
+        self._offsets.committed(offsets)
         self.stats.commits += 1
 
-    def _commit_loose(self) -> None:
-        """Commit past messages that were all dead-lettered (nothing else holds them)."""
-        self._dlq.flush()
-        self._commit(self._loose)
-        self._loose.clear()
+    def _stop_on_dlq_limit(self, exc: DlqLimitExceeded) -> None:
+        """Write what is in hand, commit past the dead letters, then stop.
 
-    # -- rebalance and shutdown -------------------------------------------------------
-
-    def on_revoked(self) -> None:
-        """Before partitions move: drop everything not yet committed.
-
-        Runs on kafka-python's I/O thread, which the producer and the consumer share: a
-        write from here (the store, the scored topic) can wait on that very thread, so
-        nothing is written. Every batch is committed as soon as it is written, so all
-        that is dropped here is uncommitted and the partitions' next owner re-reads it;
-        writes are idempotent.
+        Committing first means a restart reads on from there rather than dead-lettering
+        the same records and stopping again.
         """
-        self._abandon = True
-        if not self._writing:
-            # A write in progress discards the in-flight batch itself (see `_finish`).
-            self._inflight = None
+        self._launch()
+        self._complete_inflight(block=True)
+        self._commit()
+        log.error("stopping: too many dead letters in a row", extra={"error": str(exc)})
+        raise exc
+
+    # -- rebalance, pause and shutdown (called on the polling thread) -----------------
+
+    def _handle_revocation(self) -> bool:
+        """Act on a rebalance the listener flagged: drop uncommitted work, rewind."""
+        revoked = self._revocations.take()
+        if revoked is None:
+            return False
+        if revoked:
+            log.info("partitions revoked", extra={"partitions": sorted(revoked)})
+        self._drop_uncommitted()
+        self._observer.partitions_revoked(sorted(revoked | self._lag_partitions))
+        self._lag_partitions.clear()
+        return True
+
+    def _drop_uncommitted(self) -> None:
+        """Forget everything not committed, and read it again from the committed offsets.
+
+        Records fetched around a rebalance may belong to either generation; rewinding
+        every partition still assigned to its committed offset re-reads whatever was
+        dropped, so no record is skipped (writes are idempotent).
+        """
+        self._epoch += 1
         self._builder.take()
-        self._loose.clear()
+        inflight, self._inflight = self._inflight, None
+        if inflight is not None:
+            inflight.future.cancel()
+            if not inflight.future.cancelled():
+                try:
+                    inflight.future.result()  # the worker must be free for the next batch
+                except Exception:
+                    log.debug("dropped batch failed to compute", exc_info=True)
+        self._offsets.clear()
+        self._last_processed_ts.clear()
+        self._rewind_pending = True
+        self._rewind()
+
+    def _rewind(self) -> bool:
+        """Seek every assigned partition to its committed offset; False if not reachable."""
+        try:
+            for tp in self._consumer.assignment():
+                committed = self._consumer.committed(tp)
+                if committed is None:
+                    self._consumer.seek_to_beginning(tp)
+                else:
+                    self._consumer.seek(tp, committed)
+        except KafkaError as exc:
+            log.warning("rewind to committed offsets failed; retrying", extra={"error": str(exc)})
+            return False
+        self._rewind_pending = False
+        return True
+
+    # `Hold` for the writer: pause fetching and keep the group membership meanwhile.
+
+    def pause(self) -> None:
+        self._consumer.pause(*self._consumer.assignment())
+
+    def hold(self, seconds: float) -> bool:
+        # Polling while paused keeps the membership and fetches nothing from the paused
+        # partitions; a rebalance shows as a flagged revocation, handled by the caller.
+        self._consumer.poll(timeout_ms=int(seconds * 1000))
+        return self._revocations.pending or self._shutdown_deadline < self._clock()
+
+    def resume(self) -> None:
+        self._consumer.resume(*self._consumer.paused())
 
     def _shutdown(self) -> None:
-        self._shutdown_deadline = time.monotonic() + self._shutdown_grace_s
+        self._shutdown_deadline = self._clock() + self._shutdown_grace_s
         self._builder.take()  # not computed: left uncommitted for the next consumer
-        self._loose.clear()
         self._complete_inflight(block=True)
+        self._commit()
+
+    # -- telemetry and liveness -------------------------------------------------------
 
     def _report_lag(self) -> None:
-        now = time.monotonic()
+        now = self._clock()
         if now - self._last_lag_check < self._lag_interval_s:
             return
         self._last_lag_check = now
         assignment = self._consumer.assignment()
         if not assignment:
+            self._check_unassigned(now)
             return
+        self._unassigned_since = None
         try:
             ends = self._consumer.end_offsets(list(assignment))
-        except Exception:  # noqa: BLE001 - lag is best-effort telemetry
-            return
+        except KafkaError:
+            return  # lag is best-effort telemetry
         wall_ms = time.time() * 1000
         for tp in assignment:
             behind = max(0, ends.get(tp, 0) - self._consumer.position(tp))
             last_ts = self._last_processed_ts.get(tp.partition)
             seconds = (wall_ms - last_ts) / 1000 if behind and last_ts else 0.0
             self._observer.lag(tp.partition, behind, max(0.0, seconds))
+            self._lag_partitions.add(tp.partition)
+
+    def _check_unassigned(self, now: float) -> None:
+        """Fail fast instead of spinning with no partition while the topic has lag."""
+        if self._unassigned_since is None:
+            self._unassigned_since = now
+            return
+        if now - self._unassigned_since < self._unassigned_timeout_s:
+            return
+        lagging = self._group_lag()
+        if lagging:
+            raise NotInGroup(
+                f"no partition of {self._topic} assigned for "
+                f"{now - self._unassigned_since:.0f} s while partitions {sorted(lagging)} "
+                "have unconsumed records: the consumer is not in its group"
+            )
+
+    def _group_lag(self) -> dict[int, int]:
+        """Partitions of the topic whose committed offset (this group) is behind the end."""
+        try:
+            partitions = self._consumer.partitions_for_topic(self._topic) or set()
+            tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
+            # Bounded waits: this runs exactly when the coordinator may be unreachable.
+            ends = self._consumer.end_offsets(tps, timeout_ms=10_000)
+            committed = {tp: self._consumer.committed(tp, timeout_ms=10_000) or 0 for tp in tps}
+            return {
+                tp.partition: ends[tp] - committed[tp] for tp in tps if ends[tp] > committed[tp]
+            }
+        except KafkaError:
+            return {}
 
 
 class _Rebalance(AsyncConsumerRebalanceListener):  # type: ignore[misc]
-    """Drops uncommitted work before partitions move to another consumer.
+    """Only flags revocations: the polling thread acts on them (STYLE.md section 10).
 
-    kafka-python 3 runs listeners on its I/O thread; the async variant keeps the
-    heartbeat running while it is called.
+    kafka-python 3 runs listeners on its I/O thread; touching the runner's batches from
+    here would race the polling thread.
     """
 
-    def __init__(self, runner: StreamRunner[Any, Any, Any]) -> None:
-        self._runner = runner
+    def __init__(self, revocations: _Revocations) -> None:
+        self._revocations = revocations
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        self._runner.on_revoked()
+        self._revocations.revoked({tp.partition for tp in revoked})
+
+    async def on_partitions_lost(self, lost: Any) -> None:
+        self._revocations.revoked({tp.partition for tp in lost})
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
+        # Also a reason to rewind: records fetched for newly assigned partitions while
+        # the writer held (or with cooperative rebalancing, where nothing is revoked
+        # first) must be read again from the committed offsets, never skipped.
+        self._revocations.revoked(set())
         log.info(
             "partitions assigned", extra={"partitions": sorted(tp.partition for tp in assigned)}
         )

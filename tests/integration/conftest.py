@@ -107,7 +107,9 @@ def consumer_factory(
     """Starts `finsent infer` processes on the tiny model; kills leftovers after the test."""
     procs: list[subprocess.Popen[bytes]] = []
 
-    def start(topic: str, group: str, scored_topic: str, **env: str) -> subprocess.Popen[bytes]:
+    def start(
+        topic: str, group: str, scored_topic: str, model: Path | None = None, **env: str
+    ) -> subprocess.Popen[bytes]:
         log = (tmp_path / f"consumer-{len(procs)}.log").open("ab")
         full_env = {
             **os.environ,
@@ -126,7 +128,7 @@ def consumer_factory(
                 "--group",
                 group,
                 "--model",
-                str(tiny_model_dir),
+                str(model or tiny_model_dir),
                 "--metrics-port",
                 "0",
             ],

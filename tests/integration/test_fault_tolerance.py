@@ -11,14 +11,18 @@ import random
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from kafka.errors import KafkaError
 
-from finsent.kafka_io import ensure_topics
+from finsent.kafka_io import ensure_topics, make_producer
 from finsent.schemas import Document
 from finsent.settings import (
     REPO_ROOT,
@@ -227,3 +231,118 @@ def test_two_consumers_split_four_partitions(
     assert len(written) == 2 and all(w > 0 for w in written), written
     # Redelivery after a rebalance may write a document twice (idempotently), never zero times.
     assert sum(written) >= 8000
+
+
+def _mixed_document(i: int, namespace: str, rng: random.Random) -> Document:
+    """Headlines and long articles mixed, so token budgets close batches mid-poll."""
+    words = ("shares", "profit", "guidance", "cut", "loss", "merger", "lawsuit", "recall")
+    tickers = ("AAPL", "MSFT", "WMT", "JPM", "XOM")
+    text = " ".join(rng.choice(words) for _ in range(rng.choice((3, 6, 12, 60, 200))))
+    return Document(
+        id=f"chaos-{i:06d}",
+        source="test",
+        text=f"{tickers[i % 5]} {text} ({i})",
+        tickers=(tickers[i % 5],),
+        published_at=datetime(2026, 3, 2, 14, tzinfo=UTC) + timedelta(seconds=5 * i),
+        ingested_at=datetime.now(UTC),
+        namespace=namespace,
+    )
+
+
+class _Feeder(threading.Thread):
+    """Produces small chunks of documents until told to stop, so that every kill and
+    restart lands while there is work; resends a chunk the broker did not take."""
+
+    def __init__(self, settings: FinsentSettings, topic: str, namespace: str) -> None:
+        super().__init__(daemon=True)
+        self._settings, self._topic, self._namespace = settings, topic, namespace
+        self.stop = threading.Event()
+        self.ids: set[str] = set()
+
+    def run(self) -> None:
+        rng = random.Random(13)
+        producer = make_producer(self._settings.kafka, request_timeout_ms=5000, retries=2)
+        try:
+            i = 0
+            while not self.stop.is_set():
+                chunk = [_mixed_document(i + k, self._namespace, rng) for k in range(20)]
+                i += len(chunk)
+                while True:
+                    try:
+                        for doc in chunk:
+                            producer.send(self._topic, doc.model_dump_json().encode())
+                        producer.flush(timeout=10)
+                        break
+                    except KafkaError:  # the broker is restarting: send the chunk again
+                        time.sleep(1.0)
+                self.ids.update(d.id for d in chunk)
+                time.sleep(0.5)
+        finally:
+            producer.close(timeout=10)
+
+
+@pytest.mark.timeout(1800)  # a few minutes on an idle machine; consumer start-ups dominate
+def test_chaos_two_consumers_sigkills_broker_and_redis_restarts(
+    private_stack: tuple[Stack, FinsentSettings],
+    consumer_factory: Callable[..., subprocess.Popen[bytes]],
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    """Two consumers share four partitions while documents arrive; twelve SIGKILLs, a
+    Redis restart and a broker restart land mid-stream. Small token budgets make batches
+    close mid-poll (where a commit used to pass a record only in the next batch). Every
+    document is counted exactly once, none is dead-lettered."""
+    stack, settings = private_stack
+    store = open_store(settings, backend="core")
+    topic, scored = _topics(settings, partitions=4)
+    group = f"chaos-{namespace}"
+    env = {
+        **_env(settings),
+        "FINSENT_INFERENCE_BATCH__MAX_TOKENS": "512",
+        "FINSENT_INFERENCE_BATCH__MAX_COUNT": "64",
+    }
+    feeder = _Feeder(settings, topic, namespace)
+    feeder.start()
+    started = 0
+
+    def start() -> subprocess.Popen[bytes]:
+        nonlocal started
+        proc = consumer_factory(topic, group, scored, **env)
+        started += 1
+        return proc
+
+    consumers = [start(), start()]
+    logs = [tmp_path / "consumer-0.log", tmp_path / "consumer-1.log"]
+    rng = random.Random(13)
+    kills = 0
+    for round_ in range(12):
+        slot = round_ % 2
+        # Kill it while it works: once it holds partitions, a little later.
+        wait_for(partial(_has_partitions, logs[slot]), 180, f"consumer {slot} to get partitions")
+        time.sleep(rng.uniform(0.5, 3.0))
+        consumers[slot].send_signal(signal.SIGKILL)
+        consumers[slot].wait(timeout=30)
+        kills += 1
+        if round_ == 4:
+            stack.down(("redis",))
+            time.sleep(3)
+            stack.up(("redis",))
+        if round_ == 8:
+            stack.down(("kafka",))
+            time.sleep(3)
+            stack.up(("kafka",))
+        logs[slot] = tmp_path / f"consumer-{started}.log"
+        consumers[slot] = start()
+    feeder.stop.set()
+    feeder.join(timeout=120)
+    assert kills >= 10 and not feeder.is_alive()
+
+    total = len(feeder.ids)
+    wait_for(lambda: count_all(store, namespace) >= total, 300, "every document")
+    time.sleep(2)  # nothing may arrive late: the count must stay exact
+    for proc in consumers:
+        proc.send_signal(signal.SIGTERM)
+    assert [proc.wait(timeout=60) for proc in consumers] == [0, 0]
+    assert count_all(store, namespace) == total
+    assert _scored_ids(settings, scored) == feeder.ids
+    assert read_topic(settings, topic + ".dlq") == []

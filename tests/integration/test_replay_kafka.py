@@ -95,3 +95,30 @@ def test_bad_ranges_and_live_are_refused(settings: FinsentSettings) -> None:
         replay_kafka(settings, now, now - timedelta(seconds=1), "x-replay", progress=False)
     with pytest.raises(ConfigurationError, match="live"):
         replay_kafka(settings, now - timedelta(hours=1), now, "live", progress=False)
+
+
+def test_a_long_range_is_streamed_through_a_bounded_window(
+    settings: FinsentSettings, topic_factory: Callable[..., str], namespace: str
+) -> None:
+    """`replay kafka` holds at most its reorder window, not the whole range."""
+    from ingest.replay import _RangeReader
+    from tests.integration.conftest import make_documents, produce
+
+    topic = topic_factory("docs", partitions=3)
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    docs = make_documents(600, namespace)
+    produce(settings, topic, docs)
+    end = datetime.now(UTC) + timedelta(seconds=1)
+
+    held = []
+    with _RangeReader(
+        settings, topic, start, end, namespace, namespace + "-rp", reorder_window=25
+    ) as reader:
+        assert reader.total == 600
+        out = []
+        for doc in reader:
+            held.append(reader.buffered)
+            out.append(doc)
+    assert max(held) <= 26
+    assert sorted(d.id for d in out if isinstance(d, Document)) == sorted(d.id for d in docs)
+    assert all(isinstance(d, Document) and d.namespace == namespace + "-rp" for d in out)

@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 import signal
 from collections.abc import Callable
+from pathlib import Path
 from subprocess import Popen
 
+import pytest
+from kafka import TopicPartition
+
+from finsent.kafka_io import make_consumer
 from finsent.schemas import MAX_TEXT_CHARS
 from finsent.settings import FinsentSettings
 from finsent.store import SeriesStore
@@ -112,3 +117,46 @@ def test_a_lone_document_is_scored_without_waiting_for_company(
     wait_for(lambda: count_all(store, namespace) == 1, 60, "the lone document, long before 120 s")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
+
+
+@pytest.fixture(scope="module")
+def broken_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model that loads but cannot compute anything: its vocabulary is smaller than its
+    tokenizer's (a wrong model/tokenizer pairing), so every document, and the canary,
+    fails inside the embedding lookup, like a wrong device or a bug would."""
+    from inference.model.classifier import Classifier, tiny_bert_config, tiny_tokenizer
+    from inference.model.network import FinsentNet, HeadsConfig
+
+    folder = tmp_path_factory.mktemp("broken-model")
+    net = FinsentNet.from_encoder_config(tiny_bert_config(4), HeadsConfig(model_version="broken"))
+    Classifier._ready(net, tiny_tokenizer(), "cpu", "fp32", None, 64, False).save(folder)
+    return folder
+
+
+def test_a_broken_model_stops_the_consumer_without_committing_or_dead_lettering(
+    settings: FinsentSettings,
+    store: SeriesStore,
+    topic_factory: Callable[..., str],
+    consumer_group: str,
+    namespace: str,
+    consumer_factory: Callable[..., Popen[bytes]],
+    broken_model_dir: Path,
+    tmp_path: Path,
+) -> None:
+    topic = topic_factory("docs", partitions=2)
+    scored = topic_factory("scored")
+    produce(settings, topic, make_documents(300, namespace))
+
+    proc = consumer_factory(topic, consumer_group, scored, model=broken_model_dir)
+    assert proc.wait(timeout=240) == 3, "a broken model must stop the consumer (exit 3)"
+
+    output = (tmp_path / "consumer-0.log").read_text()
+    assert "ComputeFault" in output and "fault of the code or the machine" in output
+    assert read_topic(settings, topic + ".dlq") == [], "good documents were dead-lettered"
+    assert count_all(store, namespace) == 0
+    probe = make_consumer(settings.kafka, group_id=consumer_group)
+    try:
+        committed = [probe.committed(TopicPartition(topic, p)) for p in (0, 1)]
+    finally:
+        probe.close()
+    assert committed == [None, None], f"offsets were committed: {committed}"

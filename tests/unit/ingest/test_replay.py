@@ -56,3 +56,11 @@ def test_replays_never_use_live_and_names_are_checked() -> None:
         check_namespace("Has Spaces")
     name = default_namespace(datetime(2026, 11, 28, 17, 5, 9, tzinfo=UTC))
     assert name == "replay-20261128t170509" == check_namespace(name)
+
+
+def test_every_paging_namespace_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="page on-call"):
+        check_namespace("desk-eu", paging=("live", "desk-eu"))
+    with pytest.raises(ConfigurationError):
+        check_namespace("live", paging=())  # live always pages
+    assert check_namespace("replay-1", paging=("live", "desk-eu")) == "replay-1"

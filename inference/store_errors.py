@@ -1,0 +1,86 @@
+"""Redis errors on the write path: which are Redis's state, which are one document's.
+
+A Redis that answers but will not write (out of memory under `noeviction`, a read-only
+replica during a failover, a failed RDB save with `stop-writes-on-bgsave-error`, a busy
+script, still loading) is a dependency that is down, not bad input: the write is retried
+with backoff and nothing is dead-lettered or committed. Any other error reply is judged
+document by document: one that fails alone while the rest of the batch is written is
+refused (dead-lettered with the reply); when every document fails, the fault is not the
+documents', and the write is retried like an outage.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Final, Protocol
+
+import redis
+
+from finsent.errors import TransientError
+from finsent.schemas import ScoredDocument
+from finsent.store.models import WriteResult
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_REPLIES: Final = frozenset(
+    {"OOM", "READONLY", "MISCONF", "BUSY", "LOADING", "MASTERDOWN", "NOREPLICAS", "TRYAGAIN"}
+)
+"""Error codes (the reply's first word) that mean Redis cannot write now, whatever the data."""
+
+
+class BatchStore(Protocol):
+    def write_batch_detailed(self, docs: Sequence[ScoredDocument]) -> WriteResult: ...
+
+
+def reply_code(exc: redis.RedisError) -> str:
+    """The error code of a Redis error reply, also when a Lua script relays it."""
+    text = str(exc)
+    words = text.replace("-", " ").replace(":", " ").split()
+    for word in words:
+        if word in TRANSIENT_REPLIES:
+            return word
+    return words[0] if words else type(exc).__name__
+
+
+def is_transient(exc: redis.RedisError) -> bool:
+    """Whether Redis refused because of its own state (retry), not the command's content."""
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        return True
+    return reply_code(exc) in TRANSIENT_REPLIES
+
+
+def write_isolating(store: BatchStore, docs: Sequence[ScoredDocument]) -> WriteResult:
+    """Write a batch; on an error reply, retry it as a whole later or refuse single documents.
+
+    Raises:
+        TransientError: Redis cannot write now, or every document failed (not their fault).
+    """
+    try:
+        return store.write_batch_detailed(docs)
+    except redis.RedisError as exc:
+        if is_transient(exc) or len(docs) == 1:
+            raise TransientError(
+                f"redis refused the write: {reply_code(exc)}: {exc}"[:300]
+            ) from exc
+        first = exc
+    # Some reply was about content: find the documents that fail alone. Writes are
+    # idempotent per document, so those of the batch that went through are not recounted.
+    new = duplicate = 0
+    rejected: list[tuple[str, str]] = []
+    for doc in docs:
+        try:
+            one = store.write_batch_detailed([doc])
+        except redis.RedisError as exc:
+            if is_transient(exc):
+                raise TransientError(f"redis refused the write: {reply_code(exc)}") from exc
+            rejected.append((doc.document_id, f"redis refused it: {str(exc)[:200]}"))
+            continue
+        new, duplicate = new + one.new, duplicate + one.duplicate
+        rejected.extend(one.rejected)
+    if len(rejected) == len(docs) and all(r.startswith("redis refused") for _, r in rejected):
+        raise TransientError(
+            f"redis refused every document of the batch: {str(first)[:200]}"
+        ) from first
+    log.warning("redis refused single documents", extra={"refused": len(rejected)})
+    return WriteResult(new=new, duplicate=duplicate, rejected=tuple(rejected))
