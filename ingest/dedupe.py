@@ -102,7 +102,7 @@ if use_near then
     redis.call('EXPIRE', KEYS[i], ttl)
   end
 end
-redis.call('SET', KEYS[1], token .. ':pending', 'EX', pending_ttl)
+redis.call('SET', KEYS[1], token .. ':pending', 'EX', math.min(pending_ttl, ttl))
 return 'new'
 """
 
