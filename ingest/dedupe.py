@@ -16,11 +16,12 @@ the Redis TTL only bounds memory.
 
 from __future__ import annotations
 
+import secrets
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import redis
 
@@ -30,7 +31,10 @@ from finsent.schemas import Document
 from ingest.settings import IngestSettings
 from ingest.text import content_tokens, simhash, tokens_key
 
-Verdict = Literal["new", "id", "content", "near"]
+Verdict = Literal["new", "id", "content", "near", "pending"]
+"""`pending`: another caller claimed this id and its produce is not settled yet."""
+
+T = TypeVar("T")
 
 _BANDS: Final = 4
 
@@ -39,12 +43,20 @@ local ts = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
 local token = ARGV[10]
--- The id key holds "<token>:<verdict>": a retried call (same token) whose first attempt
--- ran but whose reply was lost gets its first verdict back, not "id".
+local pending_ttl = tonumber(ARGV[11])
+local max_members = tonumber(ARGV[12])
+-- The id key holds "<token>:<state>". A new document's claim is "pending" until Kafka
+-- acknowledges it (CONFIRM) or it fails (RELEASE); it expires after pending_ttl if the
+-- process dies in between. A retried call (same token) whose first attempt ran but whose
+-- reply was lost gets its first verdict back, not "id".
 local prev = redis.call('GET', KEYS[1])
 if prev then
   local tok, verdict = string.match(prev, '^([^:]*):(.*)$')
-  if tok == token then return verdict end
+  if tok == token then
+    if verdict == 'pending' then return 'new' end
+    return verdict
+  end
+  if verdict == 'pending' then return 'pending' end
   return 'id'
 end
 local function decide(verdict)
@@ -81,11 +93,37 @@ if use_content then redis.call('SET', KEYS[2], ARGV[1], 'EX', ttl) end
 if use_near then
   for i = 3, 6 do
     redis.call('ZADD', KEYS[i], ts, ARGV[9])
+    -- Bounded bands: members two windows behind this one can match nothing any more
+    -- (out-of-order input has one window of slack), and a band never holds more than
+    -- max_members (the oldest go first), so a flood of one band cannot slow every check.
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. (ts - 2 * window))
+    local n = redis.call('ZCARD', KEYS[i])
+    if n > max_members then redis.call('ZREMRANGEBYRANK', KEYS[i], 0, n - max_members - 1) end
     redis.call('EXPIRE', KEYS[i], ttl)
   end
 end
-return decide('new')
+redis.call('SET', KEYS[1], token .. ':pending', 'EX', math.min(pending_ttl, ttl))
+return 'new'
 """
+
+_CONFIRM: Final = """
+if redis.call('GET', KEYS[1]) == ARGV[1] .. ':pending' then
+  redis.call('SET', KEYS[1], ARGV[1] .. ':new', 'EX', tonumber(ARGV[2]))
+end
+return 1
+"""
+
+_RELEASE: Final = """
+local prev = redis.call('GET', KEYS[1])
+if prev ~= ARGV[1] .. ':pending' and prev ~= ARGV[1] .. ':new' then return 0 end
+redis.call('DEL', KEYS[1])
+if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+for i = 3, #KEYS do redis.call('ZREM', KEYS[i], ARGV[2]) end
+return 1
+"""
+
+_HASH_KEY: Final = f"{redis_keys.PREFIX}:ingest:simhash-key"
+"""String: the random SimHash key every ingest worker shares when none is configured."""
 
 
 HEADLINE_MIN_WORDS: Final = 6
@@ -105,10 +143,12 @@ def dedupe_tokens(doc: Document) -> list[str]:
 
 @dataclass(frozen=True)
 class Claim:
-    """What `Deduplicator.check` wrote for a new document, so `release` can undo it."""
+    """What `Deduplicator.check` wrote for a new document: `confirm` or `release` it."""
 
     keys: tuple[str, ...]
     member: str
+    token: str
+    content_value: str
 
 
 @dataclass(frozen=True)
@@ -118,20 +158,33 @@ class DedupeConfig:
     window_s: int = 86_400
     max_distance: int = 3
     min_tokens: int = 4
+    pending_ttl_s: int = 300
+    max_band_members: int = 2000
+    hash_key: bytes | None = None
+    """SimHash key; None: a random one shared through Redis by every worker."""
 
     @classmethod
     def from_settings(cls, settings: IngestSettings) -> DedupeConfig:
+        key = settings.dedupe_hash_key
         return cls(
             settings.dedupe_enabled,
             settings.dedupe_ttl_s,
             settings.dedupe_window_s,
             settings.near_dup_max_distance,
             settings.near_dup_min_tokens,
+            settings.dedupe_pending_ttl_s,
+            settings.near_dup_max_band_members,
+            key.get_secret_value().encode() if key is not None else None,
         )
 
 
 class Deduplicator:
     """Decides, atomically in Redis, whether a document was already counted.
+
+    A new document's id claim is provisional until `confirm` (after Kafka acknowledged
+    it) or `release` (it was not produced); meanwhile another caller's check of the same
+    id answers `pending`, so a client's retry is never told "duplicate" about a document
+    that may still fail.
 
     Args:
         client: a Redis client (bytes responses).
@@ -144,6 +197,9 @@ class Deduplicator:
         self._config = config
         self._retries = retries
         self._script: Any = client.register_script(_SCRIPT)
+        self._confirm: Any = client.register_script(_CONFIRM)
+        self._release: Any = client.register_script(_RELEASE)
+        self._hash_key: bytes | None = config.hash_key
 
     def check(self, doc: Document) -> tuple[Verdict, Claim | None]:
         """Claim `doc` if it is new; otherwise say which kind of duplicate it is."""
@@ -153,7 +209,8 @@ class Deduplicator:
         """`check` for each document, in order, in one round trip.
 
         Redis runs the scripts of one pipeline one after another, so a document sees the
-        claims of those before it: the verdicts equal those of one call per document.
+        claims of those before it: the verdicts equal those of one call per document
+        (an id repeated within the call is an `id` duplicate of its first occurrence).
         A retry after a lost reply reuses each call's token, so it cannot turn a
         document's own claim into an `id` duplicate.
 
@@ -162,24 +219,37 @@ class Deduplicator:
         """
         if not self._config.enabled:
             return [("new", None)] * len(docs)
-        calls = [self._prepare(doc) for doc in docs]
+        if self._hash_key is None:
+            self._hash_key = self._call(self._shared_key)
+        first: dict[tuple[str, str], int] = {}
+        calls: list[tuple[int, Claim, list[int | str]]] = []
+        for i, doc in enumerate(docs):
+            if first.setdefault((doc.namespace, doc.id), i) == i:
+                calls.append((i, *self._prepare(doc)))
 
         def run() -> list[Any]:
             pipe = self._client.pipeline(transaction=False)
-            for claim, args in calls:
+            for _, claim, args in calls:
                 self._script(keys=list(claim.keys), args=args, client=pipe)
             return list(pipe.execute())
 
-        out: list[tuple[Verdict, Claim | None]] = []
-        for (claim, _), reply in zip(calls, self._call(run), strict=True):
+        out: list[tuple[Verdict, Claim | None]] = [("id", None)] * len(docs)
+        for (i, claim, _), reply in zip(calls, self._call(run) if calls else [], strict=True):
             text = reply.decode() if isinstance(reply, bytes) else str(reply)
             if text == "new":
-                out.append(("new", claim))
-            elif text in ("id", "content", "near"):
-                out.append((text, None))  # type: ignore[arg-type]
+                out[i] = ("new", claim)
+            elif text in ("id", "content", "near", "pending"):
+                out[i] = (text, None)  # type: ignore[assignment]
             else:
                 raise RuntimeError(f"dedupe script returned {text!r}")
         return out
+
+    def _shared_key(self) -> bytes:
+        self._client.set(_HASH_KEY, secrets.token_hex(32), nx=True)
+        key = self._client.get(_HASH_KEY)
+        if not isinstance(key, bytes):
+            raise TransientError("redis lost the SimHash key just after setting it")
+        return key
 
     def _prepare(self, doc: Document) -> tuple[Claim, list[int | str]]:
         cfg = self._config
@@ -187,7 +257,7 @@ class Deduplicator:
         tokens = dedupe_tokens(doc)
         use_content = bool(tokens)
         use_near = cfg.max_distance > 0 and len(tokens) >= cfg.min_tokens
-        sh = simhash(tokens) if use_near else 0
+        sh = simhash(tokens, self._hash_key or b"") if use_near else 0
         bands = [(sh >> (16 * i)) & 0xFFFF for i in range(_BANDS)]
         claim_keys = (
             redis_keys.ingest_seen_id(ns, doc.id),
@@ -195,8 +265,10 @@ class Deduplicator:
             *(redis_keys.ingest_simhash_band(ns, i, band) for i, band in enumerate(bands)),
         )
         member = f"{sh >> 32}:{sh & 0xFFFFFFFF}:{doc.id}"
+        token = uuid.uuid4().hex
+        ts = int(doc.published_at.timestamp() * 1000)
         args: list[int | str] = [
-            int(doc.published_at.timestamp() * 1000),
+            ts,
             cfg.window_s * 1000,
             cfg.ttl_s,
             int(use_content),
@@ -205,24 +277,52 @@ class Deduplicator:
             sh & 0xFFFFFFFF,
             cfg.max_distance,
             member,
-            uuid.uuid4().hex,
+            token,
+            cfg.pending_ttl_s,
+            cfg.max_band_members,
         ]
-        return Claim(claim_keys, member), args
+        return Claim(claim_keys, member, token, str(ts)), args
 
-    def release(self, claim: Claim) -> None:
-        """Undo a claim whose document could not be produced, so a retry is not a duplicate."""
-        id_key, content, *bands = claim.keys
+    def confirm(self, claims: Sequence[Claim]) -> None:
+        """Make claims final: their documents are on the topic."""
+        if not claims:
+            return
 
-        def undo() -> None:
+        def run() -> None:
             pipe = self._client.pipeline(transaction=False)
-            pipe.delete(id_key, content)
-            for band in bands:
-                pipe.zrem(band, claim.member)
+            for claim in claims:
+                self._confirm(
+                    keys=[claim.keys[0]], args=[claim.token, self._config.ttl_s], client=pipe
+                )
             pipe.execute()
 
-        self._call(undo)
+        self._call(run)
 
-    def _call(self, fn: Any) -> Any:
+    def release(self, claims: Sequence[Claim]) -> None:
+        """Undo claims whose documents were not produced, so a retry is not a duplicate."""
+        if not claims:
+            return
+
+        def run() -> None:
+            pipe = self._client.pipeline(transaction=False)
+            for claim in claims:
+                self._release(
+                    keys=list(claim.keys),
+                    args=[claim.token, claim.member, claim.content_value],
+                    client=pipe,
+                )
+            pipe.execute()
+
+        self._call(run)
+
+    def ping(self) -> bool:
+        """Whether Redis answers now (no retries)."""
+        try:
+            return bool(self._client.ping())
+        except redis.RedisError:
+            return False
+
+    def _call(self, fn: Callable[[], T]) -> T:
         delay = 0.2
         for attempt in range(self._retries):
             try:
@@ -232,6 +332,9 @@ class Deduplicator:
                     raise TransientError(f"redis unavailable: {type(exc).__name__}") from exc
                 time.sleep(delay)
                 delay *= 2
+            except redis.ResponseError as exc:
+                # READONLY (failover), OOM, BUSY, LOADING, MISCONF: the server, not the input.
+                raise TransientError(f"redis refused: {str(exc)[:120]}") from exc
         raise AssertionError("unreachable")
 
 

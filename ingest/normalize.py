@@ -35,7 +35,7 @@ class Limits:
     """What counts as valid input (from `IngestSettings`)."""
 
     max_raw_bytes: int = 256 * 1024
-    max_future_s: float = 86_400.0
+    max_future_s: float = 300.0
     min_year: int = 1990
 
     @classmethod
@@ -121,7 +121,10 @@ class Normalizer:
                 f"time_too_old: {published_at.isoformat()} is before {self._limits.min_year}"
             )
         if published_at > now + timedelta(seconds=self._limits.max_future_s):
-            raise InvalidMessage(f"time_in_future: {published_at.isoformat()} is after {now}")
+            raise InvalidMessage(
+                f"time_in_future: {published_at.isoformat()} is more than "
+                f"{self._limits.max_future_s:g} s after the clock ({now.isoformat()})"
+            )
         return published_at
 
 

@@ -38,6 +38,7 @@ Outcome = Literal["produced", "duplicate", "dead_lettered"]
 
 
 def utc_now() -> datetime:
+    """The wall clock: ingest reads time only through this (injected as `clock`)."""
     return datetime.now(UTC)
 
 
@@ -56,11 +57,27 @@ class _Pending:
     future: FutureRecordMetadata
     claim: Claim | None
     doc: Document
-    settled: bool = False
+    done: bool = False
+    """Its claim was confirmed or released and it was counted (exactly once)."""
+
+
+@dataclass
+class _Call:
+    """One `_handle_many` call: its answers and what it is waiting on."""
+
+    handled: list[Handled]
+    produced: list[_Pending]
+    dead_letters: list[FutureRecordMetadata]
 
 
 class IngestPipeline:
     """Normalises, deduplicates and produces documents; accounts for every input.
+
+    A document's dedupe claim stays provisional until Kafka settles its record: the
+    acknowledgement confirms it, a failure (at any time, even after the caller stopped
+    waiting) releases it, and a claim for a record never sent is released at once. So a
+    retry after any failure is never answered "duplicate" for a document that is not on
+    the topic.
 
     Args:
         normalizer: the shared pure step.
@@ -69,7 +86,7 @@ class IngestPipeline:
         dlq: where rejected inputs go, as `<topic>.dlq`.
         topic: documents topic; tests pass a uuid topic.
         namespace: `live` or a replay namespace, stamped on every document.
-        clock: injected wall clock (validity bounds, `ingested_at`).
+        clock: injected wall clock (validity bounds, `ingested_at`); the only time read.
         ingested_at_event_time: replays stamp `ingested_at = published_at` so that two
             replays of one input yield identical documents.
         metrics: optional Prometheus metrics.
@@ -101,9 +118,9 @@ class IngestPipeline:
         self._metrics = metrics
         self._flush_every = flush_every
         self._lock = threading.RLock()
-        # DeadLetterProducer is not thread-safe; feeds and push requests share this pipeline.
-        self._dlq_lock = threading.Lock()
         self._pending: list[_Pending] = []
+        # Filled by the producer's I/O thread as records settle; drained by callers.
+        self._settled: list[tuple[_Pending, bool]] = []
         self._counts: Counter[str] = Counter()
         self._dup_kinds: Counter[str] = Counter()
         self._dlq_reasons: Counter[str] = Counter()
@@ -111,7 +128,7 @@ class IngestPipeline:
 
     def handle(self, candidate: Candidate) -> Handled:
         """Process one input. Never raises for bad input; raises `TransientError`."""
-        return self._handle_many([candidate])[0][0]
+        return self._handle_many([candidate]).handled[0]
 
     def handle_many(self, candidates: Sequence[Candidate | Document]) -> list[Handled]:
         """Process inputs in order, with one Redis round trip for all their dedupe checks.
@@ -119,27 +136,45 @@ class IngestPipeline:
         Items may be `RawItem`/`Rejected` (normalised here) or already valid `Document`s
         (replays of Kafka data). Decisions equal those of handling them one by one.
         """
-        return [handled for handled, _ in self._handle_many(candidates)]
+        return self._handle_many(candidates).handled
 
     def handle_and_wait(
-        self, candidates: Sequence[Candidate], timeout_s: float = 30.0
+        self, candidates: Sequence[Candidate], timeout_s: float = 30.0, *, flush: bool = False
     ) -> list[Handled]:
-        """Process inputs and wait until this call's documents are acknowledged (push API).
+        """Process inputs and wait until this call's records are acknowledged (push API).
+
+        Concurrent calls share the producer, so their records travel to the broker in
+        common batches (`linger_ms`) and each call waits only for its own: one request's
+        wait is one broker round trip, not one per request in a queue. `flush=True`
+        forces a flush per call (the old behaviour; `bench-push` measures it as baseline).
 
         Raises:
-            TransientError: the broker did not acknowledge; claims are released.
+            TransientError: the broker did not acknowledge in time, Redis is down, or an
+                id is still being published by an earlier call; claims are released.
         """
-        handled = self._handle_many(candidates)
-        mine = [pending for _, pending in handled if pending is not None]
-        with self._lock:
-            ids = {id(p) for p in mine}
-            self._pending = [p for p in self._pending if id(p) not in ids]
-        self._settle(mine, timeout_s, flush=False)
-        return [h for h, _ in handled]
+        call = self._handle_many(candidates, pending_is_busy=True, track=False)
+        if flush:
+            self._flush_producer(timeout_s)
+        failed: BaseException | None = None
+        outcomes: list[tuple[_Pending, bool]] = []
+        for item in call.produced:
+            try:
+                item.future.get(timeout=timeout_s)
+                outcomes.append((item, True))
+            except KafkaError as exc:
+                failed = exc
+                if item.future.is_done:  # refused: release now; a timeout settles later
+                    outcomes.append((item, False))
+        self._settle(outcomes)
+        self._drain_settled()
+        if failed is not None:
+            raise TransientError(f"produce not acknowledged: {type(failed).__name__}") from failed
+        self._dlq.wait(call.dead_letters, timeout_s)
+        return call.handled
 
     def publish(self, doc: Document) -> Handled:
         """Dedupe and produce an already valid document (replays of Kafka data use this)."""
-        return self._handle_many([doc])[0][0]
+        return self._handle_many([doc]).handled[0]
 
     def normalize(self, item: RawItem) -> Document:
         now = self._clock()
@@ -149,95 +184,163 @@ class IngestPipeline:
         return doc
 
     def _handle_many(
-        self, candidates: Sequence[Candidate | Document]
-    ) -> list[tuple[Handled, _Pending | None]]:
+        self,
+        candidates: Sequence[Candidate | Document],
+        *,
+        pending_is_busy: bool = False,
+        track: bool = True,
+    ) -> _Call:
+        self._drain_settled()
         with self._lock:
             self._counts["in"] += len(candidates)
-        out: list[tuple[Handled, _Pending | None] | None] = []
+        out: list[Handled | None] = []
+        dead: list[FutureRecordMetadata] = []
         docs: list[tuple[int, Document]] = []
         for candidate in candidates:
             if isinstance(candidate, Document):
                 docs.append((len(out), candidate))
                 out.append(None)
             elif isinstance(candidate, Rejected):
-                self._dead_letter(candidate.raw, candidate.reason, candidate.source)
-                out.append((Handled("dead_lettered", reason=candidate.reason), None))
+                dead.append(self._dead_letter(candidate.raw, candidate.reason, candidate.source))
+                out.append(Handled("dead_lettered", reason=candidate.reason))
             else:
                 try:
                     docs.append((len(out), self.normalize(candidate)))
                     out.append(None)
                 except InvalidMessage as exc:
                     raw = candidate.raw or _describe(candidate)
-                    self._dead_letter(raw, exc.reason, candidate.source)
-                    out.append((Handled("dead_lettered", reason=exc.reason), None))
+                    dead.append(self._dead_letter(raw, exc.reason, candidate.source))
+                    out.append(Handled("dead_lettered", reason=exc.reason))
         verdicts: list[tuple[Verdict, Claim | None]] = (
             self._dedupe.check_many([d for _, d in docs])
             if self._dedupe is not None and docs
             else [("new", None)] * len(docs)
         )
-        for (index, doc), (verdict, claim) in zip(docs, verdicts, strict=True):
-            out[index] = self._publish(doc, verdict, claim)
-        return [item for item in out if item is not None]
+        busy = [d.id for (_, d), (v, _) in zip(docs, verdicts, strict=True) if v == "pending"]
+        if busy and pending_is_busy:
+            self._release([c for _, c in verdicts if c is not None])
+            raise TransientError(
+                f"document {busy[0][:80]!r} is still being published by an earlier request"
+            )
+        produced: list[_Pending] = []
+        for n, ((index, doc), (verdict, claim)) in enumerate(zip(docs, verdicts, strict=True)):
+            try:
+                out[index], pending = self._publish(doc, verdict, claim)
+            except TransientError:
+                # Nothing from here on was sent: give every remaining claim back now.
+                self._release([c for _, c in verdicts[n:] if c is not None])
+                raise
+            if pending is not None:
+                produced.append(pending)
+        if track and produced:
+            with self._lock:
+                self._pending += produced
+                full = len(self._pending) >= self._flush_every
+            if full:
+                self.flush()
+        return _Call([h for h in out if h is not None], produced, dead)
 
     def _publish(
         self, doc: Document, verdict: Verdict, claim: Claim | None
     ) -> tuple[Handled, _Pending | None]:
         if verdict != "new":
+            kind = "id" if verdict == "pending" else verdict  # a batch source's repeat
             with self._lock:
                 self._counts["duplicates"] += 1
-                self._dup_kinds[verdict] += 1
+                self._dup_kinds[kind] += 1
             if self._metrics:
-                self._metrics.duplicates.labels(verdict).inc()
+                self._metrics.duplicates.labels(kind).inc()
                 self._metrics.documents.labels(_kind(doc.source), "duplicate").inc()
-            return Handled("duplicate", doc.id, verdict), None
+            return Handled("duplicate", doc.id, kind), None
         key = doc.primary_ticker.encode() if doc.primary_ticker else None
         try:
             future = self._producer.send(self.topic, key=key, value=DOCUMENTS.encode(doc))
         except KafkaError as exc:
-            if claim is not None and self._dedupe is not None:
-                self._dedupe.release(claim)
             raise TransientError(f"produce failed: {type(exc).__name__}") from exc
-        with self._dlq_lock:
-            self._dlq.saw_valid()
+        self._dlq.saw_valid()
         pending = _Pending(future, claim, doc)
-        with self._lock:
-            self._pending.append(pending)
-            full = len(self._pending) >= self._flush_every
-        if full:
-            self.flush()
+        future.add_callback(self._on_settled, pending, True)
+        future.add_errback(self._on_settled, pending, False)
         return Handled("produced", doc.id), pending
+
+    def _on_settled(self, pending: _Pending, ok: bool, _result: object) -> None:
+        # Runs on the producer's I/O thread: only note it; callers do the Redis work.
+        with self._lock:
+            self._settled.append((pending, ok))
+
+    def _drain_settled(self) -> None:
+        """Confirm the claims of acknowledged records, release those of failed ones."""
+        with self._lock:
+            settled, self._settled = self._settled, []
+        self._settle(settled)
+
+    def _settle(self, outcomes: list[tuple[_Pending, bool]]) -> None:
+        with self._lock:
+            todo = [(p, ok) for p, ok in outcomes if not p.done]
+            for p, _ in todo:
+                p.done = True
+        if not todo:
+            return
+        acked = [p for p, ok in todo if ok]
+        failed = [p for p, ok in todo if not ok]
+        try:
+            if self._dedupe is not None:
+                self._dedupe.confirm([p.claim for p in acked if p.claim is not None])
+            self._release([p.claim for p in failed if p.claim is not None])
+        except TransientError:
+            with self._lock:  # Redis is down: try again on the next call
+                for p, _ in todo:
+                    p.done = False
+                self._settled = todo + self._settled
+            raise
+        for item in acked:
+            self._count_produced(item.doc)
+        if failed:
+            log.warning("documents not acknowledged; claims released", extra={"count": len(failed)})
+
+    def _release(self, claims: list[Claim]) -> None:
+        if claims and self._dedupe is not None:
+            self._dedupe.release(claims)
+
+    def _flush_producer(self, timeout_s: float) -> None:
+        try:
+            self._producer.flush(timeout=timeout_s)
+        except KafkaError as exc:
+            raise TransientError(f"produce not acknowledged: {type(exc).__name__}") from exc
+
+    def readiness(self) -> dict[str, bool]:
+        """Whether Kafka and Redis are reachable now (for `/readyz`)."""
+        checks = {"kafka": bool(self._producer.bootstrap_connected())}
+        if self._dedupe is not None:
+            checks["redis"] = self._dedupe.ping()
+        return checks
 
     def flush(self, timeout_s: float = 60.0) -> None:
         """Wait until every produced document and dead letter is acknowledged.
 
         Raises:
-            TransientError: the broker refused a document; its dedupe claim is released.
+            TransientError: the broker refused a document (its dedupe claim is released)
+                or did not answer in time (the claim is settled when the record is).
         """
         with self._lock:
             pending, self._pending = self._pending, []
-        self._settle(pending, timeout_s, flush=True)
-
-    def _settle(self, pending: list[_Pending], timeout_s: float, *, flush: bool) -> None:
-        with self._lock:  # a batch's own wait and a periodic flush may race for one item
-            pending = [p for p in pending if not p.settled]
-            for p in pending:
-                p.settled = True
-        if pending and flush:
-            self._producer.flush(timeout=timeout_s)
-        failed: Exception | None = None
+        failed: BaseException | None = None
+        if pending:
+            try:
+                self._flush_producer(timeout_s)
+            except TransientError as exc:
+                failed = exc
         for item in pending:
+            if failed is not None:
+                break
             try:
                 item.future.get(timeout=timeout_s)
             except KafkaError as exc:
                 failed = exc
-                if item.claim is not None and self._dedupe is not None:
-                    self._dedupe.release(item.claim)
-                continue
-            self._count_produced(item.doc)
-        with self._dlq_lock:
-            self._dlq.flush(timeout_s)
+        self._drain_settled()
+        self._dlq.flush(timeout_s)
         if failed is not None:
-            raise TransientError(f"produce failed: {type(failed).__name__}") from failed
+            raise TransientError(f"produce failed: {failed}") from failed
 
     def run(self, candidates: Iterable[Candidate], batch_size: int = 500) -> IngestReport:
         """Handle every candidate in batches, flush, and return the report so far."""
@@ -270,11 +373,11 @@ class IngestPipeline:
         if self._metrics:
             self._metrics.documents.labels(_kind(doc.source), "produced").inc()
 
-    def _dead_letter(self, raw: bytes, reason: str, source: str) -> None:
+    def _dead_letter(self, raw: bytes, reason: str, source: str) -> FutureRecordMetadata:
         cls = reason_class(reason)
-        # DlqLimitExceeded propagates: a stream that is all garbage is a bad deploy.
-        with self._dlq_lock:
-            self._dlq.send(DeadLetter(value=raw, reason=reason, original_topic=self.topic))
+        # DlqLimitExceeded and TransientError propagate: a stream that is all garbage is
+        # a bad deploy, and a broker that refuses dead letters is down.
+        future = self._dlq.send(DeadLetter(value=raw, reason=reason, original_topic=self.topic))
         with self._lock:
             self._counts["dead_lettered"] += 1
             self._dlq_reasons[cls] += 1
@@ -282,6 +385,7 @@ class IngestPipeline:
             self._metrics.dead_letters.labels(cls).inc()
             self._metrics.documents.labels(_kind(source), "dead_lettered").inc()
         log.info("rejected input", extra={"source": source, "reason": cls})
+        return future
 
 
 def _kind(source: str) -> str:

@@ -33,8 +33,9 @@ class IngestSettings(BaseSettings):
     # Validity of inputs.
     max_raw_bytes: int = Field(default=256 * 1024, ge=1024)
     """Inputs larger than this (bytes, before parsing) are dead-lettered as oversized."""
-    max_future_s: float = Field(default=86_400.0, ge=0)
-    """Publication times further ahead of the clock than this are rejected."""
+    max_future_s: float = Field(default=300.0, ge=0)
+    """Publication times further ahead of the clock than this are rejected: a document
+    dated tomorrow would move the event-time watermark and blind live alerting."""
     min_year: int = 1990
     """Publication times before January 1 of this year are rejected."""
     max_tickers: int = Field(default=10, ge=1)
@@ -55,6 +56,12 @@ class IngestSettings(BaseSettings):
     """
     near_dup_min_tokens: int = Field(default=4, ge=1)
     """Shorter content keys only dedupe exactly (SimHash is noisy on a few words)."""
+    near_dup_max_band_members: int = Field(default=2000, ge=10)
+    """SimHash band sets keep at most this many members (the oldest go first)."""
+    dedupe_hash_key: SecretStr | None = None
+    """SimHash key. Unset: a random key made once and shared by every worker via Redis."""
+    dedupe_pending_ttl_s: int = Field(default=300, ge=30)
+    """How long an unacknowledged claim blocks its id if the process dies mid-produce."""
 
     # Push API.
     push_host: str = "127.0.0.1"
@@ -64,8 +71,10 @@ class IngestSettings(BaseSettings):
     push_max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     push_max_batch: int = Field(default=500, ge=1)
     push_rate_per_s: float = Field(default=50.0, gt=0)
-    """Sustained requests per second per client (token bucket)."""
+    """Sustained requests per second per token (token bucket), checked after the token."""
     push_burst: int = Field(default=100, ge=1)
+    push_body_timeout_s: float = Field(default=10.0, gt=0)
+    """A request body must arrive within this (slow senders get 408, not a held slot)."""
 
     # RSS.
     rss_max_backoff_s: float = Field(default=3600.0, gt=0)

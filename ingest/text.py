@@ -8,13 +8,23 @@ import re
 import unicodedata
 from typing import Final
 
-_BLOCKS = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
-_COMMENTS = re.compile(r"<!--.*?-->", re.DOTALL)
-# Only things shaped like tags, so "price < 100 and > 90" survives.
+# Every pattern here is linear: no `.*?` that can rescan the rest of the text from each
+# of many unclosed openers (`<!--<!--<!--...` made the old ones quadratic: issue 13).
+_OPENERS = re.compile(r"<!--|<(script|style)\b", re.IGNORECASE)
+_CLOSERS = {
+    "script": re.compile(r"</script\s*>", re.IGNORECASE),
+    "style": re.compile(r"</style\s*>", re.IGNORECASE),
+}
+# Only things shaped like tags, so "price < 100 and > 90" survives. Attribute runs stop at
+# the next `<`, so a scan never goes past the next opener.
 _TAGS = re.compile(r"</?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*)?/?>")
-_BREAKS = re.compile(r"<(?:br|/p|/div|/li|/h[1-6])\b[^>]*>", re.IGNORECASE)
-# Control characters (bar whitespace), lone surrogates (unencodable in UTF-8), zero-widths.
-_JUNK = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u200b-\u200d\u2060\ufeff]")
+_BREAKS = re.compile(r"<(?:br|/p|/div|/li|/h[1-6])\b[^<>]*>", re.IGNORECASE)
+# Control characters (bar whitespace), lone surrogates (unencodable in UTF-8), zero-widths,
+# and bidi controls (they reorder what a reader sees: "Trojan Source", CVE-2021-42574).
+_JUNK = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u200b-\u200f\u202a-\u202e"
+    "\u2060\u2066-\u2069\u061c\ufeff]"
+)
 _SPACE = re.compile(r"\s+")
 
 _RT_PREFIX = re.compile(r"^(?:rt\s+@\w+:?\s*)+", re.IGNORECASE)
@@ -29,15 +39,38 @@ MIN_TOKENS_WITHOUT_CASHTAGS: Final = 3
 
 
 def clean_text(value: str) -> str:
-    """Wire-ready text: tags stripped, entities decoded, junk removed, NFC, spaces collapsed."""
-    value = _BLOCKS.sub(" ", value)
-    value = _COMMENTS.sub(" ", value)
+    """Wire-ready text: tags stripped, entities decoded, junk removed, NFC, spaces collapsed.
+
+    Linear in the length of `value`, whatever it holds.
+    """
+    value = _drop_blocks(value)
     value = _BREAKS.sub(" ", value)
     value = _TAGS.sub("", value)
     value = html.unescape(value)
     value = _JUNK.sub("", value)
     value = unicodedata.normalize("NFC", value)
     return _SPACE.sub(" ", value).strip()
+
+
+def _drop_blocks(value: str) -> str:
+    """Remove comments and script/style blocks in one forward scan.
+
+    An opener without its closer hides the rest of the text, as in a browser. Each
+    search starts where the last one ended, so the whole scan is linear.
+    """
+    parts: list[str] = []
+    pos = 0
+    while (opener := _OPENERS.search(value, pos)) is not None:
+        parts.append(value[pos : opener.start()])
+        parts.append(" ")
+        if opener.group(1) is None:
+            end = value.find("-->", opener.end())
+            pos = len(value) if end < 0 else end + 3
+        else:
+            closer = _CLOSERS[opener.group(1).lower()].search(value, opener.end())
+            pos = len(value) if closer is None else closer.end()
+    parts.append(value[pos:])
+    return "".join(parts)
 
 
 def content_tokens(text: str) -> list[str]:
@@ -73,15 +106,20 @@ def content_id(title: str | None, text: str) -> str:
     return "h:" + hashlib.sha256(payload).hexdigest()[:32]
 
 
-def simhash(tokens: list[str]) -> int:
-    """64-bit SimHash over words (Charikar 2002).
+def simhash(tokens: list[str], key: bytes = b"") -> int:
+    """64-bit SimHash over words (Charikar 2002), keyed.
+
+    The key (secret, up to 64 bytes) keeps senders from computing the hashes, so they
+    cannot craft near-duplicates of a story they want suppressed.
 
     Words, not word pairs: on tweet-length texts one changed word flips a pair feature on
     each side of it too, which pushes true near-duplicates past a 3-bit threshold.
     """
     weights = [0] * 64
     for feature in tokens:
-        h = int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest(), "big")
+        h = int.from_bytes(
+            hashlib.blake2b(feature.encode(), digest_size=8, key=key[:64]).digest(), "big"
+        )
         for bit in range(64):
             weights[bit] += 1 if (h >> bit) & 1 else -1
     return sum(1 << bit for bit in range(64) if weights[bit] > 0)

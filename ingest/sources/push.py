@@ -1,15 +1,18 @@
 """HTTP push: `POST /v1/documents` takes one document or a batch, behind a bearer token.
 
-Whole-request problems get a 4xx with `{"detail": reason}`: 401 (token), 413 (size or
-batch), 415 (content type), 400 (not UTF-8 / not JSON / wrong shape), 429 (rate, with
-`Retry-After`). Otherwise each item is handled on its own: the answer is 202 with one
+Whole-request problems get a 4xx with `{"detail": reason}`: 401 (token, checked first),
+429 (rate per token, with `Retry-After`), 415 (content type), 413 (size or batch), 408
+(body too slow), 400 (not UTF-8 / not JSON / NaN or Infinity / wrong shape). Otherwise each item is handled on its own: the answer is 202 with one
 result per item (`accepted`, `duplicate` or `rejected` with its reason) once Kafka has
 acknowledged the accepted ones, or 422 with the same body when every item was rejected.
-Rejected items also go to the dead-letter topic. 503 means Kafka or Redis is down: retry.
+Rejected items also go to the dead-letter topic. 503 (with `Retry-After`) means Kafka or
+Redis is down, or an id of the request is still being published by an earlier one: retry.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import hmac
 import json
 import threading
@@ -17,8 +20,10 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
+import redis
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from kafka.errors import KafkaError
 from prometheus_client import generate_latest
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -114,15 +119,18 @@ def create_app(
     metrics: IngestMetrics,
     *,
     monotonic: Callable[[], float] = time.monotonic,
+    group_acks: bool = True,
 ) -> FastAPI:
     """The push API on an open pipeline.
+
+    `group_acks=False` flushes the producer per request (the old path; a bench baseline).
 
     Raises:
         ConfigurationError: no `push_token` is configured.
     """
     if settings.push_token is None or not settings.push_token.get_secret_value():
         raise ConfigurationError("set FINSENT_INGEST_PUSH_TOKEN before serving the push API")
-    expected = f"Bearer {settings.push_token.get_secret_value()}".encode()
+    expected = settings.push_token.get_secret_value().encode()
     limiter = TokenBucket(settings.push_rate_per_s, settings.push_burst, monotonic)
     app = FastAPI(
         title="finsent ingest",
@@ -163,34 +171,41 @@ def create_app(
         Each document needs `published_at` (with a timezone) and `text` or `title`.
         Send `Authorization: Bearer <token>`.
         """
-        client = request.client.host if request.client else "unknown"
-        wait_s = limiter.take(client)
+        # Authenticate first, then rate-limit per token: behind a proxy every client has
+        # the proxy's address, and strangers must not spend the pushers' budget.
+        token = bearer_token(request.headers.get("authorization", ""))
+        if token is None or not hmac.compare_digest(token.encode(), expected):
+            return problem(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
+        wait_s = limiter.take(hashlib.sha256(token.encode()).hexdigest()[:16])
         if wait_s > 0:
             return problem(429, "rate limit exceeded", {"Retry-After": str(max(1, round(wait_s)))})
-        given = request.headers.get("authorization", "").encode()
-        if not hmac.compare_digest(given, expected):
-            return problem(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
-        ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
+        ctype = request.headers.get("content-type", "application/json").split(";")[0]
+        ctype = ctype.strip().lower()
         if ctype not in ("application/json", ""):
             return problem(415, f"content type must be application/json, not {ctype[:60]!r}")
         limit = settings.push_max_request_bytes
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             return problem(413, f"request body over {limit} bytes")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                return problem(413, f"request body over {limit} bytes")
+        try:
+            body = await asyncio.wait_for(_read_body(request, limit), settings.push_body_timeout_s)
+        except TimeoutError:
+            return problem(
+                408, f"request body not received within {settings.push_body_timeout_s:g} s"
+            )
+        if body is None:
+            return problem(413, f"request body over {limit} bytes")
         try:  # parsing up to a megabyte is CPU work: keep it off the event loop
-            candidates = await run_in_threadpool(_candidates, bytes(body), settings.push_max_batch)
+            candidates = await run_in_threadpool(_candidates, body, settings.push_max_batch)
         except InvalidMessage as exc:
             status = 413 if exc.reason.startswith("batch_too_large") else 400
             return problem(status, exc.reason)
         try:
-            handled = await run_in_threadpool(pipeline.handle_and_wait, candidates)
-        except TransientError as exc:
-            return problem(503, f"temporarily unavailable: {exc}", {"Retry-After": "5"})
+            handled = await run_in_threadpool(
+                pipeline.handle_and_wait, candidates, flush=not group_acks
+            )
+        except (TransientError, KafkaError, redis.RedisError) as exc:
+            return problem(503, f"temporarily unavailable: {exc}"[:300], {"Retry-After": "5"})
         results = [
             ItemResult(
                 index=i,
@@ -212,9 +227,19 @@ def create_app(
         metrics.push_requests.labels(str(status)).inc()
         return JSONResponse(reply.model_dump(mode="json"), status_code=status)
 
-    @app.get("/healthz", summary="Liveness")
-    def healthz() -> dict[str, str]:
+    @app.get("/healthz", summary="Liveness: the server answers")
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/readyz", summary="Readiness: Kafka and Redis reachable", responses={503: {}})
+    async def readyz() -> JSONResponse:
+        checks = await run_in_threadpool(pipeline.readiness)
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "unavailable", "checks": checks},
+            status_code=200 if ready else 503,
+            headers=None if ready else {"Retry-After": "5"},
+        )
 
     @app.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     def metrics_endpoint() -> Response:
@@ -223,6 +248,23 @@ def create_app(
     app.openapi_schema = None
     _add_component(app)
     return app
+
+
+def bearer_token(header: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header (scheme case-insensitive)."""
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it passes `limit` bytes."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
 
 
 def _add_component(app: FastAPI) -> None:
@@ -253,7 +295,9 @@ def _candidates(body: bytes, max_batch: int) -> list[Candidate]:
     except UnicodeDecodeError as exc:
         raise InvalidMessage(f"undecodable: body is not UTF-8 (byte {exc.start})") from None
     try:
-        parsed = json.loads(text)
+        parsed = json.loads(text, parse_constant=_no_constant)
+    except _NotJson as exc:
+        raise InvalidMessage(f"malformed: {exc}") from None
     except (ValueError, RecursionError):  # ValueError: also ints over 4300 digits
         raise InvalidMessage("malformed: body is not valid JSON") from None
     if isinstance(parsed, dict) and "documents" in parsed:
@@ -268,6 +312,15 @@ def _candidates(body: bytes, max_batch: int) -> list[Candidate]:
     return [_candidate(item) for item in items]
 
 
+class _NotJson(ValueError):
+    pass
+
+
+def _no_constant(name: str) -> Any:
+    """Python's json accepts NaN and Infinity; JSON (RFC 8259) does not, nor do we."""
+    raise _NotJson(f"{name} is not valid JSON")
+
+
 def _candidate(item: Any) -> Candidate:
     try:
         raw = json.dumps(item, ensure_ascii=False).encode("utf-8", "backslashreplace")
@@ -280,6 +333,6 @@ def _candidate(item: Any) -> Candidate:
         record = DocumentIn.model_validate(item)
     except ValidationError as exc:
         return Rejected(source="push", raw=raw, reason=validation_reason(exc))
-    source = record.source or "default"
-    source = source if source.startswith("push:") else f"push:{source}"
-    return raw_from_document(record.model_copy(update={"source": source}), source, raw)
+    source = f"push:{record.source or 'default'}"
+    record = record.model_copy(update={"source": None})
+    return raw_from_document(record, source, raw, scope_id=True)

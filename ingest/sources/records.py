@@ -18,6 +18,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from finsent.errors import InvalidMessage
 from ingest.models import RawItem
 
+SOURCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,59}$"
+"""Sources name series labels downstream: no `,` `(` `)` `=` spaces or colons."""
+
 
 class DocumentIn(BaseModel):
     """A document as senders write it (JSONL line, CSV row, push API item)."""
@@ -26,7 +29,8 @@ class DocumentIn(BaseModel):
 
     id: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     """Your id for the document; re-sending the same id is deduplicated."""
-    source: Annotated[str, Field(min_length=1, max_length=80)] | None = None
+    source: Annotated[str, Field(pattern=SOURCE_PATTERN)] | None = None
+    """A short name: letters, digits, `_`, `.`, `-` (it becomes a series label)."""
     url: str | None = None
     title: str | None = None
     text: str | None = None
@@ -38,11 +42,20 @@ class DocumentIn(BaseModel):
     """When the source published it, with a timezone (ISO 8601 or Unix seconds)."""
 
 
-def raw_from_document(record: DocumentIn, default_source: str, raw: bytes) -> RawItem:
+def raw_from_document(
+    record: DocumentIn, default_source: str, raw: bytes, *, scope_id: bool = False
+) -> RawItem:
+    """A `RawItem` from a sender's document.
+
+    An id is scoped as `<source>:<id>` unless it already has a scheme (`tw:1`, from files
+    we trust); `scope_id=True` always scopes it, so a push client cannot claim another
+    source's ids (`tw:1` from a push client becomes `push:desk:tw:1`).
+    """
     source = record.source or default_source
     source_id = None
     if record.id is not None:
-        source_id = record.id if ":" in record.id else f"{source}:{record.id}"
+        scoped = scope_id or ":" not in record.id
+        source_id = f"{source}:{record.id}" if scoped else record.id
     return RawItem(
         source=source[:100],
         source_id=source_id,

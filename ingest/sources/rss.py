@@ -8,12 +8,14 @@ One feed failing, hanging or serving garbage never stops the others.
 from __future__ import annotations
 
 import calendar
+import io
 import json
 import logging
 import random
 import threading
 import time
 import tomllib
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from finsent.errors import ConfigurationError, DlqLimitExceeded, TransientError
 from ingest.metrics import IngestMetrics
 from ingest.models import Candidate, RawItem
+from ingest.pipeline import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +90,9 @@ def parse_feed(body: bytes, feed: FeedConfig, fetched_at: datetime) -> list[RawI
     Raises:
         MalformedFeed: not XML or no entries could be read from a broken document.
     """
-    parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
+    # A BytesIO, never the bytes: feedparser treats a str/bytes that looks like a path or
+    # URL as one to open (a body of "/dev/zero" read the local file until memory ran out).
+    parsed = feedparser.parse(io.BytesIO(body), sanitize_html=False, resolve_relative_uris=False)
     if parsed.get("bozo") and not parsed.get("entries"):
         exc = parsed.get("bozo_exception")
         raise MalformedFeed(type(exc).__name__ if exc else "unreadable feed")
@@ -156,7 +161,7 @@ class FeedPoller:
         max_backoff_s: float = 3600.0,
         max_bytes: int = 10 * 1024 * 1024,
         user_agent: str = "finsent-ingest",
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.feed = feed
         self.state = FeedState(rng=random.Random(feed.name))
@@ -202,29 +207,37 @@ class FeedPoller:
             stop.wait(self.next_delay_s())
 
     def _poll(self) -> tuple[PollResult, tuple[str | None, str | None] | None]:
-        headers = {"User-Agent": self._user_agent, "Accept-Encoding": "gzip, deflate"}
+        headers = {"User-Agent": self._user_agent, "Accept-Encoding": "gzip"}
         if self.state.etag:
             headers["If-None-Match"] = self.state.etag
         if self.state.last_modified:
             headers["If-Modified-Since"] = self.state.last_modified
+        url = httpx.URL(self.feed.url)
+        # httpx's timeout is per read; a server trickling bytes needs a total bound.
+        deadline = time.monotonic() + 2 * self.feed.timeout_s
         try:
-            with self._client.stream(
-                "GET", self.feed.url, headers=headers, timeout=self.feed.timeout_s
-            ) as response:
-                if response.status_code == 304:
-                    return "not_modified", None
-                if response.status_code != 200:
-                    return "http_error", None
-                body = bytearray()
-                # httpx's timeout is per read; a server trickling bytes needs a total bound.
-                deadline = time.monotonic() + 2 * self.feed.timeout_s
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > self._max_bytes:
-                        return "too_large", None
-                    if time.monotonic() > deadline:
-                        return "timeout", None
-                validators = (response.headers.get("etag"), response.headers.get("last-modified"))
+            for _ in range(MAX_REDIRECTS + 1):
+                with self._client.stream(
+                    "GET", url, headers=headers, timeout=self.feed.timeout_s
+                ) as response:
+                    if response.status_code in (301, 302, 303, 307, 308):
+                        target = safe_redirect(url, response.headers.get("location", ""))
+                        if target is None:
+                            return "http_error", None
+                        url = target
+                        continue
+                    if response.status_code == 304:
+                        return "not_modified", None
+                    if response.status_code != 200:
+                        return "http_error", None
+                    body = read_capped(response, self._max_bytes, deadline)
+                    if isinstance(body, str):
+                        return body, None  # type: ignore[return-value]
+                    etag = response.headers.get("etag")
+                    validators = (etag, response.headers.get("last-modified"))
+                    break
+            else:
+                return "http_error", None
         except httpx.TimeoutException:
             return "timeout", None
         except httpx.HTTPError:
@@ -241,6 +254,45 @@ class FeedPoller:
         return "ok", validators
 
 
+MAX_REDIRECTS = 3
+
+
+def safe_redirect(current: httpx.URL, location: str) -> httpx.URL | None:
+    """Follow only to https on the same host: a feed must not bounce us to an internal
+    address (SSRF) or downgrade to plain http."""
+    if not location:
+        return None
+    target = current.join(location)
+    if target.scheme != "https" or target.host != current.host:
+        return None
+    return target
+
+
+def read_capped(
+    response: httpx.Response, max_bytes: int, deadline: float
+) -> bytes | Literal["too_large", "timeout", "malformed"]:
+    """The body, inflated (gzip) at most to `max_bytes`: a small gzip bomb stays small."""
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding == "gzip" else None
+    body = bytearray()
+    try:
+        for chunk in response.iter_raw():
+            while chunk:
+                if inflate is None:
+                    body += chunk
+                    chunk = b""
+                else:
+                    body += inflate.decompress(chunk, max_bytes + 1 - len(body))
+                    chunk = inflate.unconsumed_tail
+                if len(body) > max_bytes:
+                    return "too_large"
+            if time.monotonic() > deadline:
+                return "timeout"
+    except zlib.error:
+        return "malformed"
+    return bytes(body)
+
+
 def start_feeds(
     feeds: Sequence[FeedConfig],
     sink: Sink,
@@ -253,7 +305,7 @@ def start_feeds(
     user_agent: str = "finsent-ingest",
 ) -> list[threading.Thread]:
     """One daemon thread per feed, polling until `stop` is set; returns the threads."""
-    shared = client or httpx.Client(follow_redirects=True)
+    shared = client or httpx.Client(follow_redirects=False)  # see safe_redirect
     threads = []
     for feed in feeds:
         poller = FeedPoller(

@@ -9,6 +9,7 @@ from finsent.schemas import MAX_TEXT_CHARS, Document
 from ingest.language import LanguageDetector
 from ingest.models import RawItem
 from ingest.normalize import Limits, Normalizer, reason_class
+from ingest.settings import IngestSettings
 from ingest.tickers import TickerTagger
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -82,7 +83,8 @@ def test_bad_urls_are_dropped_not_fatal(normalize: Normalizer) -> None:
         ({"text": None}, "missing_text"),
         ({"published_at": None}, "missing_time"),
         ({"published_at": datetime(1989, 12, 31, tzinfo=UTC)}, "time_too_old"),
-        ({"published_at": NOW + timedelta(days=1, seconds=1)}, "time_in_future"),
+        ({"published_at": NOW + timedelta(seconds=301)}, "time_in_future"),
+        ({"published_at": NOW + timedelta(hours=23)}, "time_in_future"),
         ({"raw": b"x" * 5000}, "oversized"),
     ],
 )
@@ -94,8 +96,24 @@ def test_invalid_items_raise_with_a_reason(
     assert reason_class(exc.value.reason) == reason
 
 
-def test_a_day_ahead_is_still_accepted(normalize: Normalizer) -> None:
-    assert normalize(item(published_at=NOW + timedelta(hours=23)), now=NOW).published_at
+def test_a_few_minutes_ahead_is_accepted_and_the_default_bound_is_minutes(
+    normalize: Normalizer,
+) -> None:
+    # Clocks drift: a few minutes ahead is fine. A day ahead used to be accepted too, and
+    # one such document moved the live watermark a day on (issue 12).
+    assert normalize(item(published_at=NOW + timedelta(minutes=4)), now=NOW).published_at
+    assert IngestSettings().max_future_s == 300
+
+
+def test_the_future_bound_is_configurable() -> None:
+    lenient = Normalizer(
+        TickerTagger.bundled(10), LanguageDetector(["en"]), Limits(max_future_s=7200)
+    )
+    assert lenient(item(published_at=NOW + timedelta(hours=1)), now=NOW).published_at
+    with pytest.raises(
+        InvalidMessage, match=r"time_in_future: .* more than 7200 s after the clock"
+    ):
+        lenient(item(published_at=NOW + timedelta(hours=3)), now=NOW)
 
 
 def test_bad_namespace_is_an_invalid_document_not_a_crash(normalize: Normalizer) -> None:

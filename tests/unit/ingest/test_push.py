@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from finsent.errors import InvalidMessage
 from ingest.models import RawItem, Rejected
 from ingest.normalize import reason_class
-from ingest.sources.push import TokenBucket, _candidates
+from ingest.sources.push import TokenBucket, _candidates, bearer_token
 
 DOC = {"text": "Apple falls", "published_at": "2015-10-14T12:00:00Z"}
 
@@ -46,6 +46,45 @@ def test_sources_are_prefixed_so_push_cannot_pose_as_another_source() -> None:
     (item,) = _candidates(json.dumps({**DOC, "source": "stocknet", "id": "7"}).encode(), 10)
     assert isinstance(item, RawItem)
     assert item.source == "push:stocknet" and item.source_id == "push:stocknet:7"
+
+
+@pytest.mark.parametrize("given_id", ["tw:654", "rss:https://x/1", "push:desk:9"])
+def test_ids_with_a_colon_are_scoped_too_so_no_client_claims_another_sources_ids(
+    given_id: str,
+) -> None:
+    (item,) = _candidates(json.dumps({**DOC, "source": "desk", "id": given_id}).encode(), 10)
+    assert isinstance(item, RawItem)
+    assert item.source_id == f"push:desk:{given_id}"
+
+
+@pytest.mark.parametrize("source", ["a,b=c", "x (y)", "desk one", "push:desk", "", "-x", "é"])
+def test_sources_that_would_break_series_labels_are_rejected(source: str) -> None:
+    (item,) = _candidates(json.dumps({**DOC, "source": source}).encode(), 10)
+    assert isinstance(item, Rejected)
+    assert item.reason.startswith("malformed: source")
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json(constant: str) -> None:
+    body = f'{{"text": "Apple falls", "published_at": {constant}}}'.encode()
+    with pytest.raises(InvalidMessage, match=f"malformed: {constant}"):
+        _candidates(body, max_batch=10)
+
+
+@pytest.mark.parametrize(
+    ("header", "token"),
+    [
+        ("Bearer abc", "abc"),
+        ("bearer abc", "abc"),
+        ("BEARER  abc ", "abc"),
+        ("Basic abc", None),
+        ("Bearer", None),
+        ("Bearer ", None),
+        ("", None),
+    ],
+)
+def test_bearer_scheme_is_case_insensitive(header: str, token: str | None) -> None:
+    assert bearer_token(header) == token
 
 
 @pytest.mark.parametrize(

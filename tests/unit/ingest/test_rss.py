@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,7 +18,14 @@ from prometheus_client import CollectorRegistry
 from finsent.errors import ConfigurationError, TransientError
 from ingest.metrics import IngestMetrics
 from ingest.models import Candidate, RawItem
-from ingest.sources.rss import FeedConfig, FeedPoller, load_feeds, start_feeds
+from ingest.sources.rss import (
+    FeedConfig,
+    FeedPoller,
+    MalformedFeed,
+    load_feeds,
+    parse_feed,
+    start_feeds,
+)
 
 FEEDS = Path(__file__).resolve().parents[2] / "fixtures" / "ingest" / "feeds"
 ETAG = '"rss2-v1"'
@@ -244,3 +252,86 @@ def test_the_shipped_deploy_feeds_file_parses() -> None:
     deploy = Path(__file__).resolve().parents[3] / "deploy" / "feeds.toml"
     feeds = load_feeds(deploy)
     assert feeds and all(f.url.startswith("https://") for f in feeds)
+
+
+def test_a_body_that_looks_like_a_path_is_parsed_as_a_document_not_opened(
+    tmp_path: Path,
+) -> None:
+    # feedparser.parse(bytes) opened a body shaped like a path as a local file.
+    secret = tmp_path / "feed.xml"
+    secret.write_bytes(
+        b"<rss version='2.0'><channel><item><title>leaked local file</title>"
+        b"<guid>x</guid></item></channel></rss>"
+    )
+    feed = FeedConfig(name="evil", url="https://feeds.example/evil")
+    with pytest.raises(MalformedFeed):
+        parse_feed(str(secret).encode(), feed, NOW)
+
+
+def _mock_poller(
+    handler: Callable[[httpx.Request], httpx.Response], url: str, max_bytes: int = 1 << 20
+) -> tuple[FeedPoller, list[Candidate]]:
+    got: list[Candidate] = []
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    feed = FeedConfig(name="mock", url=url)
+    return (
+        FeedPoller(
+            feed, client, got.append, IngestMetrics(CollectorRegistry()), max_bytes=max_bytes
+        ),
+        got,
+    )
+
+
+RSS_ONE = (
+    b"<rss version='2.0'><channel><item><title>Apple falls</title><guid>g1</guid>"
+    b"<pubDate>Thu, 01 Jan 2026 00:00:00 GMT</pubDate></item></channel></rss>"
+)
+
+
+@pytest.mark.parametrize(
+    ("location", "followed"),
+    [
+        ("https://feeds.example/moved.xml", True),
+        ("/moved.xml", True),
+        ("http://feeds.example/moved.xml", False),  # downgrade
+        ("https://169.254.169.254/latest/meta-data", False),  # another host
+        ("file:///etc/passwd", False),
+    ],
+)
+def test_redirects_are_followed_only_to_https_on_the_same_host(
+    location: str, followed: bool
+) -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        if request.url.path == "/feed.xml":
+            return httpx.Response(301, headers={"Location": location})
+        return httpx.Response(200, stream=httpx.ByteStream(RSS_ONE))
+
+    p, got = _mock_poller(handler, "https://feeds.example/feed.xml")
+    assert p.poll_once() == ("ok" if followed else "http_error")
+    assert len(seen) == (2 if followed else 1)
+    assert len(got) == (1 if followed else 0)
+
+
+def test_gzip_is_inflated_only_up_to_the_cap() -> None:
+    bomb = gzip.compress(b"<rss>" + b" " * (50 * 1024 * 1024))  # 50 MiB from ~50 KiB
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, stream=httpx.ByteStream(bomb), headers={"Content-Encoding": "gzip"}
+        )
+
+    p, _ = _mock_poller(handler, "https://feeds.example/bomb.xml", max_bytes=1 << 20)
+    assert p.poll_once() == "too_large"
+
+    def small(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200,
+            stream=httpx.ByteStream(gzip.compress(RSS_ONE)),
+            headers={"Content-Encoding": "gzip"},
+        )
+
+    p, got = _mock_poller(small, "https://feeds.example/small.xml")
+    assert p.poll_once() == "ok" and len(got) == 1

@@ -1,5 +1,7 @@
+import time
 import unicodedata
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -63,3 +65,34 @@ def test_clean_text_output_is_nfc_single_spaced_and_utf8_encodable(value: str) -
     assert out == out.strip()
     assert "  " not in out and "\n" not in out
     assert not any(unicodedata.category(c) == "Cc" for c in out)
+
+
+HOSTILE_KB = 256  # the largest raw input the normaliser accepts
+
+
+@pytest.mark.parametrize(
+    "unit",
+    ["<!--", "<script>", "<style a=1>", "<br", "<a ", "<!-- <script <style <br <a x="],
+)
+def test_cleaning_is_linear_on_unclosed_openers(unit: str) -> None:
+    # The old `<!--.*?-->` and `<(script|style)...>.*?</\1>` rescanned the rest of the text
+    # from every unclosed opener: about 2 minutes for 256 KB of "<!--". Linear cleaning
+    # takes milliseconds; the bound is generous so a loaded machine never trips it.
+    hostile = unit * (HOSTILE_KB * 1024 // len(unit))
+    started = time.perf_counter()
+    clean_text(hostile)
+    clean_text("Apple falls " + hostile)
+    assert time.perf_counter() - started < 5.0
+
+
+def test_blocks_and_comments_are_removed_and_an_unclosed_one_hides_the_rest() -> None:
+    raw = "a<!-- x -->b<script>alert(1)</SCRIPT >c<style>p{}</style>d<!-- unclosed <b>e</b>"
+    assert clean_text(raw) == "a b c d"
+    assert clean_text("x <script src=1> y") == "x"
+
+
+def test_bidi_controls_are_stripped() -> None:
+    # Right-to-left overrides and isolates reorder what a reader sees (Trojan Source).
+    assert (
+        clean_text("Apple \u202eslaf\u202c shares \u2066up\u2069\u200f") == "Apple slaf shares up"
+    )
