@@ -106,6 +106,12 @@ def secret_values(settings: AlertsSettings, base: FinsentSettings) -> list[str]:
     return [s.get_secret_value() for s in found if s is not None]
 
 
+def setup_logging(settings: AlertsSettings, base: FinsentSettings) -> None:
+    """Root logging for the service, with every credential it holds masked."""
+    configure_logging(base.log_level, base.log_format)
+    protect_logs(secret_values(settings, base))
+
+
 def load_settings() -> AlertsSettings:
     """`AlertsSettings` from the environment, or a clear error and exit code 2.
 
@@ -143,8 +149,7 @@ def run(
     """
     base = FinsentSettings()
     settings = load_settings()
-    configure_logging(base.log_level, base.log_format)
-    protect_logs(secret_values(settings, base))
+    setup_logging(settings, base)
     namespaces = tuple(namespace) if namespace else settings.namespaces
     metrics = AlertMetrics()
     health = HealthState()
