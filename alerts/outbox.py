@@ -65,11 +65,26 @@ class Lease:
     ttl_ms: int
 
 
+# KEYS[1]: the lease key; ARGV[1]: our token; ARGV[2]: the TTL in ms.
+_RENEW_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+_RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
 class Outbox:
     """Redis operations of the outbox; `clock` is the wall clock that stamps `queued_at`."""
 
     def __init__(self, client: redis.Redis, clock: Callable[[], datetime]) -> None:
         self._r, self._clock = client, clock
+        # Compare-and-act in one script: WATCH would fail whenever a sibling channel
+        # thread of the same pass renewed the key a moment earlier.
+        self._renew = client.register_script(_RENEW_LUA)
+        self._release = client.register_script(_RELEASE_LUA)
 
     def queue(
         self, pipe: redis.client.Pipeline, namespace: str, entries: Iterable[OutboxEntry]
@@ -165,26 +180,10 @@ class Outbox:
 
     def renew(self, lease: Lease) -> bool:
         """Extend the lease to a full TTL if it is still ours (compare-and-extend)."""
-        with transient_errors(), self._r.pipeline(transaction=True) as pipe:
-            try:
-                pipe.watch(lease.key)  # type: ignore[no-untyped-call]
-                if pipe.get(lease.key) != lease.token:
-                    return False
-                pipe.multi()
-                pipe.pexpire(lease.key, lease.ttl_ms)
-                pipe.execute()
-            except redis.WatchError:
-                return False
-        return True
+        with transient_errors():
+            return bool(self._renew(keys=[lease.key], args=[lease.token, lease.ttl_ms]))
 
     def release(self, lease: Lease) -> None:
         """Give the lease back if it is still ours (it may have expired and been taken)."""
-        with transient_errors(), self._r.pipeline(transaction=True) as pipe:
-            try:
-                pipe.watch(lease.key)  # type: ignore[no-untyped-call]
-                if pipe.get(lease.key) == lease.token:
-                    pipe.multi()
-                    pipe.delete(lease.key)
-                    pipe.execute()
-            except redis.WatchError:
-                pass
+        with transient_errors():
+            self._release(keys=[lease.key], args=[lease.token])
