@@ -21,7 +21,12 @@ class AlertsSettings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(
-        env_prefix="FINSENT_ALERTS_", env_nested_delimiter="__", frozen=True, extra="ignore"
+        env_prefix="FINSENT_ALERTS_",
+        env_nested_delimiter="__",
+        # Compose passes unset channels as empty strings: empty means unset, not "".
+        env_ignore_empty=True,
+        frozen=True,
+        extra="ignore",
     )
 
     rules: tuple[Rule, ...] = DEFAULT_RULES

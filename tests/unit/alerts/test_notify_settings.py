@@ -46,3 +46,12 @@ def test_webhook_secret_command_prints_a_usable_secret() -> None:
     result = CliRunner().invoke(app, ["webhook-secret"])
     assert result.exit_code == 0
     assert AlertsSettings(webhook_url="https://h.test", webhook_secret=result.output.strip())
+
+
+def test_empty_variables_mean_unset_as_compose_passes_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("WEBHOOK_URL", "WEBHOOK_SECRET", "SLACK_WEBHOOK_URL", "ALERTMANAGER_PASSWORD"):
+        monkeypatch.setenv(f"FINSENT_ALERTS_{name}", "")
+    settings = AlertsSettings()
+    assert settings.webhook_secret is None and settings.slack_webhook_url is None
