@@ -56,11 +56,15 @@ def build_channels(
     client: httpx.Client,
     clock: Clock = utc_now,
 ) -> list[Channel]:
-    """The channels the settings configure; Kafka last so on-call is never behind it."""
+    """The channels the settings configure; Kafka last so on-call is never behind it.
+
+    `clock` is the service clock (Alertmanager's `startsAt`/`endsAt`); webhook signing
+    always uses the real clock.
+    """
     channels: list[Channel] = []
     if settings.webhook_url:
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-        channels.append(WebhookChannel(settings.webhook_url, secret, client, clock))
+        channels.append(WebhookChannel(settings.webhook_url, secret, client))
     if settings.slack_webhook_url:
         channels.append(SlackChannel(settings.slack_webhook_url.get_secret_value(), client))
     if settings.alertmanager_url:

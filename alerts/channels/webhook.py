@@ -62,7 +62,9 @@ class WebhookChannel:
         secret: the `whsec_` secret, or None to send unsigned (only when the settings
             allow it explicitly).
         client: shared HTTP client (timeouts).
-        clock: wall clock for `webhook-timestamp`.
+        clock: the real wall clock for `webhook-timestamp`. Signing is a transport
+            matter: it stays on real time even when a soak accelerates the service clock,
+            so receivers can verify with any Standard Webhooks library.
     """
 
     name = "webhook"
@@ -72,7 +74,7 @@ class WebhookChannel:
         url: str,
         secret: str | None,
         client: httpx.Client,
-        clock: Callable[[], datetime],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._url, self._client, self._clock = url, client, clock
         self._signer = Webhook(parse_secret(secret)) if secret is not None else None
