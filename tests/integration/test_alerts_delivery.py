@@ -157,6 +157,76 @@ def test_a_restart_after_the_2xx_does_not_resend_on_real_redis(
         store.close()
 
 
+class SlowReceiver:
+    """A channel whose every send takes `delay_s`; counts what it got."""
+
+    def __init__(self, name: str, delay_s: float, started: threading.Event) -> None:
+        self.name, self.delay_s, self.started = name, delay_s, started
+        self.got: list[str] = []
+        self._lock = threading.Lock()
+
+    def send(self, alert: Alert) -> None:
+        self.started.set()
+        time.sleep(self.delay_s)
+        with self._lock:
+            self.got.append(alert.series.value)
+
+
+def test_two_replicas_deliver_each_page_once_on_real_redis(
+    settings: FinsentSettings, namespace: str
+) -> None:
+    store = open_store(settings, "core")
+    started = threading.Event()
+    # Two channels in parallel threads renewing one lease; the pass (6 × 0.5 s) outlives
+    # the 2 s lease, which Redis itself expires unless renewed.
+    channels: list[Channel] = [
+        SlowReceiver("slack", 0.5, started),
+        SlowReceiver("webhook", 0.5, started),
+    ]
+
+    def replica() -> tuple[AlertStateStore, Delivery]:
+        clock = lambda: datetime.now(UTC)  # noqa: E731
+        state = AlertStateStore(store.client, clock)
+        metrics = AlertMetrics()
+        delivery = Delivery(
+            state.outbox_store,
+            Notifier(channels, metrics, attempts=1),
+            state.open_incidents,
+            DeliveryOptions(lease_s=2),
+            clock,
+            metrics,
+        )
+        return state, delivery
+
+    try:
+        (state, a), (_, b) = replica(), replica()
+        tickers = [f"T{i}" for i in range(6)]
+        for ticker in tickers:
+            alert = change(namespace).model_copy(
+                update={
+                    "incident_id": f"{namespace}.r.ticker.{ticker}.1",
+                    "series": SeriesRef(kind="ticker", value=ticker),
+                }
+            )
+            commit(state, namespace, alert, ["slack", "webhook"])
+        results: list[int] = []
+        first = threading.Thread(target=lambda: results.append(a.deliver(namespace)))
+        first.start()
+        assert started.wait(30)
+        tries = []
+        while first.is_alive():
+            tries.append(b.deliver(namespace))
+            time.sleep(0.05)
+        first.join()
+        assert results == [0] and set(tries) == {-1}
+        for channel in channels:
+            assert isinstance(channel, SlowReceiver) and sorted(channel.got) == tickers
+        assert state.outbox(namespace) == []
+    finally:
+        store.drop_namespace(namespace)
+        store.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
