@@ -144,6 +144,7 @@ class Delivery:
             undelivered = [c for c in entry.pending if c not in done]
             for channel in undelivered:
                 self._metrics.pages_dropped.labels(channel).inc()
+                self._overdue_logged.discard((namespace, entry.field, channel))
             log.error(
                 "page dropped after retention",
                 extra={
