@@ -56,6 +56,7 @@ class Notifier:
         self._max_retry_after_s = max_retry_after_s
         self._sleep, self._monotonic = sleep, monotonic
         self._not_before: dict[str, float] = {}
+        self._unknown: set[str] = set()
 
     @property
     def channel_names(self) -> tuple[str, ...]:
@@ -76,6 +77,12 @@ class Notifier:
         """
         channel = self._channels.get(name)
         if channel is None:
+            if name not in self._unknown:  # once: it fails on every pass until it expires
+                self._unknown.add(name)
+                log.error(
+                    "page for a channel that is not configured; it stays in the outbox",
+                    extra={"channel": name, "incident_id": alert.incident_id},
+                )
             return "failed"
         if self._monotonic() < self._not_before.get(name, 0.0):
             return "deferred"

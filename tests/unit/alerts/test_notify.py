@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from alerts.channels.base import Channel, NotifyError
 from alerts.metrics import AlertMetrics
@@ -39,6 +42,15 @@ class Flaky:
         self.calls += 1
         if self.calls <= self.failures:
             raise NotifyError("http_429" if self.retry_after_s else "http_503", self.retry_after_s)
+
+
+def test_a_channel_no_longer_configured_fails_with_one_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    notifier = Notifier([Flaky("fine", 0)])
+    with caplog.at_level(logging.ERROR, logger="alerts.notify"):
+        assert [notifier.send("gone", alert()) for _ in range(3)] == ["failed"] * 3
+    assert len(caplog.records) == 1 and caplog.records[0].channel == "gone"  # type: ignore[attr-defined]
 
 
 def test_retries_with_bounded_backoff_and_counts_failures() -> None:
