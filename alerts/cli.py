@@ -219,3 +219,35 @@ def list_alerts(
                 typer.echo(alert.model_dump_json() if as_json else describe(alert) + paged)
     finally:
         store.close()
+
+
+@app.command("outbox")
+def outbox(
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", "-n", help="One namespace (default: all).")
+    ] = None,
+) -> None:
+    """Print pages not yet delivered: incident, state, age, channels delivered and pending.
+
+    A page stays here until every channel has acknowledged it, for up to
+    FINSENT_ALERTS_NOTIFY_RETENTION_H hours; see finsent_alerts_pages_overdue.
+    """
+    base = FinsentSettings()
+    settings = load_settings()
+    store = open_store(base, settings.store_backend)
+    outbox_store = AlertStateStore(store.client).outbox_store
+    now = utc_now()
+    try:
+        for ns in [namespace] if namespace else store.list_namespaces():
+            entries = outbox_store.entries(ns)
+            done = outbox_store.delivered(ns, entries)
+            for entry in entries:
+                age = f"{(now - entry.queued_at).total_seconds():.0f}s" if entry.queued_at else "?"
+                pending = [c for c in entry.pending if c not in done[entry.field]]
+                typer.echo(
+                    f"{ns} {entry.alert.incident_id} {entry.alert.state} age={age} "
+                    f"delivered={','.join(sorted(done[entry.field])) or '-'} "
+                    f"pending={','.join(pending) or '-'}"
+                )
+    finally:
+        store.close()

@@ -25,10 +25,12 @@ import httpx
 import pytest
 import redis
 from standardwebhooks.webhooks import Webhook
+from typer.testing import CliRunner
 
 from alerts.channels.alertmanager import AlertmanagerChannel
 from alerts.channels.base import Channel
 from alerts.channels.webhook import WebhookChannel, new_secret
+from alerts.cli import app
 from alerts.delivery import Delivery, DeliveryOptions
 from alerts.metrics import AlertMetrics
 from alerts.notify import Notifier
@@ -144,9 +146,12 @@ def test_a_restart_after_the_2xx_does_not_resend_on_real_redis(
             monkeypatch.setattr(state.outbox_store, "remove", crash)
             with pytest.raises(Crash):
                 first.deliver(namespace)
-            assert sorted(receivers.paths()) == ["/api/v2/alerts", "/hook"]
+                assert sorted(receivers.paths()) == ["/api/v2/alerts", "/hook"]
             state2, restarted = replica()
             assert len(state2.outbox(namespace)) == 1  # the update was lost with the process
+            shown = CliRunner().invoke(app, ["outbox", "--namespace", namespace])
+            assert shown.exit_code == 0, shown.output
+            assert "delivered=alertmanager,webhook pending=-" in shown.output
             assert restarted.deliver(namespace) == 0
             assert state2.outbox(namespace) == []
         assert sorted(receivers.paths()) == ["/api/v2/alerts", "/hook"]  # nothing re-sent
