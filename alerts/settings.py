@@ -111,6 +111,10 @@ class AlertsSettings(BaseSettings):
                 "receivers could not tell our pages from forged ones. Set a secret (make one "
                 "with `finsent alerts webhook-secret`) or FINSENT_ALERTS_WEBHOOK_ALLOW_UNSIGNED=true"
             )
+        if self.alertmanager_url and self.poll_interval_s > self.alertmanager_resend_s:
+            # Re-sends happen once per poll; endsAt is 4 intervals ahead, so a slower poll
+            # would let Alertmanager resolve an incident that is still open.
+            raise ValueError("FINSENT_ALERTS_POLL_INTERVAL_S must not exceed ALERTMANAGER_RESEND_S")
         if (self.alertmanager_username is None) != (self.alertmanager_password is None):
             raise ValueError("set both FINSENT_ALERTS_ALERTMANAGER_USERNAME and _PASSWORD")
         if self.alertmanager_password is not None and self.alertmanager_bearer_token is not None:

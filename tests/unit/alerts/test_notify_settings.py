@@ -27,6 +27,14 @@ def test_alertmanager_auth_is_basic_or_bearer() -> None:
         )
 
 
+def test_alertmanager_resends_need_a_poll_at_least_as_often() -> None:
+    with pytest.raises(ValidationError, match="POLL_INTERVAL_S"):
+        AlertsSettings(
+            alertmanager_url="http://am.test", poll_interval_s=90, alertmanager_resend_s=60
+        )
+    assert AlertsSettings(poll_interval_s=90)  # no Alertmanager: no constraint
+
+
 def test_the_lease_must_outlast_one_attempt_and_the_wait_after_it() -> None:
     with pytest.raises(ValidationError, match="DELIVERY_LEASE_S"):
         AlertsSettings(delivery_lease_s=8, notify_timeout_s=5, notify_max_retry_after_s=5)
