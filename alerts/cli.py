@@ -10,19 +10,17 @@ from typing import Annotated
 
 import httpx
 import typer
+from pydantic import ValidationError
 
+from alerts.channels.alertmanager import AlertmanagerChannel
+from alerts.channels.base import BearerAuth, Channel, describe
+from alerts.channels.publish import GrafanaAnnotationChannel, KafkaChannel
+from alerts.channels.slack import SlackChannel
+from alerts.channels.webhook import WebhookChannel, new_secret
 from alerts.metrics import AlertMetrics
-from alerts.notify import (
-    AlertmanagerChannel,
-    Channel,
-    GrafanaAnnotationChannel,
-    KafkaChannel,
-    Notifier,
-    SlackChannel,
-    WebhookChannel,
-    describe,
-)
-from alerts.service import AlertEngine, run_forever, utc_now
+from alerts.notify import Notifier
+from alerts.redact import protect_logs
+from alerts.service import AlertEngine, Clock, run_forever, utc_now
 from alerts.settings import AlertsSettings
 from alerts.state import AlertStateStore
 from finsent.logs import configure_logging
@@ -53,20 +51,41 @@ def parse_since(text: str, now: datetime) -> datetime:
 
 
 def build_channels(
-    settings: AlertsSettings, base: FinsentSettings, client: httpx.Client
+    settings: AlertsSettings,
+    base: FinsentSettings,
+    client: httpx.Client,
+    clock: Clock = utc_now,
 ) -> list[Channel]:
-    """The channels the settings configure; Kafka last so on-call is never behind it."""
+    """The channels the settings configure; Kafka last so on-call is never behind it.
+
+    `clock` is the service clock (Alertmanager's `startsAt`/`endsAt`); webhook signing
+    always uses the real clock.
+    """
     channels: list[Channel] = []
     if settings.webhook_url:
-        secret = (
-            settings.webhook_secret.get_secret_value().encode() if settings.webhook_secret else None
-        )
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
         channels.append(WebhookChannel(settings.webhook_url, secret, client))
     if settings.slack_webhook_url:
         channels.append(SlackChannel(settings.slack_webhook_url.get_secret_value(), client))
     if settings.alertmanager_url:
-        hold = timedelta(seconds=settings.alertmanager_hold_s)
-        channels.append(AlertmanagerChannel(settings.alertmanager_url, client, hold, utc_now))
+        auth: httpx.Auth | None = None
+        if settings.alertmanager_username and settings.alertmanager_password:
+            auth = httpx.BasicAuth(
+                settings.alertmanager_username, settings.alertmanager_password.get_secret_value()
+            )
+        elif settings.alertmanager_bearer_token:
+            auth = BearerAuth(settings.alertmanager_bearer_token.get_secret_value())
+        channels.append(
+            AlertmanagerChannel(
+                settings.alertmanager_url,
+                client,
+                clock,
+                resend_s=settings.alertmanager_resend_s,
+                web_url=settings.web_url,
+                runbook_url=settings.alertmanager_runbook_url,
+                auth=auth,
+            )
+        )
     grafana = GrafanaSettings()
     if grafana.url is not None:
         channels.append(GrafanaAnnotationChannel(grafana))
@@ -76,6 +95,39 @@ def build_channels(
         ensure_pipeline_topics(base.kafka, [ALERTS])
         channels.append(KafkaChannel(make_producer(base.kafka), settings.notify_timeout_s))
     return channels
+
+
+def secret_values(settings: AlertsSettings, base: FinsentSettings) -> list[str]:
+    """Every credential this service holds, for the log filter."""
+    found = [
+        settings.webhook_secret,
+        settings.slack_webhook_url,
+        settings.alertmanager_password,
+        settings.alertmanager_bearer_token,
+        base.redis.password,
+        GrafanaSettings().token,
+    ]
+    return [s.get_secret_value() for s in found if s is not None]
+
+
+def setup_logging(settings: AlertsSettings, base: FinsentSettings) -> None:
+    """Root logging for the service, with every credential it holds masked."""
+    configure_logging(base.log_level, base.log_format)
+    protect_logs(secret_values(settings, base))
+
+
+def load_settings() -> AlertsSettings:
+    """`AlertsSettings` from the environment, or a clear error and exit code 2.
+
+    pydantic's own message would echo the offending input, which may be a secret.
+    """
+    try:
+        return AlertsSettings()
+    except ValidationError as exc:
+        for error in exc.errors(include_input=False, include_url=False):
+            where = ".".join(str(p) for p in error["loc"]) or "settings"
+            typer.echo(f"error: FINSENT_ALERTS {where}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command("run")
@@ -93,12 +145,15 @@ def run(
     Windows close on the namespace's event-time watermark, so the same data always gives
     the same alerts. Only namespaces in FINSENT_ALERTS_PAGE_NAMESPACES (default: live) and
     windows newer than FINSENT_ALERTS_MAX_EVENT_LAG_S may page; everything is logged.
-    Channels: FINSENT_ALERTS_WEBHOOK_URL (+ _WEBHOOK_SECRET), _SLACK_WEBHOOK_URL,
-    _ALERTMANAGER_URL; every state change also goes to the `alerts.fired.v1` topic.
+    Channels: FINSENT_ALERTS_WEBHOOK_URL (+ _WEBHOOK_SECRET, Standard Webhooks
+    signing), _SLACK_WEBHOOK_URL, _ALERTMANAGER_URL (re-sent every _ALERTMANAGER_RESEND_S
+    while firing); every state change also goes to the `alerts.fired.v1` topic. A page
+    that cannot be delivered is retried for FINSENT_ALERTS_NOTIFY_RETENTION_H hours and
+    reported as overdue after _NOTIFY_OVERDUE_S (see docs/alerts.md).
     """
     base = FinsentSettings()
-    settings = AlertsSettings()
-    configure_logging(base.log_level, base.log_format)
+    settings = load_settings()
+    setup_logging(settings, base)
     namespaces = tuple(namespace) if namespace else settings.namespaces
     metrics = AlertMetrics()
     health = HealthState()
@@ -113,6 +168,7 @@ def run(
             metrics,
             attempts=settings.notify_attempts,
             backoff_s=settings.notify_backoff_s,
+            max_retry_after_s=settings.notify_max_retry_after_s,
         )
         engine = AlertEngine(store, settings, notifier, metrics=metrics)
         health.set_ready(True)
@@ -129,6 +185,15 @@ def run(
             store.close()
 
 
+@app.command("webhook-secret")
+def webhook_secret() -> None:
+    """Print a new random webhook signing secret (`whsec_...`) for FINSENT_ALERTS_WEBHOOK_SECRET.
+
+    Give the same value to the receiver; it verifies each request's `webhook-signature`.
+    """
+    typer.echo(new_secret())
+
+
 @app.command("list")
 def list_alerts(
     since: Annotated[
@@ -142,7 +207,7 @@ def list_alerts(
 ) -> None:
     """Print the alert log: every firing and resolution, paged or not (replays included)."""
     base = FinsentSettings()
-    settings = AlertsSettings()
+    settings = load_settings()
     store = open_store(base, settings.store_backend)
     state = AlertStateStore(store.client)
     start = parse_since(since, utc_now()) if since else None
@@ -152,5 +217,37 @@ def list_alerts(
             for alert in alerts:
                 paged = "" if alert.notify else " (not paged)"
                 typer.echo(alert.model_dump_json() if as_json else describe(alert) + paged)
+    finally:
+        store.close()
+
+
+@app.command("outbox")
+def outbox(
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", "-n", help="One namespace (default: all).")
+    ] = None,
+) -> None:
+    """Print pages not yet delivered: incident, state, age, channels delivered and pending.
+
+    A page stays here until every channel has acknowledged it, for up to
+    FINSENT_ALERTS_NOTIFY_RETENTION_H hours; see finsent_alerts_pages_overdue.
+    """
+    base = FinsentSettings()
+    settings = load_settings()
+    store = open_store(base, settings.store_backend)
+    outbox_store = AlertStateStore(store.client).outbox_store
+    now = utc_now()
+    try:
+        for ns in [namespace] if namespace else store.list_namespaces():
+            entries = outbox_store.entries(ns)
+            done = outbox_store.delivered(ns, entries)
+            for entry in entries:
+                age = f"{(now - entry.queued_at).total_seconds():.0f}s" if entry.queued_at else "?"
+                pending = [c for c in entry.pending if c not in done[entry.field]]
+                typer.echo(
+                    f"{ns} {entry.alert.incident_id} {entry.alert.state} age={age} "
+                    f"delivered={','.join(sorted(done[entry.field])) or '-'} "
+                    f"pending={','.join(pending) or '-'}"
+                )
     finally:
         store.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 MetricName = Literal[
     "finsent_alerts_windows_evaluated_total",
@@ -12,6 +12,13 @@ MetricName = Literal[
     "finsent_alerts_notifications_total",
     "finsent_alerts_notification_failures_total",
     "finsent_alerts_watermark_lag_seconds",
+    "finsent_alerts_outbox_pending",
+    "finsent_alerts_outbox_oldest_seconds",
+    "finsent_alerts_pages_overdue",
+    "finsent_alerts_overdue_pages_total",
+    "finsent_alerts_pages_dropped_total",
+    "finsent_alerts_page_delay_seconds",
+    "finsent_alerts_resends_total",
 ]
 
 
@@ -57,5 +64,48 @@ class AlertMetrics:
             _name("finsent_alerts_watermark_lag_seconds"),
             "Wall clock minus the namespace's event-time watermark.",
             ["namespace"],
+            registry=reg,
+        )
+        self.outbox_pending = Gauge(
+            _name("finsent_alerts_outbox_pending"),
+            "Pages (entry x channel) not yet delivered, after the last delivery pass.",
+            ["namespace"],
+            registry=reg,
+        )
+        self.outbox_oldest = Gauge(
+            _name("finsent_alerts_outbox_oldest_seconds"),
+            "Age of the oldest undelivered page (0 when none).",
+            ["namespace"],
+            registry=reg,
+        )
+        self.pages_overdue = Gauge(
+            _name("finsent_alerts_pages_overdue"),
+            "Pages undelivered for longer than notify_overdue_s: page the operator on > 0.",
+            ["namespace", "channel"],
+            registry=reg,
+        )
+        self.pages_overdue_total = Counter(
+            _name("finsent_alerts_overdue_pages_total"),
+            "Pages that became overdue, per channel.",
+            ["channel"],
+            registry=reg,
+        )
+        self.pages_dropped = Counter(
+            _name("finsent_alerts_pages_dropped_total"),
+            "Pages given up after notify_retention_h, per channel.",
+            ["channel"],
+            registry=reg,
+        )
+        self.page_delay = Histogram(
+            _name("finsent_alerts_page_delay_seconds"),
+            "Wall time from the decision's commit to the channel's acknowledgement.",
+            ["channel"],
+            buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600),
+            registry=reg,
+        )
+        self.resends = Counter(
+            _name("finsent_alerts_resends_total"),
+            "Re-sends of active incidents to channels that want them (Alertmanager).",
+            ["channel", "outcome"],
             registry=reg,
         )

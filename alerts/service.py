@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from alerts.delivery import Delivery, DeliveryOptions
 from alerts.detector import Counts, DetectorState, is_idle, judge, learn
 from alerts.metrics import AlertMetrics
 from alerts.notify import Notifier
@@ -90,7 +91,15 @@ class AlertEngine:
         self._metrics = metrics or AlertMetrics()
         self._notifier = notifier or Notifier(metrics=self._metrics)
         self._clock = clock
-        self._state = AlertStateStore(store.client)
+        self._state = AlertStateStore(store.client, clock)
+        self._delivery = Delivery(
+            self._state.outbox_store,
+            self._notifier,
+            self._state.open_incidents,
+            DeliveryOptions.from_settings(settings),
+            clock,
+            self._metrics,
+        )
 
     @property
     def state(self) -> AlertStateStore:
@@ -289,23 +298,8 @@ class AlertEngine:
         return publish + on_call
 
     def deliver(self, namespace: str) -> int:
-        """Send what the outbox holds; returns notifications still pending afterwards."""
-        with self._state.delivery_lease(namespace) as held:
-            if not held:
-                return -1  # another process is delivering this namespace right now
-            left = 0
-            for entry in self._state.outbox(namespace):
-                done = self._notifier.deliver(entry.alert, entry.pending)
-                pending = [c for c in entry.pending if c not in done]
-                if pending and entry.rounds + 1 >= self._settings.notify_max_rounds:
-                    log.error(
-                        "notification dropped after retries",
-                        extra={"incident_id": entry.alert.incident_id, "channels": pending},
-                    )
-                    pending = []
-                self._state.settle(namespace, entry, pending)
-                left += len(pending)
-            return left
+        """One delivery pass (alerts/delivery.py); returns pages still pending, -1 if busy."""
+        return self._delivery.deliver(namespace)
 
     def open_incidents(self, namespace: str) -> list[Alert]:
         return self._state.open_incidents(namespace)

@@ -10,41 +10,24 @@ committed, so the restarted service neither forgets an open incident nor pages i
 
 from __future__ import annotations
 
-import contextlib
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import cast
 
 import redis
-from pydantic import BaseModel, ConfigDict
 
 from alerts.detector import DetectorState
+from alerts.outbox import Outbox, OutboxEntry
 from finsent import redis_keys
 from finsent.schemas import Alert
 from finsent.store.base import as_str, transient_errors
 from finsent.store.models import to_ms
 
+# OutboxEntry lives in alerts.outbox; the engine builds entries through this module too.
+__all__ = ["AlertStateStore", "Evaluate", "OutboxEntry", "Transition"]
+
 LOG_MAXLEN = 100_000
-
-
-class OutboxEntry(BaseModel):
-    """A committed state change and the channels that have not acknowledged it yet."""
-
-    model_config = ConfigDict(frozen=True)
-
-    alert: Alert
-    pending: tuple[str, ...]
-    rounds: int = 0
-
-    @property
-    def field(self) -> str:
-        return outbox_field(self.alert)
-
-
-def outbox_field(alert: Alert) -> str:
-    return f"{alert.incident_id}|{alert.state}"
 
 
 @dataclass
@@ -61,10 +44,18 @@ Evaluate = Callable[[int | None, dict[str, DetectorState]], Transition | None]
 
 
 class AlertStateStore:
-    """Reads and commits incident state for the alert engine."""
+    """Reads and commits incident state for the alert engine.
 
-    def __init__(self, client: redis.Redis) -> None:
+    Args:
+        client: the store's Redis.
+        clock: wall clock; stamps when an outbox entry was queued.
+    """
+
+    def __init__(
+        self, client: redis.Redis, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self._r = client
+        self.outbox_store = Outbox(client, clock)
 
     def transact(self, namespace: str, rule: str, evaluate: Evaluate) -> Transition | None:
         """Run `evaluate(cursor_ms, detector_states)` and commit what it returns.
@@ -114,47 +105,11 @@ class AlertStateStore:
                 pipe.hset(redis_keys.open_incidents(namespace), alert.incident_id, body)
             else:
                 pipe.hdel(redis_keys.open_incidents(namespace), alert.incident_id)
-            if entry.pending:
-                pipe.hset(redis_keys.alert_outbox(namespace), entry.field, entry.model_dump_json())
+        self.outbox_store.queue(pipe, namespace, changes)
 
     def outbox(self, namespace: str) -> list[OutboxEntry]:
-        """Undelivered notifications, oldest decision first, firing before resolved."""
-        with transient_errors():
-            raw = self._r.hvals(redis_keys.alert_outbox(namespace))
-        entries = [OutboxEntry.model_validate_json(v) for v in raw]
-        order = {"firing": 0, "resolved": 1}
-        entries.sort(
-            key=lambda e: (e.alert.evaluated_at, e.alert.window_end, order[e.alert.state], e.field)
-        )
-        return entries
-
-    def settle(self, namespace: str, entry: OutboxEntry, pending: Sequence[str]) -> None:
-        """Record delivery progress: drop the entry when nothing is pending."""
-        key = redis_keys.alert_outbox(namespace)
-        with transient_errors():
-            if pending:
-                updated = OutboxEntry(
-                    alert=entry.alert, pending=tuple(pending), rounds=entry.rounds + 1
-                )
-                self._r.hset(key, entry.field, updated.model_dump_json())
-            else:
-                self._r.hdel(key, entry.field)
-
-    @contextlib.contextmanager
-    def delivery_lease(self, namespace: str, ttl_s: int = 600) -> Iterator[bool]:
-        """Yields True for the one process allowed to deliver the namespace's outbox now."""
-        key = redis_keys.alert_delivery_lock(namespace)
-        token = uuid.uuid4().hex
-        with transient_errors():
-            held = bool(self._r.set(key, token, nx=True, ex=ttl_s))
-        try:
-            yield held
-        finally:
-            if held:
-                with transient_errors():
-                    # Release only our own lease (it may have expired and been taken over).
-                    if self._r.get(key) == token.encode():
-                        self._r.delete(key)
+        """Undelivered notifications, oldest decision first (see `alerts.outbox`)."""
+        return self.outbox_store.entries(namespace)
 
     def cursor_ms(self, namespace: str, rule: str) -> int | None:
         """End of the last step the rule decided in the namespace (None before the first)."""

@@ -142,6 +142,16 @@ def alert_delivery_lock(namespace: str) -> str:
     return f"{_ns(namespace)}:alerts:delivery_lock"
 
 
+def alert_delivered(namespace: str, entry: str) -> str:
+    """Hash: channel -> wall-clock ms it acknowledged outbox entry `entry` (expires)."""
+    return f"{_ns(namespace)}:alerts:delivered:{entry}"
+
+
+def alert_resent(namespace: str) -> str:
+    """Hash: `<incident id>|<channel>` -> wall-clock ms an open incident was last sent."""
+    return f"{_ns(namespace)}:alerts:resent"
+
+
 # -- ingest: dedupe state and the replay registry ---------------------------------------
 
 INGEST_REPLAYS: Final = f"{PREFIX}:ingest:replays"

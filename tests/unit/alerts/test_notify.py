@@ -1,109 +1,56 @@
-"""Channels build the right requests; the notifier retries, isolates and counts failures."""
+"""The notifier retries with bounded backoff, honours Retry-After, and stops without a lease."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
+import logging
 from datetime import UTC, datetime, timedelta
 
-import httpx
+import pytest
 
+from alerts.channels.base import Channel, NotifyError
 from alerts.metrics import AlertMetrics
-from alerts.notify import (
-    SIGNATURE_HEADER,
-    AlertmanagerChannel,
-    Channel,
-    Notifier,
-    NotifyError,
-    SlackChannel,
-    WebhookChannel,
-    sign,
-)
-from finsent.schemas import Alert, Evidence, SeriesRef
+from alerts.notify import Notifier
+from finsent.schemas import Alert, SeriesRef
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
-def alert(state: str = "firing") -> Alert:
-    return Alert.model_validate(
-        {
-            "incident_id": "live.r.ticker.WMT.1",
-            "rule": "r",
-            "series": SeriesRef(kind="ticker", value="WMT"),
-            "state": state,
-            "severity": "warning",
-            "window_start": NOW - timedelta(minutes=15),
-            "window_end": NOW,
-            "observed": 0.6,
-            "baseline": 0.2,
-            "z_score": 5.5,
-            "doc_count": 40,
-            "evidence": [
-                Evidence(
-                    document_id="d1",
-                    published_at=NOW,
-                    snippet="s",
-                    url="https://x.test/1",
-                    score=-0.9,
-                )
-            ],
-            "evaluated_at": NOW,
-        }
+def alert() -> Alert:
+    return Alert(
+        incident_id="live.r.ticker.WMT.1",
+        rule="r",
+        series=SeriesRef(kind="ticker", value="WMT"),
+        state="firing",
+        severity="warning",
+        window_start=NOW - timedelta(minutes=15),
+        window_end=NOW,
+        observed=0.6,
+        baseline=0.2,
+        z_score=5.5,
+        doc_count=40,
+        evaluated_at=NOW,
     )
-
-
-def recording_client(status: int = 200) -> tuple[httpx.Client, list[httpx.Request]]:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(status)
-
-    return httpx.Client(transport=httpx.MockTransport(handler)), seen
-
-
-def test_webhook_signs_the_exact_body() -> None:
-    client, seen = recording_client()
-    WebhookChannel("https://hook.test/x", b"k", client).send(alert())
-    body = seen[0].content
-    assert (
-        seen[0].headers[SIGNATURE_HEADER]
-        == "sha256=" + hmac.new(b"k", body, hashlib.sha256).hexdigest()
-    )
-    assert Alert.model_validate_json(body) == alert()
-    assert sign(b"k", b"x") != sign(b"other", b"x")
-
-
-def test_alertmanager_resolve_ends_now_with_the_same_labels() -> None:
-    client, seen = recording_client()
-    channel = AlertmanagerChannel("http://am.test:9093/", client, timedelta(hours=24), lambda: NOW)
-    channel.send(alert("firing"))
-    channel.send(alert("resolved"))
-    fired, resolved = (json.loads(r.content)[0] for r in seen)
-    assert str(seen[0].url) == "http://am.test:9093/api/v2/alerts"
-    assert fired["labels"] == resolved["labels"]
-    assert (
-        fired["endsAt"] == "2026-03-03T10:00:00Z" and resolved["endsAt"] == "2026-03-02T10:00:00Z"
-    )
-    assert fired["annotations"]["evidence"] == "https://x.test/1"
-
-
-def test_slack_message_names_the_series_and_links_evidence() -> None:
-    client, seen = recording_client()
-    SlackChannel("https://hooks.slack.test/T/B/X", client).send(alert())
-    text = json.loads(seen[0].content)["text"]
-    assert "ticker=WMT" in text and "<https://x.test/1|d1>" in text and "FIRING" in text
 
 
 class Flaky:
-    def __init__(self, name: str, failures: int) -> None:
-        self.name, self.failures, self.calls = name, failures, 0
+    """Fails `failures` times (optionally with a Retry-After), then succeeds."""
+
+    def __init__(self, name: str, failures: int, retry_after_s: float | None = None) -> None:
+        self.name, self.failures, self.retry_after_s, self.calls = name, failures, retry_after_s, 0
 
     def send(self, alert: Alert) -> None:
         self.calls += 1
         if self.calls <= self.failures:
-            raise NotifyError("http_503")
+            raise NotifyError("http_429" if self.retry_after_s else "http_503", self.retry_after_s)
+
+
+def test_a_channel_no_longer_configured_fails_with_one_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    notifier = Notifier([Flaky("fine", 0)])
+    with caplog.at_level(logging.ERROR, logger="alerts.notify"):
+        assert [notifier.send("gone", alert()) for _ in range(3)] == ["failed"] * 3
+    assert len(caplog.records) == 1 and caplog.records[0].channel == "gone"  # type: ignore[attr-defined]
 
 
 def test_retries_with_bounded_backoff_and_counts_failures() -> None:
@@ -112,20 +59,56 @@ def test_retries_with_bounded_backoff_and_counts_failures() -> None:
     flaky, dead, fine = Flaky("flaky", 2), Flaky("dead", 99), Flaky("fine", 0)
     channels: list[Channel] = [dead, flaky, fine]
     notifier = Notifier(channels, metrics, attempts=3, backoff_s=0.5, sleep=sleeps.append)
-    assert notifier.deliver(alert(), ["dead", "flaky", "fine", "unknown"]) == {"flaky", "fine"}
+    outcomes = [notifier.send(n, alert()) for n in ("dead", "flaky", "fine", "unknown")]
+    assert outcomes == ["failed", "sent", "sent", "failed"]
     assert (dead.calls, flaky.calls, fine.calls) == (3, 3, 1)
-    assert sorted(sleeps) == [0.5, 0.5, 1.0, 1.0]
+    assert sleeps == [0.5, 1.0, 0.5, 1.0]
     failures = metrics.registry.get_sample_value(
         "finsent_alerts_notification_failures_total", {"channel": "dead", "reason": "http_503"}
     )
     assert failures == 3
+    assert (
+        metrics.registry.get_sample_value(
+            "finsent_alerts_notifications_total", {"channel": "flaky"}
+        )
+        == 1
+    )
 
 
-def test_http_errors_become_notify_errors() -> None:
-    client, _ = recording_client(status=500)
-    try:
-        WebhookChannel("https://hook.test/x", None, client).send(alert())
-    except NotifyError as exc:
-        assert exc.reason == "http_500"
-    else:
-        raise AssertionError("a 500 must raise NotifyError")
+def test_a_short_retry_after_is_waited_out() -> None:
+    sleeps: list[float] = []
+    slack = Flaky("slack", 1, retry_after_s=3)
+    notifier = Notifier(
+        [slack], attempts=3, backoff_s=0.5, max_retry_after_s=5, sleep=sleeps.append
+    )
+    assert notifier.send("slack", alert()) == "sent"
+    assert sleeps == [3]  # the receiver's wait, not our 0.5 s backoff
+
+
+def test_a_long_retry_after_defers_the_channel_until_then() -> None:
+    clock = {"t": 1000.0}
+    sleeps: list[float] = []
+    slack = Flaky("slack", 1, retry_after_s=120)
+    notifier = Notifier(
+        [slack],
+        attempts=3,
+        max_retry_after_s=5,
+        sleep=sleeps.append,
+        monotonic=lambda: clock["t"],
+    )
+    assert notifier.send("slack", alert()) == "deferred"
+    assert (slack.calls, sleeps) == (1, [])  # no hammering, no blocking the pass
+    clock["t"] += 60
+    assert notifier.send("slack", alert()) == "deferred"
+    assert slack.calls == 1  # still inside Retry-After: not even tried
+    clock["t"] += 61
+    assert notifier.send("slack", alert()) == "sent"
+    assert slack.calls == 2
+
+
+def test_send_stops_when_the_lease_is_lost() -> None:
+    dead = Flaky("dead", 99)
+    allowed = iter([True, False])
+    notifier = Notifier([dead], attempts=3, backoff_s=0, sleep=lambda _: None)
+    assert notifier.send("dead", alert(), lambda: next(allowed)) == "aborted"
+    assert dead.calls == 1

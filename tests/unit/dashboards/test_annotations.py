@@ -6,7 +6,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from alerts.notify import GrafanaAnnotationChannel, NotifyError
+from alerts.channels.base import NotifyError
+from alerts.channels.publish import GrafanaAnnotationChannel
 from dashboards.annotations import annotation_for, post_annotation
 from dashboards.settings import GrafanaSettings
 from finsent.grafana import ALERT_TAG

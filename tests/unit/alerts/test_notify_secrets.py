@@ -1,0 +1,204 @@
+"""No secret ever reaches a log line, even at DEBUG with every library logging.
+
+The engine's delivery path runs with every channel configured against a local HTTP
+server (port 0): Slack (whose URL is the secret; it answers 429 once), the signed webhook,
+Alertmanager with basic or bearer auth (it answers 500 once), Grafana with a token. The
+service's own logging set-up (`alerts.cli.setup_logging`, as `finsent alerts run` calls
+it) writes to stderr; the test reads every line and looks for every secret value.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import fakeredis
+import httpx
+import pytest
+
+from alerts.channels.webhook import new_secret
+from alerts.cli import build_channels, setup_logging
+from alerts.metrics import AlertMetrics
+from alerts.notify import Notifier
+from alerts.service import AlertEngine
+from alerts.settings import AlertsSettings
+from alerts.state import OutboxEntry, Transition
+from finsent.schemas import Alert, AlertState, SeriesRef
+from finsent.settings import FinsentSettings
+from finsent.store import StoreOptions, TimeSeriesStore
+
+T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
+NS = "live"
+SLACK_TOKEN = "XsLaCkToKeN0123456789abc"
+AM_PASSWORD = "am-pass-0f3c9e1d77"
+AM_TOKEN = "am-bearer-5b2e8a14cd"
+REDIS_PASSWORD = "redis-pass-91ac3e57"
+GRAFANA_TOKEN = "glsa_grafanatoken_7d1e0b"
+
+
+@dataclass
+class Server:
+    url: str = ""
+    got: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+    failed_once: set[str] = field(default_factory=set)
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    box = Server()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            box.got.append((self.path, dict(self.headers.items()), body))
+            kind = self.path.split("/")[1]
+            if kind in ("services", "api") and self.path not in box.failed_once:
+                box.failed_once.add(self.path)
+                if kind == "services":  # Slack rate-limits the first post
+                    self.send_response(429)
+                    self.send_header("Retry-After", "1")
+                    self.end_headers()
+                    return
+                if self.path == "/api/v2/alerts":  # Alertmanager fails once
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+            reply = json.dumps({"id": 1}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    box.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield box
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    loggers = {n: logging.getLogger(n).level for n in ("httpx", "httpcore", "kafka")}
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, lvl in loggers.items():
+        logging.getLogger(name).setLevel(lvl)
+
+
+def change(state: AlertState) -> Alert:
+    return Alert(
+        incident_id=f"{NS}.r.ticker.WMT.1",
+        rule="r",
+        namespace=NS,
+        series=SeriesRef(kind="ticker", value="WMT"),
+        state=state,
+        severity="warning",
+        window_start=T0 - timedelta(minutes=15),
+        window_end=T0,
+        observed=0.6,
+        baseline=0.2,
+        z_score=5.5,
+        doc_count=40,
+        evaluated_at=T0,
+    )
+
+
+@pytest.mark.usefixtures("restore_logging")
+@pytest.mark.parametrize("auth", ["basic", "bearer"])
+def test_no_secret_in_any_log_line_of_the_delivery_path(
+    auth: str,
+    server: Server,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    webhook_secret = new_secret()
+    slack_url = f"{server.url}/services/T000/B000/{SLACK_TOKEN}"
+    monkeypatch.setenv("FINSENT_LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("FINSENT_REDIS__PASSWORD", REDIS_PASSWORD)
+    monkeypatch.setenv("FINSENT_GRAFANA_URL", server.url)
+    monkeypatch.setenv("FINSENT_GRAFANA_TOKEN", GRAFANA_TOKEN)
+    credentials: dict[str, Any] = (
+        {"alertmanager_username": "finsent", "alertmanager_password": AM_PASSWORD}
+        if auth == "basic"
+        else {"alertmanager_bearer_token": AM_TOKEN}
+    )
+    settings = AlertsSettings(
+        webhook_url=f"{server.url}/hook",
+        webhook_secret=webhook_secret,
+        slack_webhook_url=slack_url,
+        alertmanager_url=server.url,
+        alertmanager_resend_s=30,
+        publish_kafka=False,
+        notify_attempts=2,
+        notify_backoff_s=0,
+        notify_max_retry_after_s=1,
+        **credentials,
+    )
+    base = FinsentSettings()
+    setup_logging(settings, base)
+    now = {"t": T0}
+    with httpx.Client(timeout=5) as client:
+        channels = build_channels(settings, base, client, lambda: now["t"])
+        assert sorted(c.name for c in channels) == ["alertmanager", "grafana", "slack", "webhook"]
+        metrics = AlertMetrics()
+        notifier = Notifier(
+            channels, metrics, attempts=2, backoff_s=0, max_retry_after_s=1, sleep=lambda _: None
+        )
+        store = TimeSeriesStore(fakeredis.FakeRedis(), StoreOptions())
+        engine = AlertEngine(store, settings, notifier, clock=lambda: now["t"], metrics=metrics)
+        states: tuple[AlertState, ...] = ("firing", "resolved")
+        for state in states:
+            entry = OutboxEntry(alert=change(state), pending=notifier.channel_names)
+
+            def evaluate(cursor: int | None, _: object, e: OutboxEntry = entry) -> Transition:
+                return Transition(cursor_ms=(cursor or 0) + 1, changes=[e])
+
+            committed = engine.state.transact(NS, "r", evaluate)
+            assert committed is not None
+            for _ in range(3):  # passes 40 s apart: Alertmanager gets the re-send
+                assert engine.deliver(NS) == 0
+                now["t"] += timedelta(seconds=40)
+        logging.getLogger("alerts").error("a failure with a traceback", exc_info=True)
+
+    paths = [p for p, _, _ in server.got]
+    assert paths.count(f"/services/T000/B000/{SLACK_TOKEN}") == 3  # 429, then firing, resolved
+    am = [h for p, h, _ in server.got if p == "/api/v2/alerts"]
+    assert len(am) >= 4  # 500, firing, re-send(s), resolved
+    basic = base64.b64encode(f"finsent:{AM_PASSWORD}".encode()).decode()
+    expected = f"Basic {basic}" if auth == "basic" else f"Bearer {AM_TOKEN}"
+    assert {h["Authorization"] for h in am} == {expected}
+
+    logged = capsys.readouterr().err
+    lines = logged.splitlines()
+    # Every library logged at DEBUG, httpx included (its INFO line carries each URL).
+    assert sum("HTTP Request: POST" in line for line in lines) >= 8
+    assert any('"msg": "page delivered"' in line for line in lines)
+    assert any('"msg": "notification failed"' in line for line in lines)
+    secrets = [
+        slack_url,
+        SLACK_TOKEN,
+        webhook_secret,
+        webhook_secret.removeprefix("whsec_"),
+        AM_PASSWORD,
+        AM_TOKEN,
+        basic,
+        REDIS_PASSWORD,
+        GRAFANA_TOKEN,
+    ]
+    leaked = [s for s in secrets if s in logged]
+    assert leaked == []
