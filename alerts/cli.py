@@ -66,7 +66,7 @@ def build_channels(
         channels.append(SlackChannel(settings.slack_webhook_url.get_secret_value(), client))
     if settings.alertmanager_url:
         hold = timedelta(seconds=settings.alertmanager_hold_s)
-        channels.append(AlertmanagerChannel(settings.alertmanager_url, client, hold, utc_now))
+        channels.append(AlertmanagerChannel(settings.alertmanager_url, client, hold, base.clock()))
     grafana = GrafanaSettings()
     if grafana.url is not None:
         channels.append(GrafanaAnnotationChannel(grafana))
@@ -114,7 +114,8 @@ def run(
             attempts=settings.notify_attempts,
             backoff_s=settings.notify_backoff_s,
         )
-        engine = AlertEngine(store, settings, notifier, metrics=metrics)
+        clock = base.clock()  # paging recency and loop timing follow the service clock
+        engine = AlertEngine(store, settings, notifier, clock=clock, metrics=metrics)
         health.set_ready(True)
         try:
             if once:
@@ -122,7 +123,8 @@ def run(
                     for alert in engine.evaluate(ns):
                         typer.echo(describe(alert))
             else:
-                run_forever(engine, namespaces, settings.poll_interval_s, stop.is_set, stop.wait)
+                interval_s = clock.real_seconds(settings.poll_interval_s)
+                run_forever(engine, namespaces, interval_s, stop.is_set, stop.wait)
         except KeyboardInterrupt:
             pass
         finally:
@@ -145,6 +147,7 @@ def list_alerts(
     settings = AlertsSettings()
     store = open_store(base, settings.store_backend)
     state = AlertStateStore(store.client)
+    # Real time, not the service clock: the log's stream ids are Redis's own wall clock.
     start = parse_since(since, utc_now()) if since else None
     try:
         for ns in [namespace] if namespace else store.list_namespaces():
