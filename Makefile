@@ -19,7 +19,7 @@ test: setup
 # accelerated clock, faults on a schedule. SOAK=short is the form `make test` runs.
 SOAK ?= full
 soak: setup
-	OMP_WAIT_POLICY=PASSIVE .venv/bin/finsent soak $(if $(filter short,$(SOAK)),--short,) $(if $(SOAK_SPEED),--speed $(SOAK_SPEED),)
+	OMP_WAIT_POLICY=PASSIVE .venv/bin/finsent soak --data $(DATA) $(if $(filter short,$(SOAK)),--short,) $(if $(SOAK_SPEED),--speed $(SOAK_SPEED),)
 
 test-fast: setup
 	.venv/bin/pytest -m "not integration"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -32,7 +33,11 @@ def soak(
         ),
     ] = None,
     data: Annotated[
-        Path, typer.Option(help="The stocknet-dataset folder (tweet/raw/<TICKER>/<day>).")
+        Path,
+        typer.Option(
+            help="The shared data folder holding stocknet-dataset/ (as make run's DATA).",
+            envvar="FINSENT_DATA_DIR",
+        ),
     ] = DEFAULT_DATA,
     keep: Annotated[
         bool, typer.Option(help="Keep the work folder (service logs) even when it passes.")
@@ -55,6 +60,9 @@ def soak(
     """
     base = FinsentSettings()
     configure_logging("WARNING", base.log_format)
+    # The broker is down while it starts and restarts on schedule; its client's connection
+    # errors are the fault working, not news. Each service's own log is kept per start.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
     options = SoakOptions(short=short, speed=speed, data=data, keep=keep)
 
     def progress(message: str) -> None:

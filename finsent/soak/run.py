@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -198,9 +199,9 @@ class _Soak:
             codes = services.stop_all()
             for receiver in self.receivers.values():
                 receiver.close()
-        services.check_alive()
         for name, code in codes.items():
-            if code not in (0, None):
+            # uvicorn re-raises the SIGTERM it handled once shut down: -15 is a clean stop.
+            if code not in (0, -signal.SIGTERM, None):
                 self.failures.append(f"{name} exited with {code} on SIGTERM")
             elif code is None:
                 self.failures.append(f"{name} did not stop within 60s of SIGTERM")

@@ -16,7 +16,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from finsent.settings import REPO_ROOT
 
-DEFAULT_DATA: Final = REPO_ROOT.parent / "shared" / "data" / "stocknet-dataset"
+DEFAULT_DATA: Final = REPO_ROOT.parent / "shared" / "data"
+"""The shared data folder (as `make run`'s DATA); StockNet is its `stocknet-dataset/`."""
 CHANNELS: Final = ("webhook", "slack", "alertmanager")
 
 FaultKind = Literal[
@@ -107,7 +108,8 @@ SHORT: Final = Scenario(
     events=(WMT,),
     faults=(
         Fault(kind="future_document", at=_t("2015-10-14T11:20")),
-        Fault(kind="broker_restart", at=_t("2015-10-14T11:40")),
+        # A restart takes ~30 s real, hours of service time at this speed: after the burst.
+        Fault(kind="broker_restart", at=_t("2015-10-14T21:00")),
         Fault(kind="redis_restart", at=_t("2015-10-14T13:40")),
         Fault(kind="late_batch", at=_t("2015-10-14T15:07"), span_s=600, duration_s=600),
         Fault(
@@ -159,9 +161,9 @@ class Tweet(BaseModel):
 
 def load_tweets(data: Path, start: datetime, end: datetime) -> list[Tweet]:
     """Every distinct tweet of `data/tweet/raw/*/*` created in [start, end), oldest first."""
-    root = data / "tweet" / "raw"
+    root = data / "stocknet-dataset" / "tweet" / "raw"
     if not root.is_dir():
-        raise FileNotFoundError(f"{root} not found: pass --data <stocknet-dataset folder>")
+        raise FileNotFoundError(f"{root} not found: pass --data <folder with stocknet-dataset/>")
     found: dict[str, tuple[dict[str, object], set[str]]] = {}
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         for path in sorted(folder.iterdir()):

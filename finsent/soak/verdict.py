@@ -55,6 +55,8 @@ class Criterion(BaseModel):
 
 class EventTiming(BaseModel):
     event: str
+    first_doc_original: datetime
+    """When the burst's first document was published (2015)."""
     first_doc_event_time: datetime
     first_doc_arrived: datetime | None
     paged_at: dict[str, datetime | None]
@@ -281,7 +283,8 @@ def _timings(o: Outcome) -> list[EventTiming]:
         fired = [a for a in o.log if a.notify and a.state == "firing"
                  and _event_of(a, o.scenario.events, o.offset) == event.name]  # fmt: skip
         decided = min((a.decided for a in fired if a.decided is not None), default=None)
-        out.append(EventTiming(event=event.name, first_doc_event_time=first.published_at,
+        out.append(EventTiming(event=event.name, first_doc_original=first.published_at - o.offset,
+                               first_doc_event_time=first.published_at,
                                first_doc_arrived=arrived, paged_at=paged_at, decided=decided))  # fmt: skip
     return out
 
@@ -319,7 +322,8 @@ def render(verdict: Verdict) -> str:
     lines.append("== time to page (from the first document of each burst)")
     for t in verdict.timings:
         lines.append(
-            f"{t.event}: first document {t.first_doc_event_time:%m-%d %H:%M:%S} (event time)"
+            f"{t.event}: first document {t.first_doc_original:%Y-%m-%d %H:%M:%S} UTC "
+            f"(re-timed {t.first_doc_event_time:%m-%d %H:%M:%S})"
         )
         for channel, at in t.paged_at.items():
             soak = at - t.first_doc_arrived if at and t.first_doc_arrived else None

@@ -8,6 +8,9 @@ its failure message is the soak's own report, criterion by criterion.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from finsent.settings import FinsentSettings
@@ -19,9 +22,10 @@ from finsent.soak.verdict import render
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_short_soak_passes_every_criterion(settings: FinsentSettings) -> None:
-    if not (DEFAULT_DATA / "tweet" / "raw").is_dir():
-        pytest.skip(f"StockNet data not found at {DEFAULT_DATA}")
+    data = Path(os.environ.get("FINSENT_DATA_DIR", DEFAULT_DATA))
+    if not (data / "stocknet-dataset" / "tweet" / "raw").is_dir():
+        pytest.skip(f"StockNet data not found under {data} (set FINSENT_DATA_DIR)")
     lines: list[str] = []
-    result = run_soak(SoakOptions(short=True), settings, lines.append)
+    result = run_soak(SoakOptions(short=True, data=data), settings, lines.append)
     report = render(result.verdict)
     assert result.verdict.passed, "\n".join(lines) + report

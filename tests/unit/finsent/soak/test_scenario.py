@@ -29,7 +29,7 @@ def _tweet(folder: Path, ticker: str, id_str: str, at: datetime, text: str) -> N
 
 
 def test_tweets_are_merged_across_tickers_deduplicated_and_sorted(tmp_path: Path) -> None:
-    raw = tmp_path / "tweet" / "raw"
+    raw = tmp_path / "stocknet-dataset" / "tweet" / "raw"
     _tweet(raw, "WMT", "2", D + timedelta(hours=15), "$WMT $AMZN down")
     _tweet(raw, "AMZN", "2", D + timedelta(hours=15), "$WMT $AMZN down")
     _tweet(raw, "WMT", "1", D + timedelta(hours=14), "$WMT flat")
@@ -42,7 +42,7 @@ def test_tweets_are_merged_across_tickers_deduplicated_and_sorted(tmp_path: Path
 def test_plan_retimes_holds_back_the_late_batch_and_adds_a_day_ahead_document(
     tmp_path: Path,
 ) -> None:
-    raw = tmp_path / "tweet" / "raw"
+    raw = tmp_path / "stocknet-dataset" / "tweet" / "raw"
     _tweet(raw, "WMT", "1", D + timedelta(hours=14, minutes=57), "$WMT plunges")
     _tweet(raw, "WMT", "2", D + timedelta(hours=15, minutes=8), "$WMT lower")
     _tweet(raw, "WMT", "3", D + timedelta(hours=15, minutes=30), "$WMT later")
