@@ -21,7 +21,7 @@ def soak(
         bool,
         typer.Option(
             "--short",
-            help=f"The CI form: {SHORT.span} of StockNet at {SHORT.speed:g}x (~"
+            help=f"The CI form: {SHORT.span.total_seconds() / 3600:g} h of StockNet at {SHORT.speed:g}x (~"
             f"{SHORT.span.total_seconds() / SHORT.speed / 60:.1f} min of stream), one planted event.",
         ),
     ] = False,
@@ -42,6 +42,10 @@ def soak(
     keep: Annotated[
         bool, typer.Option(help="Keep the work folder (service logs) even when it passes.")
     ] = False,
+    rules: Annotated[
+        str | None,
+        typer.Option(help="Soak a candidate rule set (JSON, as FINSENT_ALERTS_RULES)."),
+    ] = None,
     report: Annotated[
         Path | None, typer.Option(help="Also write the verdict as JSON to this file.")
     ] = None,
@@ -63,7 +67,7 @@ def soak(
     # The broker is down while it starts and restarts on schedule; its client's connection
     # errors are the fault working, not news. Each service's own log is kept per start.
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
-    options = SoakOptions(short=short, speed=speed, data=data, keep=keep)
+    options = SoakOptions(short=short, speed=speed, data=data, keep=keep, rules=rules)
 
     def progress(message: str) -> None:
         typer.echo(message, err=True)

@@ -75,6 +75,8 @@ class SoakOptions(BaseModel):
     data: Path = DEFAULT_DATA
     keep: bool = False
     """Keep the work folder (logs, stack data) even when the soak passes."""
+    rules: str | None = None
+    """JSON rule set for `alerts run` (FINSENT_ALERTS_RULES); None: the shipped rules."""
     startup_timeout_s: float = 300.0
     drain_timeout_s: float = 120.0
 
@@ -166,6 +168,8 @@ class _Soak:
             "FINSENT_ALERTS_SLACK_WEBHOOK_URL": hook["slack"].url + "/services/T0/B0/soak",
             "FINSENT_ALERTS_ALERTMANAGER_URL": hook["alertmanager"].url,
         }
+        if self.options.rules is not None:
+            extra["FINSENT_ALERTS_RULES"] = self.options.rules
         return service_env(self.settings, extra, DROPPED_ENV)
 
     # -- the run --------------------------------------------------------------------------
