@@ -68,6 +68,7 @@ class Services:
         self.procs: dict[ServiceName, subprocess.Popen[bytes]] = {}
         self.starts: dict[ServiceName, int] = {}
         self.unexpected_exits: list[str] = []
+        self._killed: set[str] = set()  # `name#start` killed on purpose
 
     def command(self, name: ServiceName) -> list[str]:
         if name == "ingest":
@@ -114,6 +115,7 @@ class Services:
     def kill(self, name: ServiceName) -> None:
         """SIGKILL: no shutdown hook runs, as in a crash or an OOM kill."""
         proc = self.procs[name]
+        self._killed.add(f"{name}#{self.starts[name]}")
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
 
@@ -122,6 +124,8 @@ class Services:
         for name, proc in self.procs.items():
             code = proc.poll()
             tag = f"{name}#{self.starts[name]}"
+            if tag in self._killed:
+                continue
             if code is not None and not any(e.startswith(tag) for e in self.unexpected_exits):
                 self.unexpected_exits.append(f"{tag} exited with {code}")
 
