@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, get_args
 
 import typer
 
 from finsent.logs import configure_logging
 from finsent.settings import FinsentSettings
 from finsent.soak.run import SoakOptions, run_soak
-from finsent.soak.scenario import DEFAULT_DATA, FULL, SHORT
+from finsent.soak.scenario import DEFAULT_DATA, FULL, SHORT, FaultKind
 from finsent.soak.verdict import render
 
 
@@ -42,6 +43,10 @@ def soak(
     keep: Annotated[
         bool, typer.Option(help="Keep the work folder (service logs) even when it passes.")
     ] = False,
+    skip_fault: Annotated[
+        list[str] | None,
+        typer.Option(help="Leave out a fault kind (repeatable), to isolate what breaks."),
+    ] = None,
     rules: Annotated[
         str | None,
         typer.Option(help="Soak a candidate rule set (JSON, as FINSENT_ALERTS_RULES)."),
@@ -67,7 +72,16 @@ def soak(
     # The broker is down while it starts and restarts on schedule; its client's connection
     # errors are the fault working, not news. Each service's own log is kept per start.
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
-    options = SoakOptions(short=short, speed=speed, data=data, keep=keep, rules=rules)
+    kinds = set(get_args(FaultKind))
+    for kind in skip_fault or []:
+        if kind not in kinds:
+            raise typer.BadParameter(f"{kind!r}: use one of {', '.join(sorted(kinds))}")
+    options = SoakOptions(
+        short=short, speed=speed, data=data, keep=keep, rules=rules,
+        skip_faults=tuple(skip_fault or ()),
+    )  # fmt: skip
+    # SIGTERM unwinds like Ctrl-C: services stopped, the private stack taken down.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     def progress(message: str) -> None:
         typer.echo(message, err=True)

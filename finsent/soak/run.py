@@ -75,6 +75,8 @@ class SoakOptions(BaseModel):
     data: Path = DEFAULT_DATA
     keep: bool = False
     """Keep the work folder (logs, stack data) even when the soak passes."""
+    skip_faults: tuple[str, ...] = ()
+    """Fault kinds left out (to isolate which one breaks a criterion)."""
     rules: str | None = None
     """JSON rule set for `alerts run` (FINSENT_ALERTS_RULES); None: the shipped rules."""
     startup_timeout_s: float = 300.0
@@ -92,6 +94,9 @@ def run_soak(options: SoakOptions, base: FinsentSettings, progress: Progress) ->
     scenario = SHORT if options.short else FULL
     if options.speed is not None:
         scenario = scenario.model_copy(update={"speed": options.speed})
+    if options.skip_faults:
+        kept = tuple(f for f in scenario.faults if f.kind not in options.skip_faults)
+        scenario = scenario.model_copy(update={"faults": kept})
     tweets = load_tweets(options.data, scenario.start, scenario.end)
     work = Path(tempfile.mkdtemp(prefix="finsent-soak-"))
     (work / "logs").mkdir()
