@@ -31,7 +31,7 @@ def _alert(state: str) -> Alert:
         incident_id="live.negative-spike.ticker.WMT.1",
         rule="negative-spike",
         series=SeriesRef(kind="ticker", value="WMT"),
-        state=state,  # type: ignore[arg-type]
+        state=state,
         severity="warning",
         window_start=NOW - timedelta(minutes=15),
         window_end=NOW,
@@ -49,7 +49,7 @@ def _capture(channel: str, at: datetime) -> tuple[httpx.Client, list[Received]]:
     def handle(request: httpx.Request) -> httpx.Response:
         seen.append(
             Received(
-                channel=channel,  # type: ignore[arg-type]
+                channel=channel,
                 real_s=at.timestamp(),
                 at=at,
                 status=200,
