@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from finsent.soak.scenario import (
+    DEFAULT_DATA,
+    FULL,
     SHORT,
     WMT,
     Fault,
@@ -82,3 +87,20 @@ def test_short_scenario_fits_ci() -> None:
         "future_document", "late_batch", "channel_outage", "kill_alerts", "broker_restart",
         "redis_restart",
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("scenario", [SHORT, FULL], ids=["short", "full"])
+def test_shipped_scenarios_find_their_bursts_in_the_real_data(scenario: Scenario) -> None:
+    data = Path(os.environ.get("FINSENT_DATA_DIR", DEFAULT_DATA))
+    if not (data / "stocknet-dataset" / "tweet" / "raw").is_dir():
+        pytest.skip("StockNet data not present (set FINSENT_DATA_DIR)")
+    tweets = load_tweets(data, scenario.start, scenario.end)
+    docs = plan(scenario, tweets, timedelta(0))
+    assert sum(d.planted == "future" for d in docs) == 1
+    assert any(d.planted == "late" for d in docs)
+    for event in scenario.events:
+        first = first_document(event, docs, timedelta(0))
+        assert scenario.start <= event.match_from <= first.published_at <= event.match_to
+    for fault in scenario.faults:
+        moment = fault.at or fault.deadline
+        assert moment is not None and scenario.start <= moment < scenario.end
