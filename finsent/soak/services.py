@@ -78,12 +78,16 @@ class Services:
         return [FINSENT, "alerts", "run"]
 
     def start(self, name: ServiceName) -> None:
-        self.starts[name] = self.starts.get(name, 0) + 1
-        log = (self._logs / f"{name}-{self.starts[name]}.log").open("ab")
-        self.procs[name] = subprocess.Popen(
+        number = self.starts.get(name, 0) + 1
+        log = (self._logs / f"{name}-{number}.log").open("ab")
+        proc = subprocess.Popen(
             self.command(name), env=self._env, stdout=log, stderr=subprocess.STDOUT
         )
         log.close()
+        # Process first, then its number: `check_alive` never pairs a dead process (the one
+        # just killed) with the new start's number.
+        self.procs[name] = proc
+        self.starts[name] = number
 
     def ready_url(self, name: ServiceName) -> str:
         if name == "ingest":

@@ -99,3 +99,13 @@ def test_a_window_judged_before_it_happened_fails() -> None:
     early = o.log[1].model_copy(update={"logged_at": o.log[1].window_start})
     verdict = judge(o.model_copy(update={"log": [o.log[0], early]}))
     assert not next(c for c in verdict.criteria if c.name.startswith("no window")).passed
+
+
+def test_a_retry_answered_as_an_id_duplicate_counts_as_written_once() -> None:
+    o = _outcome()
+    retried = Pushed(doc=_doc("tw:2", BURST), status="duplicate", reason="id", at=BURST, attempts=3)
+    ok = judge(o.model_copy(update={"pushed": [*o.pushed, retried], "store_count": 2}))
+    crit = "nothing dropped (documents accepted == documents counted in the store)"
+    assert next(c for c in ok.criteria if c.name == crit).passed
+    counted_twice = judge(o.model_copy(update={"pushed": [*o.pushed, retried], "store_count": 3}))
+    assert not next(c for c in counted_twice.criteria if c.name == crit).passed
