@@ -1,6 +1,6 @@
 # finsent: `make run` runs the main job, `make test` runs every test. Both do all set-up
 # on a fresh Debian 12 machine (apt, pip into .venv, mvn for the Kafka broker).
-.PHONY: setup run test test-fast lint stack-up stack-down clean
+.PHONY: setup run test test-fast lint soak stack-up stack-down clean
 
 DATA ?= ../shared/data
 SPEED ?= 7200
@@ -14,6 +14,12 @@ run: setup
 
 test: setup
 	@bash scripts/test.sh
+
+# The live soak (docs/soak.md): the real services on a private broker and Redis, an
+# accelerated clock, faults on a schedule. SOAK=short is the form `make test` runs.
+SOAK ?= full
+soak: setup
+	OMP_WAIT_POLICY=PASSIVE .venv/bin/finsent soak --data $(DATA) $(if $(filter short,$(SOAK)),--short,) $(if $(SOAK_SPEED),--speed $(SOAK_SPEED),)
 
 test-fast: setup
 	.venv/bin/pytest -m "not integration"

@@ -162,15 +162,16 @@ def run(
     store = open_store(base, settings.store_backend)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    clock = base.clock()  # paging recency, loop timing and Alertmanager times follow it
     with httpx.Client(timeout=settings.notify_timeout_s) as client:
         notifier = Notifier(
-            build_channels(settings, base, client),
+            build_channels(settings, base, client, clock),
             metrics,
             attempts=settings.notify_attempts,
             backoff_s=settings.notify_backoff_s,
             max_retry_after_s=settings.notify_max_retry_after_s,
         )
-        engine = AlertEngine(store, settings, notifier, metrics=metrics)
+        engine = AlertEngine(store, settings, notifier, clock=clock, metrics=metrics)
         health.set_ready(True)
         try:
             if once:
@@ -178,7 +179,8 @@ def run(
                     for alert in engine.evaluate(ns):
                         typer.echo(describe(alert))
             else:
-                run_forever(engine, namespaces, settings.poll_interval_s, stop.is_set, stop.wait)
+                interval_s = clock.real_seconds(settings.poll_interval_s)
+                run_forever(engine, namespaces, interval_s, stop.is_set, stop.wait)
         except KeyboardInterrupt:
             pass
         finally:
@@ -210,6 +212,7 @@ def list_alerts(
     settings = load_settings()
     store = open_store(base, settings.store_backend)
     state = AlertStateStore(store.client)
+    # Real time, not the service clock: the log's stream ids are Redis's own wall clock.
     start = parse_since(since, utc_now()) if since else None
     try:
         for ns in [namespace] if namespace else store.list_namespaces():

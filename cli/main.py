@@ -11,6 +11,7 @@ import typer
 from alerts import cli as alerts_cli
 from cli import bench_cmd, run_cmd, stack_cmd
 from dashboards import cli as dashboards_cli
+from finsent.soak import cli as soak_cli
 from inference import cli as inference_cli
 from inference.model import cli as model_cli
 from ingest import cli as ingest_cli
@@ -41,6 +42,7 @@ app.command("adapt")(model_cli.adapt)
 app.command("eval")(model_cli.eval_model)
 app.command("classify")(model_cli.classify)
 app.add_typer(model_cli.teachers_app, name="teachers")
+app.command("soak")(soak_cli.soak)
 
 
 def main() -> None:

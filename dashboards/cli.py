@@ -113,7 +113,9 @@ def web(
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = WebSettings(**overrides)  # type: ignore[arg-type]
     store = open_store(base)
-    application = create_app(settings, store, RedisAlertLog(base.redis.client()))
+    application = create_app(
+        settings, store, RedisAlertLog(base.redis.client()), clock=base.clock()
+    )
     uvicorn.run(
         application,
         host=settings.host,

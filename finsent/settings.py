@@ -11,9 +11,18 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import redis
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import (
+    AnyHttpUrl,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from finsent.clock import Clock
 from finsent.errors import ConfigurationError
 from finsent.store.models import StoreOptions
 
@@ -172,3 +181,21 @@ class FinsentSettings(BaseSettings):
     the writer (inference) trims by it and readers (alerts, web) must agree with it."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
+    clock_speed: Annotated[float, Field(gt=0)] = 1.0
+    """`FINSENT_CLOCK_SPEED`: service seconds per real second (soaks run at e.g. 120)."""
+    clock_epoch: AwareDatetime | None = None
+    """`FINSENT_CLOCK_EPOCH`: the real instant where service time equals real time; every
+    process of one deployment must share it (see `finsent/clock.py`)."""
+
+    @model_validator(mode="after")
+    def _clock_has_epoch(self) -> FinsentSettings:
+        if self.clock_speed != 1.0 and self.clock_epoch is None:
+            raise ValueError(
+                "FINSENT_CLOCK_SPEED needs FINSENT_CLOCK_EPOCH (ISO 8601, shared by every "
+                "service) so that all processes agree on the accelerated time"
+            )
+        return self
+
+    def clock(self) -> Clock:
+        """The service clock these settings describe (real time unless sped up)."""
+        return Clock(self.clock_speed, self.clock_epoch)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from finsent.clock import REAL_TIME, Clock
 from finsent.observability import HealthState
 from finsent.stream.base import Envelope
 
@@ -20,9 +20,15 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 class InferenceMetrics:
     """All metrics in one registry; implements the runner's observer hooks."""
 
-    def __init__(self, registry: CollectorRegistry, health: HealthState | None = None) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        health: HealthState | None = None,
+        clock: Clock = REAL_TIME,
+    ) -> None:
         self.registry = registry
         self._health = health
+        self._clock = clock  # ingest stamps `ingested_at` with the same service clock
         self.documents_in = Counter(
             "finsent_inference_documents_in_total", "Messages consumed", registry=registry
         )
@@ -113,6 +119,6 @@ class InferenceMetrics:
 
     def written(self, count: int, ingested_at_s: Sequence[float]) -> None:
         self.documents_out.inc(count)
-        now = time.time()
+        now = self._clock.now_s()
         for t in ingested_at_s:
             self.end_to_end.observe(max(0.0, now - t))

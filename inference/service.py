@@ -71,7 +71,7 @@ def run_consumer(
     stop = stop or threading.Event()
     health = HealthState()
     if metrics is None:
-        metrics = InferenceMetrics(CollectorRegistry(), health)
+        metrics = InferenceMetrics(CollectorRegistry(), health, base.clock())
     else:
         metrics.attach_health(health)
     server = serve_observability(

@@ -115,7 +115,12 @@ def rss(
         start_http_server(metrics_port, registry=metrics.registry)
     stop = _wait_for_signal()
     with open_pipeline(
-        settings, ingest, topic=topic, metrics=metrics, max_consecutive_invalid=None
+        settings,
+        ingest,
+        topic=topic,
+        clock=settings.clock(),
+        metrics=metrics,
+        max_consecutive_invalid=None,
     ) as pipe:
         threads = start_feeds(
             feeds,
@@ -157,7 +162,12 @@ def serve(
     settings, ingest = _settings()
     metrics = IngestMetrics()
     with open_pipeline(
-        settings, ingest, topic=topic, metrics=metrics, max_consecutive_invalid=None
+        settings,
+        ingest,
+        topic=topic,
+        clock=settings.clock(),
+        metrics=metrics,
+        max_consecutive_invalid=None,
     ) as pipe:
         try:
             api = create_app(pipe, ingest, metrics)
@@ -191,7 +201,9 @@ def file_(
     settings, ingest = _settings()
     try:
         check_paths(paths)
-        with open_pipeline(settings, ingest, namespace=namespace, topic=topic) as pipe:
+        with open_pipeline(
+            settings, ingest, namespace=namespace, topic=topic, clock=settings.clock()
+        ) as pipe:
             report = pipe.run(read_files(paths, ingest.max_raw_bytes))
     except (FileNotFoundError, TransientError, DlqLimitExceeded) as exc:
         raise _fail(exc) from None

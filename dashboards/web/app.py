@@ -33,6 +33,7 @@ from dashboards.web.models import (
 )
 from dashboards.web.reader import AlertReader, SeriesReader
 from dashboards.web.window import Window
+from finsent.clock import REAL_TIME, Clock
 from finsent.errors import TransientError
 from finsent.schemas import Alert, Evidence, SeriesRef
 
@@ -68,6 +69,7 @@ def create_app(
     store: SeriesReader,
     alerts: AlertReader,
     registry: CollectorRegistry | None = None,
+    clock: Clock = REAL_TIME,
 ) -> FastAPI:
     """Build the app over a store and an alert log.
 
@@ -76,6 +78,7 @@ def create_app(
         store: the series store (read side).
         alerts: the alert log (read side).
         registry: where the web view's own metrics go (`/metrics`); a fresh one if None.
+        clock: the service clock; a default window never ends after its "now".
     """
     app = FastAPI(
         title="finsent web view",
@@ -94,7 +97,7 @@ def create_app(
     def window_or_404(
         namespace: str, hours: float, end: datetime | None
     ) -> tuple[datetime | None, Window]:
-        watermark, window = views.window_for(store, namespace, hours, end)
+        watermark, window = views.window_for(store, namespace, hours, end, clock.now())
         if window is None:
             raise HTTPException(status_code=404, detail="namespace holds no data")
         return watermark, window

@@ -39,11 +39,19 @@ def namespaces(store: SeriesReader) -> list[NamespaceInfo]:
 
 
 def window_for(
-    store: SeriesReader, namespace: str, hours: float, end: datetime | None
+    store: SeriesReader,
+    namespace: str,
+    hours: float,
+    end: datetime | None,
+    now: datetime | None = None,
 ) -> tuple[datetime | None, Window | None]:
-    """The namespace watermark and the window to show (None for an empty namespace)."""
+    """The namespace watermark and the window to show (None for an empty namespace).
+
+    `now` (the service clock) caps the default end: a document dated ahead of time must
+    not push a live view into a future that has not happened.
+    """
     watermark = store.watermark(namespace)
-    anchor = end or watermark
+    anchor = end or (min(watermark, now) if watermark and now else watermark)
     if anchor is None:
         return watermark, None
     return watermark, window_ending_at(anchor, timedelta(hours=hours))

@@ -1,0 +1,274 @@
+"""What a soak replays: real StockNet days, planted events, calm stretches and faults.
+
+Times in a `Scenario` are original (2015) event times. At start the soak maps them onto
+service time with one offset, so a tweet sent at 14:57 on 2015-10-14 is pushed when the
+soak's clock reads `14:57 + offset`, dated that re-timed moment, as it would arrive live.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Final, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from finsent.settings import REPO_ROOT
+
+DEFAULT_DATA: Final = REPO_ROOT.parent / "shared" / "data"
+"""The shared data folder (as `make run`'s DATA); StockNet is its `stocknet-dataset/`."""
+CHANNELS: Final = ("webhook", "slack", "alertmanager")
+
+FaultKind = Literal[
+    "future_document", "late_batch", "channel_outage", "kill_alerts", "broker_restart",
+    "redis_restart",
+]  # fmt: skip
+
+
+class PlantedEvent(BaseModel):
+    """A real burst that must page once per channel and resolve once.
+
+    `start` is where the burst begins (its first document is the first tweet filed under
+    `ticker` at or after it); pages for `ticker` between `match_from` and `match_to`
+    belong to this event, anything else outside every event is a page in a calm period.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    ticker: str
+    start: AwareDatetime
+    match_from: AwareDatetime
+    match_to: AwareDatetime
+    why: str
+
+
+class Fault(BaseModel):
+    """A fault at an original event time (or, for outage and kill, on the first page)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: FaultKind
+    at: AwareDatetime | None = None
+    """When (original event time); None with `on_page` means "when the event first pages"."""
+    on_page: str | None = None
+    """Planted event whose first page triggers the fault (outage, kill)."""
+    deadline: AwareDatetime | None = None
+    """For `on_page` faults: act anyway at this time if no page has come."""
+    duration_s: Annotated[float, Field(ge=0)] = 0.0
+    """Service seconds: outage length, or how late the batch arrives."""
+    channel: Literal["webhook", "slack", "alertmanager"] = "webhook"
+    span_s: Annotated[float, Field(ge=0)] = 600.0
+    """`late_batch`: documents published in [at, at + span) are held back."""
+
+
+class Scenario(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    start: AwareDatetime
+    end: AwareDatetime
+    speed: Annotated[float, Field(gt=0)]
+    events: tuple[PlantedEvent, ...]
+    faults: tuple[Fault, ...]
+
+    @property
+    def span(self) -> timedelta:
+        return self.end - self.start
+
+
+def _t(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+WMT: Final = PlantedEvent(
+    name="WMT 2015-10-14 guidance cut",
+    ticker="WMT",
+    start=_t("2015-10-14T14:30"),
+    match_from=_t("2015-10-14T13:00"),
+    match_to=_t("2015-10-15T12:00"),
+    why="Walmart cut its outlook at ~15:00 UTC; close -10.0%. The $NGCG spam retweets "
+    "filed under WMT at 13:28-14:20 are one promotion, content duplicates, not the burst.",
+)
+JPM: Final = PlantedEvent(
+    name="JPM 2015-10-13 earnings miss",
+    ticker="JPM",
+    start=_t("2015-10-13T20:00"),
+    match_from=_t("2015-10-13T19:30"),
+    match_to=_t("2015-10-14T12:00"),
+    why="JPMorgan missed EPS and revenue after the bell (20:16 UTC); next close -2.5%.",
+)
+
+SHORT: Final = Scenario(
+    name="short",
+    start=_t("2015-10-14T11:00"),
+    end=_t("2015-10-15T02:00"),
+    speed=360,
+    events=(WMT,),
+    faults=(
+        Fault(kind="future_document", at=_t("2015-10-14T11:20")),
+        # A restart takes ~30 s real, hours of service time at this speed: after the burst.
+        Fault(kind="broker_restart", at=_t("2015-10-14T21:00")),
+        Fault(kind="redis_restart", at=_t("2015-10-14T13:40")),
+        Fault(kind="late_batch", at=_t("2015-10-14T15:07"), span_s=600, duration_s=600),
+        Fault(
+            kind="channel_outage",
+            on_page=WMT.name,
+            deadline=_t("2015-10-14T18:00"),
+            duration_s=300,
+            channel="webhook",
+        ),
+        Fault(kind="kill_alerts", on_page=WMT.name, deadline=_t("2015-10-14T18:00")),
+    ),
+)
+
+FULL: Final = Scenario(
+    name="full",
+    start=_t("2015-10-12T00:00"),
+    end=_t("2015-10-15T12:00"),
+    speed=120,
+    events=(JPM, WMT),
+    faults=(
+        Fault(kind="future_document", at=_t("2015-10-12T06:00")),
+        Fault(kind="broker_restart", at=_t("2015-10-12T09:00")),
+        Fault(kind="redis_restart", at=_t("2015-10-12T15:00")),
+        Fault(
+            kind="channel_outage",
+            on_page=JPM.name,
+            deadline=_t("2015-10-14T00:00"),
+            duration_s=300,
+            channel="webhook",
+        ),
+        Fault(kind="late_batch", at=_t("2015-10-14T15:07"), span_s=600, duration_s=600),
+        Fault(kind="kill_alerts", on_page=WMT.name, deadline=_t("2015-10-14T20:00")),
+    ),
+)
+
+
+class Tweet(BaseModel):
+    """The fields of a StockNet tweet the soak pushes; user profiles are never read."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id_str: str
+    created_at: AwareDatetime
+    text: str
+    lang: str | None
+    filed_under: tuple[str, ...]
+    """StockNet tickers whose folder holds this tweet (a tweet with several cashtags is in each)."""
+
+
+def load_tweets(data: Path, start: datetime, end: datetime) -> list[Tweet]:
+    """Every distinct tweet of `data/tweet/raw/*/*` created in [start, end), oldest first."""
+    root = data / "stocknet-dataset" / "tweet" / "raw"
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} not found: pass --data <folder with stocknet-dataset/>")
+    found: dict[str, tuple[dict[str, object], set[str]]] = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        for path in sorted(folder.iterdir()):
+            with path.open("rb") as handle:
+                for line in handle:
+                    if line.strip():
+                        obj = json.loads(line)
+                        found.setdefault(str(obj["id_str"]), (obj, set()))[1].add(folder.name)
+    tweets = []
+    for obj, folders in found.values():
+        created = datetime.strptime(str(obj["created_at"]), "%a %b %d %H:%M:%S %z %Y")
+        if start <= created < end:
+            lang = obj.get("lang")
+            tweets.append(
+                Tweet(
+                    id_str=str(obj["id_str"]),
+                    created_at=created.astimezone(UTC),
+                    text=str(obj["text"]),
+                    lang=str(lang) if lang else None,
+                    filed_under=tuple(sorted(folders)),
+                )
+            )
+    tweets.sort(key=lambda t: (t.created_at, t.id_str))
+    return tweets
+
+
+class PlannedDoc(BaseModel):
+    """One push: the document as sent, when it is due, and where it came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    published_at: AwareDatetime
+    """Re-timed event time (service time)."""
+    due: AwareDatetime
+    """Service time at which it is pushed (its event time, or later for a late batch)."""
+    text: str
+    language: str | None
+    filed_under: tuple[str, ...]
+    planted: Literal["", "future", "late"] = ""
+
+    def body(self) -> dict[str, object]:
+        """The `POST /v1/documents` item."""
+        item: dict[str, object] = {
+            "id": self.id,
+            "source": "stocknet",
+            "text": self.text,
+            "published_at": self.published_at.isoformat(),
+        }
+        if self.language and self.language != "und":
+            item["language"] = self.language
+        return item
+
+
+def plan(scenario: Scenario, tweets: list[Tweet], offset: timedelta) -> list[PlannedDoc]:
+    """Re-time tweets by `offset`, hold back the late batch, add the future-dated document."""
+    docs: list[PlannedDoc] = []
+    late = [f for f in scenario.faults if f.kind == "late_batch" and f.at is not None]
+    for tweet in tweets:
+        when = tweet.created_at + offset
+        due, planted = when, ""
+        for fault in late:
+            assert fault.at is not None
+            held_from, held_to = fault.at, fault.at + timedelta(seconds=fault.span_s)
+            if held_from <= tweet.created_at < held_to:
+                # An RSS-like poll: the whole span arrives together, `duration_s` after it.
+                due = held_to + offset + timedelta(seconds=fault.duration_s)
+                planted = "late"
+        docs.append(
+            PlannedDoc(
+                id=f"tw:{tweet.id_str}",
+                published_at=when,
+                due=due,
+                text=tweet.text,
+                language=tweet.lang,
+                filed_under=tweet.filed_under,
+                planted=planted,
+            )
+        )
+    for fault in scenario.faults:
+        if fault.kind == "future_document" and fault.at is not None:
+            now = fault.at + offset
+            docs.append(
+                PlannedDoc(
+                    id="soak:future-dated",
+                    published_at=now + timedelta(days=1),
+                    due=now,
+                    text="$AAPL Apple shares plunge after a recall (dated a day ahead)",
+                    language="en",
+                    filed_under=("AAPL",),
+                    planted="future",
+                )
+            )
+    docs.sort(key=lambda d: (d.due, d.published_at, d.id))
+    return docs
+
+
+def first_document(event: PlantedEvent, docs: list[PlannedDoc], offset: timedelta) -> PlannedDoc:
+    """The burst's first document: the first one filed under the ticker at or after start."""
+    start = event.start + offset
+    for doc in sorted(docs, key=lambda d: d.published_at):
+        if (
+            doc.planted != "future"
+            and event.ticker in doc.filed_under
+            and doc.published_at >= start
+        ):
+            return doc
+    raise ValueError(f"no {event.ticker} document at or after {event.start} in the scenario")

@@ -1,0 +1,106 @@
+"""Re-timing real tweets to the soak's "now", with the late batch and the future document."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from finsent.soak.scenario import (
+    DEFAULT_DATA,
+    FULL,
+    SHORT,
+    WMT,
+    Fault,
+    Scenario,
+    first_document,
+    load_tweets,
+    plan,
+)
+
+D = datetime(2015, 10, 14, tzinfo=UTC)
+
+
+def _tweet(folder: Path, ticker: str, id_str: str, at: datetime, text: str) -> None:
+    (folder / ticker).mkdir(parents=True, exist_ok=True)
+    created = at.strftime("%a %b %d %H:%M:%S +0000 %Y")
+    line = {"id_str": id_str, "created_at": created, "text": text, "lang": "en",
+            "user": {"screen_name": "never-read"}}  # fmt: skip
+    with (folder / ticker / at.strftime("%Y-%m-%d")).open("a") as handle:
+        handle.write(json.dumps(line) + "\n")
+
+
+def test_tweets_are_merged_across_tickers_deduplicated_and_sorted(tmp_path: Path) -> None:
+    raw = tmp_path / "stocknet-dataset" / "tweet" / "raw"
+    _tweet(raw, "WMT", "2", D + timedelta(hours=15), "$WMT $AMZN down")
+    _tweet(raw, "AMZN", "2", D + timedelta(hours=15), "$WMT $AMZN down")
+    _tweet(raw, "WMT", "1", D + timedelta(hours=14), "$WMT flat")
+    _tweet(raw, "WMT", "3", D + timedelta(hours=30), "outside")
+    tweets = load_tweets(tmp_path, D, D + timedelta(days=1))
+    assert [t.id_str for t in tweets] == ["1", "2"]
+    assert tweets[1].filed_under == ("AMZN", "WMT")
+
+
+def test_plan_retimes_holds_back_the_late_batch_and_adds_a_day_ahead_document(
+    tmp_path: Path,
+) -> None:
+    raw = tmp_path / "stocknet-dataset" / "tweet" / "raw"
+    _tweet(raw, "WMT", "1", D + timedelta(hours=14, minutes=57), "$WMT plunges")
+    _tweet(raw, "WMT", "2", D + timedelta(hours=15, minutes=8), "$WMT lower")
+    _tweet(raw, "WMT", "3", D + timedelta(hours=15, minutes=30), "$WMT later")
+    scenario = Scenario(
+        name="t", start=D, end=D + timedelta(days=1), speed=100, events=(WMT,),
+        faults=(
+            Fault(kind="late_batch", at=D + timedelta(hours=15, minutes=7), span_s=600, duration_s=600),
+            Fault(kind="future_document", at=D + timedelta(hours=12)),
+        ),
+    )  # fmt: skip
+    offset = timedelta(days=4058)
+    docs = {
+        d.id: d for d in plan(scenario, load_tweets(tmp_path, D, D + timedelta(days=1)), offset)
+    }
+    assert (
+        docs["tw:1"].published_at
+        == docs["tw:1"].due
+        == D + timedelta(hours=14, minutes=57) + offset
+    )
+    late = docs["tw:2"]
+    assert late.planted == "late"
+    assert late.published_at == D + timedelta(hours=15, minutes=8) + offset
+    assert late.due == D + timedelta(hours=15, minutes=27) + offset  # span end + 10 min
+    future = docs["soak:future-dated"]
+    assert future.published_at - future.due == timedelta(days=1)
+    assert first_document(WMT, list(docs.values()), offset).id == "tw:1"
+    assert docs["tw:1"].body() == {
+        "id": "tw:1", "source": "stocknet", "text": "$WMT plunges",
+        "published_at": docs["tw:1"].published_at.isoformat(), "language": "en",
+    }  # fmt: skip
+
+
+def test_short_scenario_fits_ci() -> None:
+    stream_s = SHORT.span.total_seconds() / SHORT.speed
+    assert stream_s <= 180  # the rest of the 5 minutes is start-up and drain
+    assert {f.kind for f in SHORT.faults} == {
+        "future_document", "late_batch", "channel_outage", "kill_alerts", "broker_restart",
+        "redis_restart",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("scenario", [SHORT, FULL], ids=["short", "full"])
+def test_shipped_scenarios_find_their_bursts_in_the_real_data(scenario: Scenario) -> None:
+    data = Path(os.environ.get("FINSENT_DATA_DIR", DEFAULT_DATA))
+    if not (data / "stocknet-dataset" / "tweet" / "raw").is_dir():
+        pytest.skip("StockNet data not present (set FINSENT_DATA_DIR)")
+    tweets = load_tweets(data, scenario.start, scenario.end)
+    docs = plan(scenario, tweets, timedelta(0))
+    assert sum(d.planted == "future" for d in docs) == 1
+    assert any(d.planted == "late" for d in docs)
+    for event in scenario.events:
+        first = first_document(event, docs, timedelta(0))
+        assert scenario.start <= event.match_from <= first.published_at <= event.match_to
+    for fault in scenario.faults:
+        moment = fault.at or fault.deadline
+        assert moment is not None and scenario.start <= moment < scenario.end

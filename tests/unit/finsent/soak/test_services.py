@@ -1,0 +1,34 @@
+"""The soak's services never see the user's own channels, stack or clock settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from finsent.settings import FinsentSettings
+from finsent.soak.run import DROPPED_ENV
+from finsent.soak.services import private_settings, service_env
+
+
+def test_private_stack_uses_its_own_free_ports_and_folder(tmp_path: Path) -> None:
+    base = FinsentSettings()
+    mine = private_settings(base, tmp_path / "stack")
+    assert mine.stack.home == tmp_path / "stack"
+    assert mine.redis.port == mine.stack.redis_port != base.redis.port
+    assert mine.kafka.bootstrap_servers == f"127.0.0.1:{mine.stack.kafka_port}"
+    assert mine.stack.kafka_libs is not None  # shares the fetched broker jars
+
+
+def test_user_service_settings_are_dropped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FINSENT_ALERTS_SLACK_WEBHOOK_URL", "https://hooks.slack.com/real")
+    monkeypatch.setenv("FINSENT_GRAFANA_URL", "https://grafana.example")
+    monkeypatch.setenv("FINSENT_CLOCK_SPEED", "7")
+    monkeypatch.setenv("FINSENT_REDIS__PASSWORD", "kept")
+    settings = private_settings(FinsentSettings(clock_speed=1.0), tmp_path)
+    env = service_env(settings, {"FINSENT_ALERTS_WEBHOOK_URL": "http://127.0.0.1:1/x"}, DROPPED_ENV)
+    assert "FINSENT_ALERTS_SLACK_WEBHOOK_URL" not in env
+    assert "FINSENT_GRAFANA_URL" not in env and "FINSENT_CLOCK_SPEED" not in env
+    assert env["FINSENT_ALERTS_WEBHOOK_URL"] == "http://127.0.0.1:1/x"
+    assert env["FINSENT_REDIS__PASSWORD"] == "kept"
+    assert env["FINSENT_REDIS__PORT"] == str(settings.redis.port)
