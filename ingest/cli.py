@@ -15,6 +15,7 @@ from prometheus_client import start_http_server
 
 from finsent.errors import ConfigurationError, DlqLimitExceeded, TransientError
 from finsent.logs import configure_logging
+from finsent.observability import instrument_process
 from finsent.schemas import LIVE_NAMESPACE
 from finsent.settings import FinsentSettings
 from ingest.evaluate import dumps, load_sample, score_tagger
@@ -111,6 +112,7 @@ def rss(
     except ConfigurationError as exc:
         raise _fail(exc) from None
     metrics = IngestMetrics()
+    instrument_process(metrics.registry)
     if metrics_port:
         start_http_server(metrics_port, registry=metrics.registry)
     stop = _wait_for_signal()
@@ -156,6 +158,7 @@ def serve(
 
     settings, ingest = _settings()
     metrics = IngestMetrics()
+    instrument_process(metrics.registry)
     with open_pipeline(
         settings, ingest, topic=topic, metrics=metrics, max_consecutive_invalid=None
     ) as pipe:

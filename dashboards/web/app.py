@@ -34,6 +34,7 @@ from dashboards.web.models import (
 from dashboards.web.reader import AlertReader, SeriesReader
 from dashboards.web.window import Window
 from finsent.errors import TransientError
+from finsent.observability import instrument_process
 from finsent.schemas import Alert, Evidence, SeriesRef
 
 STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
@@ -84,6 +85,7 @@ def create_app(
     )
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(_require_token(settings))])
     metrics = WebMetrics(registry or CollectorRegistry())
+    instrument_process(metrics.registry)
     app.middleware("http")(metrics.middleware)
 
     @app.exception_handler(TransientError)
