@@ -15,10 +15,12 @@ from typing import Annotated, Final
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import AwareDatetime
+from swagger_ui_bundle import swagger_ui_path
 
 from dashboards.settings import WebSettings
 from dashboards.web import health, views
@@ -78,7 +80,11 @@ def create_app(
         alerts: the alert log (read side).
         registry: where the web view's own metrics go (`/metrics`); a fresh one if None.
     """
+    # API docs from the swagger-ui-bundle package (PyPI), never FastAPI's default CDN: the
+    # view must work on a machine without internet, and must not leak its use to a third party.
     app = FastAPI(
+        docs_url=None,
+        redoc_url=None,
         title="finsent web view",
         version="1",
         description="Read-only sentiment series, top movers, evidence, alerts and pipeline health.",
@@ -198,4 +204,16 @@ def create_app(
         return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="finsent web view API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+        )
+
     return app
