@@ -29,8 +29,11 @@ def test_the_loss_type_warning_is_quiet_but_other_transformers_warnings_are_not(
     caplog.set_level(logging.WARNING)
     quiet_model_loading()
     library = logging.getLogger("transformers")
-    propagate = library.propagate  # transformers turns it off once imported; caplog is at root
+    # transformers turns propagation off once imported (caplog listens at the root), and
+    # other tests may have set its verbosity: pin both for this test.
+    propagate, level = library.propagate, library.level
     library.propagate = True
+    library.setLevel(logging.WARNING)
     try:
         logging.getLogger("transformers.modeling_utils").warning(
             "`loss_type=None` was set in the config but it is unrecognized."
@@ -38,7 +41,9 @@ def test_the_loss_type_warning_is_quiet_but_other_transformers_warnings_are_not(
         logging.getLogger("transformers.tokenization_utils_base").warning("kept")
     finally:
         library.propagate = propagate
-    assert [r.getMessage() for r in caplog.records if r.name.startswith("transformers")] == ["kept"]
+        library.setLevel(level)
+    # A set: a handler another test left on transformers' logger may see the record again.
+    assert {r.getMessage() for r in caplog.records if r.name.startswith("transformers")} == {"kept"}
 
 
 def test_the_stop_message_says_how_to_stop_the_stack() -> None:
