@@ -57,6 +57,19 @@ def _precision(value: str | None) -> Any:
     return value
 
 
+def _require_train_extra() -> None:
+    """Training and evaluation need the `train` extra, which the runtime image leaves out."""
+    import importlib.util
+
+    if importlib.util.find_spec("sklearn") is None:
+        typer.echo(
+            "error: training and evaluation need the `train` extra: "
+            "pip install 'finsent[train]' (the runtime image leaves it out)",
+            err=True,
+        )
+        raise typer.Exit(1)
+
+
 @model_app.command()
 def train(
     out: Annotated[
@@ -111,6 +124,7 @@ def train(
     interrupted run still leaves a usable model; then run `eval` to write
     metrics.json.
     """
+    _require_train_extra()
     from inference.model.network import packaged_minilm_dir
     from inference.model.train import TrainConfig, train_generations
 
@@ -211,6 +225,7 @@ def eval_model(
     sentiment.dedup.accuracy, sentiment.dedup.macro_f1, topic.dedup.accuracy,
     topic.dedup.macro_f1 and the same under raw.
     """
+    _require_train_extra()
     from inference.model.classifier import Classifier
     from inference.model.evaluate import evaluate, format_table
 

@@ -135,3 +135,18 @@ def test_train_needs_an_out_folder_and_never_takes_the_shipped_one() -> None:
     shipped = CliRunner().invoke(model_app, ["train", "--out", str(SHIPPED_MODEL_DIR)])
     assert shipped.exit_code == 2 and "--replace-shipped" in shipped.output
     assert {p.name: p.stat().st_mtime_ns for p in SHIPPED_MODEL_DIR.iterdir()} == before
+
+
+def test_train_and_eval_say_which_extra_they_need(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "sklearn" else real(name, *a)
+    )
+    for args in (["train", "--out", str(tmp_path / "m")], ["eval"]):
+        result = CliRunner().invoke(model_app, args)
+        assert result.exit_code == 1, args
+        assert "finsent[train]" in result.output, args
