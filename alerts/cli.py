@@ -24,7 +24,7 @@ from alerts.service import AlertEngine, Clock, run_forever, utc_now
 from alerts.settings import AlertsSettings
 from alerts.state import AlertStateStore
 from finsent.logs import configure_logging
-from finsent.observability import HealthState, serve_observability
+from finsent.observability import HealthState, instrument_process, serve_observability
 from finsent.settings import FinsentSettings, GrafanaSettings
 from finsent.store import open_store
 from finsent.topics import ALERTS
@@ -156,6 +156,7 @@ def run(
     setup_logging(settings, base)
     namespaces = tuple(namespace) if namespace else settings.namespaces
     metrics = AlertMetrics()
+    instrument_process(metrics.registry)
     health = HealthState()
     if settings.metrics_port is not None:
         serve_observability(metrics.registry, health, host="0.0.0.0", port=settings.metrics_port)

@@ -6,8 +6,11 @@ only mounts them, so `finsent` itself stays a thin shell.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+import finsent
 from alerts import cli as alerts_cli
 from cli import bench_cmd, run_cmd, stack_cmd
 from dashboards import cli as dashboards_cli
@@ -27,6 +30,28 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"finsent {finsent.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print finsent's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Streaming financial-sentiment monitoring (see `finsent COMMAND --help`)."""
+
 
 app.add_typer(stack_cmd.app, name="stack")
 app.add_typer(alerts_cli.app, name="alerts")

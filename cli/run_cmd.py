@@ -12,7 +12,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -57,6 +57,37 @@ class _Scorer(threading.Thread):
             return
         cause = f"{type(self.error).__name__}: {self.error}" if self.error else "it exited"
         raise RunFailed(f"the scorer stopped before every document was scored ({cause})")
+
+
+STACK_STILL_RUNNING = (
+    "the broker and Redis keep running (they hold the replay's series for the web view); "
+    "stop them with `make stack-down` or `finsent stack down`"
+)
+
+
+@contextlib.contextmanager
+def quiet_loggers(*names: str, level: int = logging.CRITICAL) -> Iterator[None]:
+    """Raise some loggers' threshold for a while, then restore it.
+
+    While the broker starts, kafka-python logs an ERROR for every refused connection of the
+    readiness probe: a dozen lines a newcomer reads as failure, though the stack reports
+    its own timeout if the broker never comes up.
+    """
+    loggers = [logging.getLogger(name) for name in names]
+    before = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(level)
+    try:
+        yield
+    finally:
+        for lg, old in zip(loggers, before, strict=True):
+            lg.setLevel(old)
+
+
+def quiet_model_loading() -> None:
+    """transformers warns once that our encoder's config has no `loss_type`: inference never
+    computes a transformers loss, so the warning is noise; other transformers warnings stay."""
+    logging.getLogger("transformers.modeling_utils").setLevel(logging.ERROR)
 
 
 class SeriesTotalsOut(BaseModel):
@@ -163,6 +194,10 @@ def run(
     """
     base = FinsentSettings()
     configure_logging("WARNING" if progress else base.log_level, base.log_format)
+    if progress:
+        # With the progress bar (`make run`), the stage lines speak; kafka-python's warnings
+        # while a fresh broker elects its group coordinator heal by themselves.
+        logging.getLogger("kafka").setLevel(logging.ERROR)
     if namespace == LIVE_NAMESPACE:
         raise typer.BadParameter("a replay never writes the live namespace")
     try:
@@ -190,6 +225,7 @@ def run(
         f"{result.duplicates} duplicates, {result.dead_lettered} dead-lettered; "
         f"{len(result.alerts)} alert state changes"
     )
+    typer.echo(f"done; {STACK_STILL_RUNNING}", err=True)
 
 
 def run_pipeline(
@@ -222,9 +258,10 @@ def run_pipeline(
     ns = check_namespace(
         namespace or default_namespace(started_at), paging=alerts_settings.page_namespaces
     )
-    typer.echo("starting the stack (Kafka + Redis) ...", err=True)
-    Stack(base).up()
-    ensure_pipeline_topics(base.kafka, [DOCUMENTS, SCORED, ALERTS])
+    typer.echo("[1/4] starting the stack (Kafka + Redis) ...", err=True)
+    with quiet_loggers("kafka"):
+        Stack(base).up()
+        ensure_pipeline_topics(base.kafka, [DOCUMENTS, SCORED, ALERTS])
     # The replay's own lane: a topic and a group of its own, never the live ones, so a
     # replay next to a running `finsent infer` neither delays live documents nor takes
     # partitions from the live scorers (and one run's group never sees another's).
@@ -232,10 +269,13 @@ def run_pipeline(
     ensure_topics(base.kafka, [topic, topic + ".dlq"])
     store = open_store(base)
 
+    typer.echo("[2/4] loading the model ...", err=True)
+    quiet_model_loading()
     inference_settings = InferenceSettings(
         metrics_port=0, topic=topic, group_id=group, unassigned_timeout_s=60.0
     )
     scorer = load_scorer(inference_settings)
+    typer.echo(f"      {scorer.model_version} on {inference_settings.device}", err=True)
     stop = threading.Event()
     inference = _Scorer(
         lambda: run_consumer(base, inference_settings, scorer=scorer, store=store, stop=stop)
@@ -274,8 +314,11 @@ def run_pipeline(
 
     alerts = threading.Thread(target=evaluate_loop, name="alerts", daemon=True)
     alerts.start()
+    typer.echo("[3/4] scoring and alerting started", err=True)
     if web_port is not None:
         _start_web(base, web_port, ns)
+    pace = "as fast as possible" if speed is None else f"{speed:g}x real time"
+    typer.echo(f"[4/4] replaying into namespace {ns}, {pace}", err=True)
 
     try:
         ingest_report = replay_files(
@@ -303,7 +346,7 @@ def run_pipeline(
         while batch := engine.evaluate(ns):  # drain every window the watermark closed
             changes.extend(batch)
     except KeyboardInterrupt:
-        typer.echo("stopping ...", err=True)
+        typer.echo(f"stopped; {STACK_STILL_RUNNING}", err=True)
         return None
     finally:
         alerts_stop.set()

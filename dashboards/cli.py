@@ -112,7 +112,7 @@ def web(
     configure_logging(base.log_level, base.log_format)
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = WebSettings(**overrides)  # type: ignore[arg-type]
-    store = open_store(base)
+    store = open_store(base, settings.store_backend)
     application = create_app(
         settings, store, RedisAlertLog(base.redis.client()), clock=base.clock()
     )

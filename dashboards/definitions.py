@@ -4,12 +4,14 @@ Redis panels select series with `TS.MRANGE` label filters only (never key string
 store keeps additive counts (`count`, `negative`, ..., `score_sum`), which aggregate
 correctly over any bucket; ratios are Grafana server-side math expressions (`$A / $B`).
 
-What the Redis data-source plugin allows shapes the layout: it drops series labels when a
-legend label is set and has no `GROUPBY`, so a math expression can only pair *one* series
-with one series. Ratios are therefore drawn per ticker or topic in repeated panels (one per
-variable value) and for the whole market; multi-series panels show counts, with legends
-sorted by range so the biggest movers come first. (A model rollout briefly yields one
-series per model version.) The built-in web view ranks tickers by their move directly.
+Every query groups by the label it names its series after (`GROUPBY <legend> REDUCE sum`,
+plugin 2.2.0): the store keeps one series per model version, so during a rollout two
+versions' counts add up into one line instead of splitting a panel. The plugin drops series
+labels when a legend label is set, so a math expression can still only pair *one* series
+with one series: ratios are drawn per ticker or topic in repeated panels (one per variable
+value) and for the whole market; multi-series panels show counts, with legends sorted by
+range so the biggest movers come first. The built-in web view ranks tickers by their move
+directly.
 """
 
 from __future__ import annotations
@@ -87,7 +89,10 @@ def _series(
     labels: Mapping[str, str],
     hide: bool = False,
 ) -> RedisTsQuery:
-    """Sum of one field per bucket of the series resolution, one series per `legend` value."""
+    """Sum of one field per bucket of the series resolution, one series per `legend` value.
+
+    Grouped by the legend label, so series that differ only in `model` (a rollout) add up.
+    """
     return RedisTsQuery(
         ref_id=ref_id,
         datasource=REDIS,
@@ -101,6 +106,8 @@ def _series(
         aggregation="sum",
         bucket=RESOLUTION_MS[resolution],
         legend=legend,
+        ts_group_by_label=legend,
+        ts_reducer="sum",
         hide=True if hide else None,
     )
 
@@ -451,12 +458,23 @@ def ticker_drilldown() -> Dashboard:
                 datasource=REDIS,
                 targets=(_series("A", "count", "1h", "topic", {"kind": "topic"}),),
                 options=PanelOptions(
-                    reduce_options={"calcs": ["sum"], "values": False},
+                    # Each row (topic) is a bar; the reduce transformation already summed.
+                    reduce_options={"calcs": [], "values": True, "fields": "/^Total$/"},
                     orientation="horizontal",
                     display_mode="gradient",
                 ),
                 field_config=FieldConfig(defaults=FieldDefaults(unit="short", min=0)),
+                # One row per topic with its total first (`reduce`), then sort rows by it:
+                # `sortBy` on the raw time series would sort timestamps, not topics.
                 transformations=(
+                    Transformation(
+                        id="reduce",
+                        options={
+                            "mode": "seriesToRows",
+                            "reducers": ["sum"],
+                            "labelsToFields": False,
+                        },
+                    ),
                     Transformation(
                         id="sortBy", options={"sort": [{"field": "Total", "desc": True}]}
                     ),

@@ -16,7 +16,7 @@ from pydantic.alias_generators import to_camel
 REDIS_DS_TYPE = "redis-datasource"
 PROMETHEUS_DS_TYPE = "prometheus"
 GRAFANA_DS_TYPE = "grafana"  # the built-in source of annotations
-SCHEMA_VERSION = 39
+SCHEMA_VERSION = 41  # Grafana 12's dashboard schema (compose runs grafana/grafana:12.2)
 
 
 class GrafanaModel(BaseModel):
@@ -39,11 +39,13 @@ class DataSourceRef(GrafanaModel):
 class RedisTsQuery(GrafanaModel):
     """A `TS.MRANGE` query of the Redis data source, selecting series by labels only.
 
-    Mirrors the plugin's query model (`pkg/types.go` of RedisGrafana/grafana-redis-datasource):
-    the backend runs `TS.MRANGE from to AGGREGATION <aggregation> <bucket> WITHLABELS FILTER
-    <filter>`. `filter` is a RedisTimeSeries filter expression (`label=value ...`); `legend`
-    names the label whose value becomes the series name (the plugin then drops the labels).
-    The plugin has no GROUPBY, and does not interpolate variables in `bucket`.
+    Mirrors the plugin's query model (`pkg/types.go` of RedisGrafana/grafana-redis-datasource,
+    2.2.0): the backend runs `TS.MRANGE from to AGGREGATION <aggregation> <bucket> WITHLABELS
+    FILTER <filter> [GROUPBY <ts_group_by_label> REDUCE <ts_reducer>]`. `filter` is a
+    RedisTimeSeries filter expression (`label=value ...`); `legend` names the label whose
+    value becomes the series name (the plugin then drops the labels). GROUPBY merges the
+    series that share a label value after aggregation (e.g. the series of two model versions
+    during a rollout). The plugin does not interpolate variables in `bucket`.
     """
 
     ref_id: str
@@ -56,6 +58,9 @@ class RedisTsQuery(GrafanaModel):
     """Aggregation bucket in milliseconds (a number: the plugin's backend reads an int)."""
     fill: bool = False
     legend: str | None = None
+    ts_group_by_label: str | None = None
+    """GROUPBY label (plugin >= 2.2.0); needs `ts_reducer`."""
+    ts_reducer: Literal["sum", "min", "max", "avg", "range", "count"] | None = None
     hide: bool | None = None
 
 

@@ -6,7 +6,7 @@ environment by itself.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,3 +39,5 @@ class WebSettings(BaseSettings):
     metrics_urls: tuple[str, ...] = ()
     """Prometheus `/metrics` endpoints of the services (JSON list in the environment)."""
     metrics_timeout_s: Annotated[float, Field(gt=0)] = 2.0
+    store_backend: Literal["auto", "core", "timeseries"] = "auto"
+    """`timeseries` requires RedisTimeSeries (compose sets it); `auto` probes the server."""

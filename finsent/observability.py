@@ -1,12 +1,51 @@
-"""A tiny HTTP endpoint per service: `/metrics` (Prometheus), `/healthz` and `/readyz`."""
+"""What every service exposes to operators: process and build metrics, and a tiny HTTP
+endpoint (`/metrics` for Prometheus, `/healthz`, `/readyz`)."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Final
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+
+from finsent import __version__
+
+BUILD_INFO: Final = "finsent_build_info"
+"""Always 1; its labels say which code (`version`) and model (`model_version`) run."""
+
+
+def instrument_process(registry: CollectorRegistry, *, model_version: str = "") -> None:
+    """Register the process collectors and `finsent_build_info` on a service's registry.
+
+    The process collectors give `process_cpu_seconds_total`, `process_resident_memory_bytes`,
+    `process_start_time_seconds` (restarts), open file descriptors, `python_info` and GC
+    counts. The default registry of prometheus_client already holds them; a service's own
+    registry does not, so each service calls this once at start-up.
+
+    Args:
+        registry: the registry the service serves on `/metrics`.
+        model_version: the model the service scores with; empty for services without one.
+    """
+    for collector in (ProcessCollector, PlatformCollector, GCCollector):
+        # Already there raises ValueError (prometheus_client's default registry has all three).
+        with contextlib.suppress(ValueError):
+            collector(registry=registry)
+    try:
+        info = Gauge(
+            BUILD_INFO,
+            "Always 1: the finsent version and model version this process runs.",
+            ["version", "model_version"],
+            registry=registry,
+        )
+    except ValueError:
+        return  # instrumented already: one process, one build
+    info.labels(version=__version__, model_version=model_version).set(1)
 
 
 class HealthState:

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from finsent.errors import FinsentError
 from finsent.kafka_io import ensure_pipeline_topics, make_consumer, make_producer
-from finsent.observability import HealthState, serve_observability
+from finsent.observability import HealthState, instrument_process, serve_observability
 from finsent.settings import FinsentSettings
 from finsent.store import open_store
 from finsent.stream.dlq import DeadLetterProducer
@@ -80,6 +80,7 @@ def run_consumer(
     log.info("observability endpoint up", extra={"port": server.server_port})
     ensure_pipeline_topics(base.kafka, [DOCUMENTS, SCORED])
     scorer = scorer or load_scorer(settings)
+    instrument_process(metrics.registry, model_version=scorer.model_version)
     store = store or open_store(base, backend=settings.store_backend)
     producer = make_producer(base.kafka)
     consumer = make_consumer(base.kafka, settings.group_id)

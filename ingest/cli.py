@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
@@ -15,6 +16,7 @@ from prometheus_client import start_http_server
 
 from finsent.errors import ConfigurationError, DlqLimitExceeded, TransientError
 from finsent.logs import configure_logging
+from finsent.observability import instrument_process
 from finsent.schemas import LIVE_NAMESPACE
 from finsent.settings import FinsentSettings
 from ingest.evaluate import dumps, load_sample, score_tagger
@@ -111,6 +113,7 @@ def rss(
     except ConfigurationError as exc:
         raise _fail(exc) from None
     metrics = IngestMetrics()
+    instrument_process(metrics.registry)
     if metrics_port:
         start_http_server(metrics_port, registry=metrics.registry)
     stop = _wait_for_signal()
@@ -161,6 +164,7 @@ def serve(
 
     settings, ingest = _settings()
     metrics = IngestMetrics()
+    instrument_process(metrics.registry)
     with open_pipeline(
         settings,
         ingest,
@@ -292,10 +296,18 @@ def replay_kafka_cmd(
 
 
 @replay_app.command("list")
-def replay_list() -> None:
+def replay_list(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON array of the namespaces, for scripts.")
+    ] = False,
+) -> None:
     """List namespaces: replays with their inputs and reports, and any others the store has."""
     settings, _ = _settings()
-    for info in list_replays(settings):
+    infos = list_replays(settings)
+    if as_json:
+        typer.echo(json.dumps([info.model_dump(mode="json") for info in infos]))
+        return
+    for info in infos:
         if info.kind in ("live", "unknown"):
             done = "-"
         elif info.finished_at is None:
@@ -306,9 +318,17 @@ def replay_list() -> None:
 
 
 @replay_app.command("drop")
-def replay_drop(name: Annotated[str, typer.Argument(help="Namespace to delete")]) -> None:
-    """Delete a replay namespace: its series, alerts state and dedupe keys (never `live`)."""
+def replay_drop(
+    name: Annotated[str, typer.Argument(help="Namespace to delete")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a replay namespace: its series, alerts state and dedupe keys (never `live`).
+
+    Asks first (nothing can bring the series back); `--yes` skips the question for scripts.
+    """
     settings, _ = _settings()
+    if name != LIVE_NAMESPACE and not yes:
+        typer.confirm(f"Delete namespace {name!r} and all its series?", abort=True)
     try:
         removed = drop_replay(settings, name)
     except ConfigurationError as exc:

@@ -15,10 +15,12 @@ from typing import Annotated, Final
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import AwareDatetime
+from swagger_ui_bundle import swagger_ui_path
 
 from dashboards.settings import WebSettings
 from dashboards.web import health, views
@@ -35,6 +37,7 @@ from dashboards.web.reader import AlertReader, SeriesReader
 from dashboards.web.window import Window
 from finsent.clock import REAL_TIME, Clock
 from finsent.errors import TransientError
+from finsent.observability import instrument_process
 from finsent.schemas import Alert, Evidence, SeriesRef
 
 STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
@@ -80,13 +83,18 @@ def create_app(
         registry: where the web view's own metrics go (`/metrics`); a fresh one if None.
         clock: the service clock; a default window never ends after its "now".
     """
+    # API docs from the swagger-ui-bundle package (PyPI), never FastAPI's default CDN: the
+    # view must work on a machine without internet, and must not leak its use to a third party.
     app = FastAPI(
+        docs_url=None,
+        redoc_url=None,
         title="finsent web view",
         version="1",
         description="Read-only sentiment series, top movers, evidence, alerts and pipeline health.",
     )
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(_require_token(settings))])
     metrics = WebMetrics(registry or CollectorRegistry())
+    instrument_process(metrics.registry)
     app.middleware("http")(metrics.middleware)
 
     @app.exception_handler(TransientError)
@@ -199,4 +207,16 @@ def create_app(
         return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="finsent web view API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+        )
+
     return app

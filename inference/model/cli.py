@@ -21,7 +21,7 @@ from typing import IO, Annotated, Any
 
 import typer
 
-from inference.model.settings import ModelSettings
+from inference.model.settings import SHIPPED_MODEL_DIR, ModelSettings
 
 model_app = typer.Typer(
     help="finsent's sentiment + topic model: train, evaluate, classify, benchmark.",
@@ -57,12 +57,28 @@ def _precision(value: str | None) -> Any:
     return value
 
 
+def _require_train_extra() -> None:
+    """Training and evaluation need the `train` extra, which the runtime image leaves out."""
+    import importlib.util
+
+    if importlib.util.find_spec("sklearn") is None:
+        typer.echo(
+            "error: training and evaluation need the `train` extra: "
+            "pip install 'finsent[train]' (the runtime image leaves it out)",
+            err=True,
+        )
+        raise typer.Exit(1)
+
+
 @model_app.command()
 def train(
     out: Annotated[
-        Path | None,
-        typer.Option(help="Output model folder. Default: FINSENT_MODEL_DIR (the shipped one)."),
-    ] = None,
+        Path,
+        typer.Option(
+            help="Output model folder (required). The shipped model's folder is refused "
+            "unless --replace-shipped: a stray run must not overwrite the model finsent serves."
+        ),
+    ],
     epochs: Annotated[int | None, typer.Option(help="Override the recipe's epoch count.")] = None,
     max_steps: Annotated[
         int | None, typer.Option(help="Stop after this many optimiser steps (smoke tests).")
@@ -97,18 +113,28 @@ def train(
         ),
     ] = None,
     device: DeviceOpt = "cpu",
+    replace_shipped: Annotated[
+        bool, typer.Option(help="Allow --out to be the shipped model's folder.")
+    ] = False,
 ) -> None:
     """Fine-tune the two-headed model from the data folder (FINSENT_DATA_DIR).
 
-    With no options this reproduces the shipped model: same seed, recipe and data.
+    With only --out this reproduces the shipped model: same seed, recipe and data.
     The best model by holdout score is written after every evaluation, so an
     interrupted run still leaves a usable model; then run `eval` to write
     metrics.json.
     """
+    _require_train_extra()
     from inference.model.network import packaged_minilm_dir
     from inference.model.train import TrainConfig, train_generations
 
     settings = ModelSettings()
+    served = {SHIPPED_MODEL_DIR.resolve(), settings.model_dir.resolve()}
+    if out.resolve() in served and not replace_shipped:
+        raise typer.BadParameter(
+            f"{out} holds the model finsent serves; pass --replace-shipped to overwrite it",
+            param_hint="--out",
+        )
     _threads(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     teachers = tuple(teacher or ())
@@ -132,7 +158,7 @@ def train(
         raise typer.BadParameter("a teacher or --generations > 1 needs --distill-weight > 0")
     base = base_model or settings.base_model or packaged_minilm_dir()
     result = train_generations(
-        settings.data_dir, base, out or settings.model_dir, config, device=device, teachers=teachers
+        settings.data_dir, base, out, config, device=device, teachers=teachers
     )
     typer.echo(
         json.dumps(
@@ -199,6 +225,7 @@ def eval_model(
     sentiment.dedup.accuracy, sentiment.dedup.macro_f1, topic.dedup.accuracy,
     topic.dedup.macro_f1 and the same under raw.
     """
+    _require_train_extra()
     from inference.model.classifier import Classifier
     from inference.model.evaluate import evaluate, format_table
 

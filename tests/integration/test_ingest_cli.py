@@ -32,8 +32,15 @@ def test_replay_file_list_and_drop(topic_factory: Callable[..., str], namespace:
     listed = runner.invoke(replay_app, ["list"])
     line = next(row for row in listed.stdout.splitlines() if row.startswith(namespace))
     assert "file" in line and "4 docs" in line
+    as_json = json.loads(runner.invoke(replay_app, ["list", "--json"]).stdout)
+    mine = next(info for info in as_json if info["namespace"] == namespace)
+    assert mine["kind"] == "file" and mine["report"]["produced"] == 4
 
-    dropped = runner.invoke(replay_app, ["drop", namespace])
+    # Without --yes it asks; "n" (or no answer at all) keeps the namespace.
+    kept = runner.invoke(replay_app, ["drop", namespace], input="n\n")
+    assert kept.exit_code == 1 and "Delete namespace" in kept.output
+    assert namespace in runner.invoke(replay_app, ["list"]).stdout
+    dropped = runner.invoke(replay_app, ["drop", namespace], input="y\n")
     assert dropped.exit_code == 0 and f"dropped {namespace}" in dropped.stdout
     assert not any(
         row.startswith(namespace) for row in runner.invoke(replay_app, ["list"]).stdout.splitlines()
@@ -66,7 +73,7 @@ def test_ingest_file_prints_a_balanced_report(
     assert report_of(result.stdout).model_dump(include={"documents_in", "produced", "dead_lettered", "duplicates"}) == {
         "documents_in": 7, "produced": 2, "dead_lettered": 4, "duplicates": 1,
     }  # fmt: skip
-    runner.invoke(replay_app, ["drop", namespace])
+    runner.invoke(replay_app, ["drop", namespace, "--yes"])
 
 
 def test_eval_tickers_prints_scores() -> None:

@@ -8,6 +8,7 @@ alert state changes in the alert log. One server (uvicorn in a thread) serves ev
 from __future__ import annotations
 
 import random
+import re
 import shutil
 import socket
 import tempfile
@@ -334,6 +335,21 @@ def test_page_and_assets_reference_nothing_remote(served: Served) -> None:
         for remote in ("http://", "https://", "//cdn", "@import"):
             # The only URL in the assets is the SVG namespace, which is never fetched.
             assert remote not in text.replace("http://www.w3.org/2000/svg", ""), (asset, remote)
+
+
+def test_api_docs_are_served_locally(served: Served) -> None:
+    """Swagger UI comes from the swagger-ui-bundle package, never a CDN."""
+    page = httpx.get(served.url + "/docs")
+    assert page.status_code == 200
+    scripts = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert scripts and all(url.startswith("/docs/assets/") for url in scripts), scripts
+    for url in scripts:
+        asset = httpx.get(served.url + url)
+        assert asset.status_code == 200 and asset.content, url
+    assert "openapi.json" in page.text
+    bundle = httpx.get(served.url + "/docs/assets/swagger-ui-bundle.js").text
+    assert "SwaggerUIBundle" in bundle  # the real library, not an error page
+    assert httpx.get(served.url + "/redoc").status_code == 404  # ReDoc would load from a CDN
 
 
 # -- the page in a real browser -----------------------------------------------------------

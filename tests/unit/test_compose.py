@@ -1,7 +1,12 @@
 """The deployment files, checked without a Docker engine.
 
-- `docker-compose.yml` (and the GPU override) validate against the Compose Specification
-  schema, vendored in deploy/schema/ (see its NOTICE.md: docker-compose 1.29.2, Apache-2.0);
+- `docker-compose.yml` validates against the Compose Specification schema, vendored in
+  deploy/schema/ (see its NOTICE.md: docker-compose 1.29.2, Apache-2.0);
+- each image is used the way its documentation says: Redis starts
+  with `redis-server` first, Kafka has a consistent KRaft configuration, Grafana's plugin is
+  pinned and its provisioning lands where Grafana reads it, GPUs are reserved by id, and
+  Prometheus loads rule files that exist, parse, and name metrics somebody exports. Each
+  check is also run on copies of the file with one known mistake put back, and must fail;
 - every finsent service runs a real `finsent` command with real options;
 - every FINSENT_* variable set is one a settings class reads;
 - Prometheus scrapes every service's metrics port; the web view reads the same endpoints;
@@ -10,6 +15,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import re
@@ -17,6 +23,7 @@ import shlex
 import subprocess
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, get_args
 
@@ -24,6 +31,7 @@ import jsonschema
 import pytest
 import typer
 import yaml
+from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 from pydantic_settings import BaseSettings
 from typer.testing import CliRunner
@@ -32,7 +40,6 @@ from cli.main import app
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
-GPU_OVERRIDE = REPO / "deploy" / "compose.gpu.yml"
 SCHEMA = REPO / "deploy" / "schema" / "compose_spec.json"
 PACKAGES = ("finsent", "ingest", "inference", "alerts", "dashboards")
 SECRET_WORDS = ("PASSWORD", "TOKEN", "SECRET")
@@ -75,10 +82,9 @@ def _validator() -> Any:
     return jsonschema.Draft201909Validator(schema)
 
 
-@pytest.mark.parametrize("path", [COMPOSE, GPU_OVERRIDE], ids=lambda p: p.name)
-def test_compose_file_is_valid_against_the_compose_spec(path: Path) -> None:
+def test_compose_file_is_valid_against_the_compose_spec() -> None:
     validator = _validator()
-    errors = sorted(validator.iter_errors(_yaml(path)), key=lambda e: list(e.path))
+    errors = sorted(validator.iter_errors(COMPOSE_DATA), key=lambda e: list(e.path))
     assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors)
 
 
@@ -94,12 +100,11 @@ def test_every_service_has_a_health_check_and_a_restart_policy() -> None:
         assert service.get("restart") in ("unless-stopped", "always"), f"{name}: no restart"
 
 
-def test_gpu_override_reserves_a_gpu_for_inference_only() -> None:
-    override = _yaml(GPU_OVERRIDE)["services"]
-    assert set(override) == {"inference"}
-    devices = override["inference"]["deploy"]["resources"]["reservations"]["devices"]
-    assert devices == [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
-    assert "deploy" not in SERVICES["inference"], "the base file must run without a GPU"
+def test_the_base_stack_runs_without_a_gpu() -> None:
+    for name, service in SERVICES.items():
+        if "deploy" in service:
+            assert service.get("profiles") == ["gpu"], f"{name} reserves a GPU by default"
+    assert "deploy" not in SERVICES["inference"]
 
 
 def test_redis_is_8_with_append_only_persistence_on_a_volume() -> None:
@@ -109,7 +114,6 @@ def test_redis_is_8_with_append_only_persistence_on_a_volume() -> None:
     assert "--appendonly yes" in command and "--requirepass" in command
     assert any(v.endswith(":/data") for v in redis["volumes"])
     assert re.fullmatch(r"apache/kafka:4\.\d+\.\d+", SERVICES["kafka"]["image"])
-    assert "controller" in SERVICES["kafka"]["environment"]["KAFKA_PROCESS_ROLES"]
 
 
 # -- commands ---------------------------------------------------------------------------
@@ -266,7 +270,14 @@ def _scrape_targets() -> set[tuple[str, int]]:
 def test_prometheus_scrapes_every_finsent_service_with_metrics() -> None:
     expected = set(_metrics_ports().items())
     assert expected <= _scrape_targets()
-    assert set(_metrics_ports()) == set(FINSENT_SERVICES)
+    gpu_scorers = {name for name in FINSENT_SERVICES if name.startswith("inference-gpu")}
+    assert set(_metrics_ports()) == set(FINSENT_SERVICES) - gpu_scorers
+    for name in gpu_scorers:
+        # Found by the `inference` DNS name Prometheus resolves, on the same port.
+        service = FINSENT_SERVICES[name]
+        assert "inference" in service["networks"]["default"]["aliases"], name
+        port = _environment(service)["FINSENT_INFERENCE_METRICS_PORT"]
+        assert int(port) == _metrics_ports()["inference"]
     volumes = SERVICES["prometheus"]["volumes"]
     assert "./deploy/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in volumes
 
@@ -284,17 +295,6 @@ def test_web_view_reads_the_same_metrics_endpoints(monkeypatch: pytest.MonkeyPat
     }
     others = {(name, port) for name, port in _metrics_ports().items() if name != "web"}
     assert urls == others
-
-
-def test_grafana_gets_the_plugin_and_the_provisioned_dashboards() -> None:
-    grafana = SERVICES["grafana"]
-    assert "redis-datasource" in grafana["environment"]["GF_INSTALL_PLUGINS"]
-    for volume in grafana["volumes"]:
-        source = volume.split(":")[0]
-        if source.startswith("./"):
-            assert (REPO / source).exists(), source
-    home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
-    assert (REPO / "dashboards" / "grafana" / Path(home).name).is_file()
 
 
 def test_bind_mounts_exist() -> None:
@@ -351,3 +351,545 @@ def test_dockerfile_copies_every_package_and_the_context_allows_it() -> None:
     assert copied <= allowed, copied - allowed
     for src in copied:
         assert (REPO / src).exists(), f"COPY {src}: missing from the repository"
+
+
+# -- each image's documented contract ---------------------------------------------------
+#
+# Every check takes the compose data (and the files it mounts) and returns the problems it
+# finds. The real files must give none; `MISTAKES` below puts known mistakes back into a
+# copy of the data and each must give at least one.
+
+Compose = dict[str, Any]
+
+REDIS_MODULE_CHECK = "MODULE LIST"
+GRAFANA_PROVISIONING = "/etc/grafana/provisioning"
+REDIS_PLUGIN_MIN = (2, 2, 0)  # first release with TS.MRANGE GROUPBY/REDUCE
+STORE_BACKEND_VARIABLES = {  # command word -> the variable that selects its store backend
+    "infer": "FINSENT_INFERENCE_STORE_BACKEND",
+    "alerts": "FINSENT_ALERTS_STORE_BACKEND",
+    "web": "FINSENT_WEB_STORE_BACKEND",
+}
+KAFKA_EXPORTER_METRICS = frozenset(  # danielqsj/kafka-exporter's documented metrics
+    {
+        "kafka_brokers",
+        "kafka_topic_partitions",
+        "kafka_topic_partition_current_offset",
+        "kafka_consumergroup_current_offset",
+        "kafka_consumergroup_lag",
+        "kafka_consumergroup_lag_sum",
+        "kafka_consumergroup_members",
+    }
+)
+PROMETHEUS_METRICS = frozenset({"up", "scrape_duration_seconds", "scrape_samples_scraped"})
+
+
+def _services(data: Compose) -> dict[str, dict[str, Any]]:
+    return data["services"]  # type: ignore[no-any-return]
+
+
+def _mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Container path -> host source of every short-syntax bind mount."""
+    out = {}
+    for volume in service.get("volumes", []):
+        source, target = volume.split(":")[:2]
+        out[target] = source
+    return out
+
+
+def check_redis(data: Compose) -> list[str]:
+    """The official image loads its modules and drops root only for `redis-server …`."""
+    problems = []
+    redis = _services(data)["redis"]
+    command = redis.get("command")
+    if not isinstance(command, list) or not command or command[0] != "redis-server":
+        problems.append(f"redis: first argument must be redis-server, not {command!r}")
+    elif any(word in ("sh", "bash", "-c") for word in command):
+        problems.append("redis: command wraps the server in a shell")
+    if redis.get("entrypoint") is not None:
+        problems.append("redis: entrypoint overridden (the image's loads the modules)")
+    if redis.get("user") not in (None, "redis"):
+        problems.append("redis: user set (the entrypoint drops root itself)")
+    health = " ".join(redis.get("healthcheck", {}).get("test", []))
+    if REDIS_MODULE_CHECK not in health or "timeseries" not in health.lower():
+        problems.append("redis: health check does not require the timeseries module")
+    return problems
+
+
+def check_store_backend(data: Compose) -> list[str]:
+    """Every service that opens the store asks for `timeseries` explicitly (no fallback)."""
+    problems = []
+    for name, service in _services(data).items():
+        if "build" not in service:
+            continue
+        word = service["command"][0]
+        variable = STORE_BACKEND_VARIABLES.get(word)
+        if variable and _environment(service).get(variable) != "timeseries":
+            problems.append(f"{name}: {variable} must be timeseries")
+    return problems
+
+
+def _listener_names(listeners: str) -> dict[str, int]:
+    out = {}
+    for item in listeners.split(","):
+        name, _, address = item.partition("://")
+        out[name] = int(address.rpartition(":")[2])
+    return out
+
+
+def check_kafka(data: Compose) -> list[str]:
+    """apache/kafka in KRaft mode: the variables its docker docs require, consistent."""
+    kafka = _services(data)["kafka"]
+    env = _environment(kafka)
+    required = (
+        "KAFKA_NODE_ID",
+        "KAFKA_PROCESS_ROLES",
+        "KAFKA_LISTENERS",
+        "KAFKA_ADVERTISED_LISTENERS",
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP",
+        "KAFKA_CONTROLLER_LISTENER_NAMES",
+        "KAFKA_CONTROLLER_QUORUM_VOTERS",
+        "CLUSTER_ID",
+    )
+    missing = [k for k in required if not env.get(k)]
+    if missing:
+        return [f"kafka: missing {missing}"]
+    problems = []
+    if "zookeeper" in " ".join(env).lower():
+        problems.append("kafka: ZooKeeper settings in a KRaft broker")
+    roles = set(env["KAFKA_PROCESS_ROLES"].split(","))
+    if not roles <= {"broker", "controller"} or "controller" not in roles:
+        problems.append(f"kafka: a single node needs broker,controller roles, has {roles}")
+    listeners = _listener_names(env["KAFKA_LISTENERS"])
+    protocols = dict(p.split(":") for p in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    controller = env["KAFKA_CONTROLLER_LISTENER_NAMES"]
+    if controller not in listeners:
+        problems.append(f"kafka: controller listener {controller} is not in KAFKA_LISTENERS")
+    unmapped = set(listeners) - set(protocols)
+    if unmapped:
+        problems.append(f"kafka: listeners without a security protocol: {unmapped}")
+    advertised = _listener_names(env["KAFKA_ADVERTISED_LISTENERS"])
+    if controller in advertised:
+        problems.append("kafka: the controller listener must not be advertised")
+    if set(advertised) - set(listeners):
+        problems.append("kafka: advertised listeners that do not listen")
+    inter = env.get("KAFKA_INTER_BROKER_LISTENER_NAME", "PLAINTEXT")
+    if inter not in advertised:
+        problems.append(f"kafka: inter-broker listener {inter} is not advertised")
+    for voter in env["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(","):
+        node, _, address = voter.partition("@")
+        host, _, port = address.rpartition(":")
+        if node == env["KAFKA_NODE_ID"] and (
+            host not in (kafka.get("hostname"), "kafka", "localhost")
+            or int(port) != listeners.get(controller)
+        ):
+            problems.append(f"kafka: voter {voter} is not this node's controller listener")
+    if env.get("KAFKA_LOG_DIRS") not in _mounts(kafka) and not any(
+        env.get("KAFKA_LOG_DIRS", "").startswith(t) for t in _mounts(kafka)
+    ):
+        problems.append("kafka: KAFKA_LOG_DIRS is not on a volume")
+    return problems
+
+
+def _provider_paths() -> list[str]:
+    config = _yaml(REPO / "dashboards" / "provisioning" / "dashboards" / "finsent.yaml")
+    return [p["options"]["path"] for p in config["providers"]]
+
+
+def check_grafana(data: Compose) -> list[str]:
+    """Pinned plugin via GF_PLUGINS_PREINSTALL_SYNC; provisioning where Grafana reads it."""
+    problems = []
+    grafana = _services(data)["grafana"]
+    env = _environment(grafana)
+    if "GF_INSTALL_PLUGINS" in env:
+        problems.append("grafana: GF_INSTALL_PLUGINS is deprecated")
+    plugins = dict(
+        item.partition("@")[::2] for item in env.get("GF_PLUGINS_PREINSTALL_SYNC", "").split(",")
+    )
+    version = plugins.get("redis-datasource", "")
+    if not re.fullmatch(r"\d+\.\d+\.\d+", version):
+        problems.append(f"grafana: redis-datasource is not pinned ({version!r})")
+    elif tuple(int(x) for x in version.split(".")) < REDIS_PLUGIN_MIN:
+        problems.append(f"grafana: redis-datasource {version} has no TS.MRANGE GROUPBY")
+    mounts = _mounts(grafana)
+    for kind in ("datasources", "dashboards"):
+        target = f"{GRAFANA_PROVISIONING}/{kind}"
+        if mounts.get(target) != f"./dashboards/provisioning/{kind}":
+            problems.append(f"grafana: {target} is not provisioned from the repository")
+    generated = [t for t, source in mounts.items() if source == "./dashboards/grafana"]
+    for path in _provider_paths():
+        if path not in generated:
+            problems.append(f"grafana: the dashboard provider reads {path}, nothing mounted")
+    home = env.get("GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH", "")
+    if not any(home.startswith(t + "/") for t in generated):
+        problems.append("grafana: the home dashboard is not in the mounted folder")
+    elif not (REPO / "dashboards" / "grafana" / Path(home).name).is_file():
+        problems.append(f"grafana: {home} is not a generated dashboard")
+    return problems
+
+
+def check_gpus(data: Compose) -> list[str]:
+    """One GPU per service by `device_ids`: `count` with `--scale` shares one device."""
+    problems = []
+    seen: dict[str, str] = {}
+    for name, service in _services(data).items():
+        devices = (
+            service.get("deploy", {}).get("resources", {}).get("reservations", {}).get("devices")
+        )
+        if not devices:
+            continue
+        for device in devices:
+            if "count" in device or not device.get("device_ids"):
+                problems.append(f"{name}: reserve GPUs by device_ids, not count")
+            for gpu in device.get("device_ids", []):
+                if gpu in seen:
+                    problems.append(f"{name}: GPU {gpu} is already reserved by {seen[gpu]}")
+                seen[gpu] = name
+        replicas = service.get("deploy", {}).get("replicas", 1)
+        if service.get("scale", 1) != 1 or replicas != 1:
+            problems.append(f"{name}: replicas of a GPU service share its devices")
+        if not _environment(service).get("FINSENT_INFERENCE_DEVICE", "").startswith("cuda"):
+            problems.append(f"{name}: reserves a GPU but runs on the CPU")
+    return problems
+
+
+def _prometheus_config() -> dict[str, Any]:
+    return _yaml(REPO / "deploy" / "prometheus.yml")
+
+
+def _rule_files(data: Compose, config: dict[str, Any]) -> tuple[list[Path], list[str]]:
+    """Host paths of the rule files Prometheus loads, through its bind mounts."""
+    problems: list[str] = []
+    mounts = _mounts(_services(data)["prometheus"])
+    files: list[Path] = []
+    patterns = config.get("rule_files") or []
+    if not patterns:
+        problems.append("prometheus: no rule_files")
+    for pattern in patterns:
+        folder, _, glob = pattern.rpartition("/")
+        source = mounts.get(folder)
+        if source is None:
+            problems.append(f"prometheus: {folder} (rule_files) is not mounted")
+            continue
+        found = sorted((REPO / source).glob(glob))
+        if not found:
+            problems.append(f"prometheus: {pattern} matches no file in {source}")
+        files.extend(found)
+    return files, problems
+
+
+_PROMQL_KEYWORDS = frozenset(
+    {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or"}
+    | {"unless", "offset", "inf", "nan"}
+)
+
+
+def promql_metric_names(expr: str) -> set[str]:
+    """Metric names an expression selects (strings, matchers, ranges and groupings cut)."""
+    for pattern in (r'"(?:[^"\\]|\\.)*"', r"\{[^}]*\}", r"\[[^\]]*\]"):
+        expr = re.sub(pattern, " ", expr)
+    expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", expr)
+    expr = re.sub(r"(?<![A-Za-z0-9_:])[0-9][0-9.]*(?:[eE][-+]?[0-9]+)?", " ", expr)  # numbers
+    names = set()
+    for match in re.finditer(r"[A-Za-z_:][A-Za-z0-9_:]*", expr):
+        word = match.group()
+        follows = expr[match.end() :].lstrip()[:1]
+        if follows != "(" and word.lower() not in _PROMQL_KEYWORDS:
+            names.add(word)
+    return names
+
+
+def promql_problems(expr: str) -> list[str]:
+    """What promtool would reject that we can see without it: unbalanced brackets."""
+    depth = {"(": 0, "[": 0, "{": 0}
+    closing = {")": "(", "]": "[", "}": "{"}
+    for char in re.sub(r'"(?:[^"\\]|\\.)*"', "", expr):
+        if char in depth:
+            depth[char] += 1
+        elif char in closing:
+            depth[closing[char]] -= 1
+            if depth[closing[char]] < 0:
+                return [f"unbalanced {char!r}"]
+    return [f"unclosed {k!r}" for k, v in depth.items() if v]
+
+
+def exported_metric_names() -> set[str]:
+    """Every series name a finsent service exports, as Prometheus stores it."""
+    from alerts.metrics import AlertMetrics
+    from dashboards.web.metrics import WebMetrics
+    from finsent.observability import instrument_process
+    from inference.metrics import InferenceMetrics
+    from ingest.metrics import IngestMetrics
+
+    names: set[str] = set()
+    for build in (IngestMetrics, InferenceMetrics, AlertMetrics, WebMetrics):
+        registry = CollectorRegistry()
+        build(registry)
+        instrument_process(registry, model_version="m")
+        for family in registry.collect():  # labelled families may have no sample yet
+            suffixes = {
+                "counter": ("_total",),
+                "histogram": ("_bucket", "_sum", "_count"),
+                "summary": ("_sum", "_count", ""),
+            }.get(family.type, ("",))
+            names |= {family.name + suffix for suffix in suffixes}
+    return names
+
+
+def check_prometheus(data: Compose) -> list[str]:
+    """Rule files mounted, referenced, well-formed, naming exported metrics; Alertmanager."""
+    config = _prometheus_config()
+    files, problems = _rule_files(data, config)
+    known = exported_metric_names() | KAFKA_EXPORTER_METRICS | PROMETHEUS_METRICS
+    alerts = set()
+    for path in files:
+        for group in _yaml(path).get("groups", []):
+            for rule in group["rules"]:
+                name = rule.get("alert") or rule.get("record")
+                alerts.add(name)
+                expr = str(rule.get("expr", ""))
+                for problem in promql_problems(expr):
+                    problems.append(f"{path.name}: {name}: {problem}")
+                unknown = promql_metric_names(expr) - known
+                if unknown:
+                    problems.append(f"{path.name}: {name}: nobody exports {sorted(unknown)}")
+                if "alert" in rule and not rule.get("labels", {}).get("severity"):
+                    problems.append(f"{path.name}: {name}: no severity label")
+                if "alert" in rule and not rule.get("annotations", {}).get("summary"):
+                    problems.append(f"{path.name}: {name}: no summary")
+    services = _services(data)
+    targets = {
+        t
+        for am in config.get("alerting", {}).get("alertmanagers", [])
+        for s in am.get("static_configs", [])
+        for t in s["targets"]
+    }
+    if "alertmanager" not in services or "alertmanager:9093" not in targets:
+        problems.append("prometheus: alerts go to no Alertmanager service")
+    if "kafka-exporter" not in services or ("kafka-exporter", 9308) not in _scrape_targets():
+        problems.append("prometheus: no Kafka exporter scraped")
+    return problems
+
+
+CHECKS = {
+    "redis": check_redis,
+    "store_backend": check_store_backend,
+    "kafka": check_kafka,
+    "grafana": check_grafana,
+    "gpus": check_gpus,
+    "prometheus": check_prometheus,
+}
+
+
+@pytest.mark.parametrize("check", sorted(CHECKS))
+def test_the_compose_file_keeps_each_image_contract(check: str) -> None:
+    assert CHECKS[check](COMPOSE_DATA) == []
+
+
+def test_rule_files_cover_the_operations_the_issue_asks_for() -> None:
+    files, problems = _rule_files(COMPOSE_DATA, _prometheus_config())
+    assert not problems
+    exprs = [str(r["expr"]) for f in files for g in _yaml(f)["groups"] for r in g["rules"]]
+    for needed in (
+        "finsent_inference_consumer_lag_seconds",
+        "finsent_ingest_feed_up",
+        "finsent_alerts_notification_failures_total",
+        "finsent_inference_dlq_total",
+        "absent(up",
+    ):
+        assert any(needed in e for e in exprs), needed
+
+
+def test_promql_metric_names_ignores_functions_labels_and_groupings() -> None:
+    expr = 'sum by (partition) (rate(a_total{job="x",le="+Inf"}[5m])) / on(job) absent(up)'
+    assert promql_metric_names(expr) == {"a_total", "up"}
+    assert promql_metric_names("x / clamp_min(y, 1e-9) > 0.05 * 3600") == {"x", "y"}
+    assert promql_problems("sum(rate(x[5m])") == ["unclosed '('"]
+
+
+def _mutate(edit: Callable[[Compose], None]) -> Compose:
+    data = copy.deepcopy(COMPOSE_DATA)
+    edit(data)
+    return data
+
+
+def _set(path: str, value: Any) -> Callable[[Compose], None]:
+    def edit(data: Compose) -> None:
+        *parents, leaf = path.split("/")
+        node = data
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+
+    return edit
+
+
+def _drop(path: str) -> Callable[[Compose], None]:
+    def edit(data: Compose) -> None:
+        *parents, leaf = path.split("/")
+        node = data
+        for key in parents:
+            node = node[key]
+        del node[leaf]
+
+    return edit
+
+
+def _replace_volume(service: str, old: str, new: str | None) -> Callable[[Compose], None]:
+    def edit(data: Compose) -> None:
+        volumes = data["services"][service]["volumes"]
+        index = next(i for i, v in enumerate(volumes) if v.startswith(old))
+        if new is None:
+            del volumes[index]
+        else:
+            volumes[index] = new
+
+    return edit
+
+
+def _gpu_count(data: Compose) -> None:
+    devices = data["services"]["inference-gpu0"]["deploy"]["resources"]["reservations"]
+    devices["devices"] = [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
+
+
+def _same_gpu_twice(data: Compose) -> None:
+    devices = data["services"]["inference-gpu1"]["deploy"]["resources"]["reservations"]
+    devices["devices"][0]["device_ids"] = ["0"]
+
+
+SHELL_WRAPPED_REDIS = ["sh", "-c", "exec redis-server --appendonly yes --requirepass x"]
+S = "services"
+MISTAKES: dict[str, tuple[str, Callable[[Compose], None]]] = {
+    "redis under sh -c": ("redis", _set(f"{S}/redis/command", SHELL_WRAPPED_REDIS)),
+    "redis options only": ("redis", _set(f"{S}/redis/command", ["--appendonly", "yes"])),
+    "redis entrypoint": ("redis", _set(f"{S}/redis/entrypoint", ["redis-server"])),
+    "redis health without module": (
+        "redis",
+        _set(f"{S}/redis/healthcheck/test", ["CMD", "redis-cli", "ping"]),
+    ),
+    "inference store auto": (
+        "store_backend",
+        _set(f"{S}/inference/environment/FINSENT_INFERENCE_STORE_BACKEND", "auto"),
+    ),
+    "alerts store unset": (
+        "store_backend",
+        _drop(f"{S}/alerts/environment/FINSENT_ALERTS_STORE_BACKEND"),
+    ),
+    "web store core": (
+        "store_backend",
+        _set(f"{S}/web/environment/FINSENT_WEB_STORE_BACKEND", "core"),
+    ),
+    "kafka without controller role": (
+        "kafka",
+        _set(f"{S}/kafka/environment/KAFKA_PROCESS_ROLES", "broker"),
+    ),
+    "kafka voter on the broker port": (
+        "kafka",
+        _set(f"{S}/kafka/environment/KAFKA_CONTROLLER_QUORUM_VOTERS", "1@kafka:9092"),
+    ),
+    "kafka without cluster id": ("kafka", _drop(f"{S}/kafka/environment/CLUSTER_ID")),
+    "kafka controller advertised": (
+        "kafka",
+        _set(
+            f"{S}/kafka/environment/KAFKA_ADVERTISED_LISTENERS",
+            "PLAINTEXT://kafka:9092,CONTROLLER://kafka:9093",
+        ),
+    ),
+    "kafka listener without protocol": (
+        "kafka",
+        _set(f"{S}/kafka/environment/KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "CONTROLLER:PLAINTEXT"),
+    ),
+    "grafana deprecated plugin install": (
+        "grafana",
+        _set(f"{S}/grafana/environment/GF_INSTALL_PLUGINS", "redis-datasource"),
+    ),
+    "grafana plugin unpinned": (
+        "grafana",
+        _set(f"{S}/grafana/environment/GF_PLUGINS_PREINSTALL_SYNC", "redis-datasource"),
+    ),
+    "grafana plugin without groupby": (
+        "grafana",
+        _set(f"{S}/grafana/environment/GF_PLUGINS_PREINSTALL_SYNC", "redis-datasource@2.1.2"),
+    ),
+    "grafana provisioning elsewhere": (
+        "grafana",
+        _replace_volume(
+            "grafana",
+            "./dashboards/provisioning/dashboards",
+            "./dashboards/provisioning/dashboards:/etc/grafana/dashboards:ro",
+        ),
+    ),
+    "grafana dashboards not mounted": (
+        "grafana",
+        _replace_volume("grafana", "./dashboards/grafana", None),
+    ),
+    "gpu by count": ("gpus", _gpu_count),
+    "one gpu for two services": ("gpus", _same_gpu_twice),
+    "gpu service scaled": ("gpus", _set(f"{S}/inference-gpu0/scale", 2)),
+    "gpu service on cpu": (
+        "gpus",
+        _set(f"{S}/inference-gpu1/environment/FINSENT_INFERENCE_DEVICE", "cpu"),
+    ),
+    "rules not mounted": ("prometheus", _replace_volume("prometheus", "./deploy/rules", None)),
+    "rules mounted elsewhere": (
+        "prometheus",
+        _replace_volume("prometheus", "./deploy/rules", "./deploy/rules:/rules:ro"),
+    ),
+    "no alertmanager": ("prometheus", _drop(f"{S}/alertmanager")),
+    "no kafka exporter": ("prometheus", _drop(f"{S}/kafka-exporter")),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(MISTAKES))
+def test_each_contract_check_catches_its_mistake(mistake: str) -> None:
+    check, edit = MISTAKES[mistake]
+    assert CHECKS[check](COMPOSE_DATA) == []
+    problems = CHECKS[check](_mutate(edit))
+    assert problems, f"{check} did not notice: {mistake}"
+
+
+def test_the_prometheus_check_catches_a_rule_on_a_metric_nobody_exports(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "bad.yml").write_text(
+        yaml.safe_dump(
+            {
+                "groups": [
+                    {
+                        "name": "g",
+                        "rules": [
+                            {
+                                "alert": "Typo",
+                                "expr": "max(finsent_inference_consumer_lag_second) > 1",
+                                "labels": {"severity": "page"},
+                                "annotations": {"summary": "s"},
+                            },
+                            {
+                                "alert": "Broken",
+                                "expr": "sum(rate(up[5m])",
+                                "labels": {"severity": "page"},
+                                "annotations": {"summary": "s"},
+                            },
+                        ],
+                    }
+                ]
+            }
+        )
+    )
+    edit = _replace_volume("prometheus", "./deploy/rules", f"{rules}:/etc/prometheus/rules:ro")
+    problems = check_prometheus(_mutate(edit))
+    assert any("finsent_inference_consumer_lag_second" in p for p in problems), problems
+    assert any("unclosed" in p for p in problems), problems
+
+
+def test_the_schema_rejects_gpu_reservations_with_unknown_keys() -> None:
+    data = _mutate(_set(f"{S}/inference-gpu0/deploy/resources/reservations/gpus", 1))
+    assert list(_validator().iter_errors(data))
+
+
+def test_alertmanager_routes_only_to_receivers_it_defines() -> None:
+    config = _yaml(REPO / "deploy" / "alertmanager.yml")
+    receivers = {r["name"] for r in config["receivers"]}
+    routes = [config["route"], *config["route"].get("routes", [])]
+    assert {r["receiver"] for r in routes} <= receivers
+    mounts = _mounts(SERVICES["alertmanager"])
+    assert mounts["/etc/alertmanager/alertmanager.yml"] == "./deploy/alertmanager.yml"

@@ -39,3 +39,11 @@ def test_help_explains_itself(path: tuple[str, ...]) -> None:
         command = command.commands[name]
     assert command.help or command.short_help, f"`finsent {' '.join(path)}` has no help text"
     assert len((command.help or "").split()) >= 5, "help text too thin to explain anything"
+
+
+def test_version_prints_the_package_version() -> None:
+    import finsent
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"finsent {finsent.__version__}"

@@ -104,8 +104,8 @@ def test_help_texts_render() -> None:
         ["--teacher", "some-model", "--distill-weight", "0"],
     ],
 )
-def test_train_refuses_a_teacher_with_a_zero_weight(args: list[str]) -> None:
-    result = CliRunner().invoke(model_app, ["train", *args])
+def test_train_refuses_a_teacher_with_a_zero_weight(args: list[str], tmp_path: Path) -> None:
+    result = CliRunner().invoke(model_app, ["train", "--out", str(tmp_path / "m"), *args])
     assert result.exit_code == 2
     assert "--distill-weight > 0" in result.output
 
@@ -124,3 +124,29 @@ def test_train_with_a_teacher_records_the_distillation(
     assert result.exit_code == 0, result.output
     recipe = json.loads((out / "finsent.json").read_text())["train"]
     assert (recipe["distill_weight"], recipe["generations"], recipe["max_steps"]) == (1.0, 1, 2)
+
+
+def test_train_needs_an_out_folder_and_never_takes_the_shipped_one() -> None:
+    from inference.model.settings import SHIPPED_MODEL_DIR
+
+    missing = CliRunner().invoke(model_app, ["train", "--max-steps", "1"])
+    assert missing.exit_code == 2 and "--out" in missing.output
+    before = {p.name: p.stat().st_mtime_ns for p in SHIPPED_MODEL_DIR.iterdir()}
+    shipped = CliRunner().invoke(model_app, ["train", "--out", str(SHIPPED_MODEL_DIR)])
+    assert shipped.exit_code == 2 and "--replace-shipped" in shipped.output
+    assert {p.name: p.stat().st_mtime_ns for p in SHIPPED_MODEL_DIR.iterdir()} == before
+
+
+def test_train_and_eval_say_which_extra_they_need(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "sklearn" else real(name, *a)
+    )
+    for args in (["train", "--out", str(tmp_path / "m")], ["eval"]):
+        result = CliRunner().invoke(model_app, args)
+        assert result.exit_code == 1, args
+        assert "finsent[train]" in result.output, args
