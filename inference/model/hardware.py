@@ -2,9 +2,13 @@
 
 Measured, not assumed (docs/model.md, "Serving paths"): bf16 weights are fast only where the
 CPU computes bf16 natively (AMX-BF16, or AVX-512 BF16); everywhere else torch emulates them,
-7.6x slower than fp32 on an AVX2 EPYC and 10x on this AVX-512 VNNI Xeon. int8 through ONNX
-Runtime (dynamic quantisation) is the fastest measured path on every x86 class we could
-run, so it is the CPU default when onnxruntime is installed.
+7.6x slower than fp32 on an AVX2 EPYC and about 10x on an AVX-512 VNNI Xeon without BF16.
+
+int8 through ONNX Runtime is the fastest CPU path measured and keeps accuracy on the valid
+sets, but it is opt-in (``precision="int8"``): it quantises activations with one range per
+batch, so a text's scores depend on its batch-mates (2.7% of real tweets changed a label
+between batchings), and a replay would not reproduce live scores. ``auto`` keeps the
+batch-invariant torch paths.
 
 ``choose_serving`` is a pure function of what ``detect_cpu`` reads, so each rule is tested
 with mocked capabilities.
@@ -113,12 +117,12 @@ def choose_serving(
     Rules for ``auto`` (each from a measurement in docs/model.md):
 
     * CUDA: bf16 weights in torch (native on every GPU finsent has run on).
-    * CPU with onnxruntime: int8 through ONNX Runtime; fastest measured on AVX2, AVX-512
-      VNNI and, by the issue's figures, ahead of bf16 even where bf16 is native.
-    * CPU without it: bf16 where native (AMX-BF16 or AVX-512 BF16), else fp32.
+    * CPU with native bf16 (AMX-BF16 or AVX-512 BF16): bf16 in torch, 1.4-2.1x fp32.
+    * Any other CPU: fp32 in torch (bf16 there is emulated, 7.6-10x slower).
 
-    An explicit request is honoured (an operator may know better), with a warning when it
-    is one of the measured slow paths (bf16 without native support).
+    int8 (ONNX Runtime) is served only on request: faster, but batch-dependent (module
+    docstring). An explicit request is honoured (an operator may know better), with a
+    warning when it is one of the measured slow paths (bf16 or fp16 without native bf16).
 
     Raises:
         ValueError: int8 requested on CUDA, or without onnxruntime installed.
@@ -129,7 +133,7 @@ def choose_serving(
             raise ValueError("int8 serves on the CPU only (ONNX Runtime); use bf16 on CUDA")
         if not int8_runtime:
             raise ValueError("int8 needs onnxruntime: pip install onnxruntime")
-        return ServingPlan("int8", "onnxruntime", "requested")
+        return ServingPlan("int8", "onnxruntime", f"requested on {cpu.describe()}")
     if requested != "auto":
         reason = "requested"
         if not cuda and requested in ("bf16", "fp16") and not cpu.native_bf16:
@@ -138,8 +142,6 @@ def choose_serving(
         return ServingPlan(requested, "torch", reason)
     if cuda:
         return ServingPlan("bf16", "torch", "auto: CUDA")
-    if int8_runtime:
-        return ServingPlan("int8", "onnxruntime", f"auto: CPU {cpu.describe()}")
     if cpu.native_bf16:
-        return ServingPlan("bf16", "torch", f"auto: native bf16, no onnxruntime ({cpu.describe()})")
-    return ServingPlan("fp32", "torch", f"auto: no native bf16, no onnxruntime ({cpu.describe()})")
+        return ServingPlan("bf16", "torch", f"auto: native bf16 on {cpu.describe()}")
+    return ServingPlan("fp32", "torch", f"auto: no native bf16 on {cpu.describe()}")

@@ -23,13 +23,6 @@ AMX_XEON = CpuInfo(
 ALL = (AVX2_EPYC, AVX512_VNNI_XEON, AVX512_BF16_EPYC, AMX_XEON)
 
 
-@pytest.mark.parametrize("cpu", ALL, ids=lambda c: c.describe())
-def test_auto_serves_int8_through_onnxruntime_on_every_cpu_class(cpu: CpuInfo) -> None:
-    plan = choose_serving("cpu", cpu)
-    assert (plan.precision, plan.runtime) == ("int8", "onnxruntime")
-    assert cpu.capability in plan.reason
-
-
 @pytest.mark.parametrize(
     ("cpu", "precision"),
     [
@@ -40,11 +33,16 @@ def test_auto_serves_int8_through_onnxruntime_on_every_cpu_class(cpu: CpuInfo) -
     ],
     ids=["avx2", "avx512-vnni", "avx512-bf16", "amx"],
 )
-def test_without_onnxruntime_bf16_only_where_the_cpu_computes_it(
-    cpu: CpuInfo, precision: str
-) -> None:
-    plan = choose_serving("cpu", cpu, int8_runtime=False)
-    assert (plan.precision, plan.runtime) == (precision, "torch")
+def test_auto_serves_bf16_only_where_the_cpu_computes_it(cpu: CpuInfo, precision: str) -> None:
+    for int8_runtime in (True, False):  # int8 is never chosen for you (batch-dependent)
+        plan = choose_serving("cpu", cpu, int8_runtime=int8_runtime)
+        assert (plan.precision, plan.runtime) == (precision, "torch")
+        assert cpu.capability in plan.reason
+
+
+def test_int8_on_request_runs_on_onnxruntime() -> None:
+    plan = choose_serving("cpu", AVX2_EPYC, "int8")
+    assert (plan.precision, plan.runtime) == ("int8", "onnxruntime")
 
 
 def test_cuda_serves_bf16_in_torch_whatever_the_host_cpu() -> None:
@@ -82,17 +80,15 @@ def test_cpu_flags_reads_the_flags_line(tmp_path: Path) -> None:
 def test_load_follows_the_plan_and_logs_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The loader asks the hardware: an AVX2-only CPU without onnxruntime serves fp32."""
+    """The loader asks the hardware: an AVX2-only CPU serves fp32, an AMX one bf16."""
     Classifier.random_tiny().save(tmp_path)
     monkeypatch.setattr(classifier_module, "detect_cpu", lambda: AVX2_EPYC)
-    monkeypatch.setattr(classifier_module, "onnxruntime_available", lambda: False)
     with caplog.at_level(logging.INFO, logger="inference.model.classifier"):
         clf = Classifier.load(tmp_path)
     assert (clf.precision, clf.runtime) == ("fp32", "torchscript")
     lines = [r.getMessage() for r in caplog.records if "serving path" in r.getMessage()]
     assert lines == [
-        "serving path: fp32 via torch on cpu (auto: no native bf16, no onnxruntime "
-        "(AVX2 -vnni -bf16 -amx))"
+        "serving path: fp32 via torch on cpu (auto: no native bf16 on AVX2 -vnni -bf16 -amx)"
     ]
     monkeypatch.setattr(classifier_module, "detect_cpu", lambda: AMX_XEON)
     assert Classifier.load(tmp_path).precision == "bf16"
