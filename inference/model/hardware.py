@@ -2,7 +2,8 @@
 
 Measured, not assumed (docs/model.md, "Serving paths"): bf16 weights are fast only where the
 CPU computes bf16 natively (AMX-BF16, or AVX-512 BF16); everywhere else torch emulates them,
-7.6x slower than fp32 on an AVX2 EPYC and about 10x on an AVX-512 VNNI Xeon without BF16.
+7.6x slower than fp32 on an AVX2 EPYC (issue 14), 2.1x (graph) to 4.4x (eager) on an
+AVX-512 VNNI Xeon without BF16 (measured under load).
 
 int8 through ONNX Runtime is the fastest CPU path measured and keeps accuracy on the valid
 sets, but it is opt-in (``precision="int8"``): it quantises activations with one range per
@@ -118,7 +119,7 @@ def choose_serving(
 
     * CUDA: bf16 weights in torch (native on every GPU finsent has run on).
     * CPU with native bf16 (AMX-BF16 or AVX-512 BF16): bf16 in torch, 1.4-2.1x fp32.
-    * Any other CPU: fp32 in torch (bf16 there is emulated, 7.6-10x slower).
+    * Any other CPU: fp32 in torch (bf16 there is emulated, 2-7.6x slower).
 
     int8 (ONNX Runtime) is served only on request: faster, but batch-dependent (module
     docstring). An explicit request is honoured (an operator may know better), with a
