@@ -28,6 +28,17 @@ def bench_pipeline(
     launch_when_idle: Annotated[
         bool, typer.Option(help="Close a batch at once when the model is idle.")
     ] = True,
+    target_batch_s: Annotated[
+        float,
+        typer.Option(
+            help="Close a batch once its predicted compute time (learned online) reaches "
+            "this; 0 turns it off."
+        ),
+    ] = 0.15,
+    precision: Annotated[
+        str,
+        typer.Option(help="auto (chosen from the CPU's features), fp32, bf16, fp16 or int8."),
+    ] = "auto",
     eager: Annotated[
         bool, typer.Option("--eager", help="Plain PyTorch instead of the frozen CPU graph.")
     ] = False,
@@ -42,24 +53,29 @@ def bench_pipeline(
 ) -> None:
     """Bare model vs the whole path (Kafka, decode, batch, model, Redis, scored topic, commit).
 
-    Needs the stack (`finsent stack up`). Prints texts/s for both, their ratio, and
-    p50/p99 end-to-end latency at 50% of the measured pipeline capacity.
+    Needs the stack (`finsent stack up`). Prints texts/s for both, their ratio,
+    p50/p99 end-to-end latency at 50% of the measured pipeline capacity, and the peer
+    baseline: a hand-written poll-128, score, HINCRBY, commit loop on the same documents.
     """
     from finsent.settings import FinsentSettings
     from finsent.stream.batching import BatchPolicy
     from inference.bench_pipeline import run_pipeline_bench
     from inference.model.bench import bench_texts
     from inference.model.classifier import Classifier
+    from inference.model.cli import _precision
     from inference.model.settings import ModelSettings
 
     model_settings = ModelSettings()
-    classifier = Classifier.load(model, device=device, frozen=False if eager else None)
+    classifier = Classifier.load(
+        model, device=device, precision=_precision(precision), frozen=False if eager else None
+    )
     texts = bench_texts(model_settings.data_dir, 4000)
     policy = BatchPolicy(
         max_count=max_count,
         max_tokens=max_tokens,
         max_wait_s=max_wait_s,
         launch_when_idle=launch_when_idle,
+        target_batch_s=target_batch_s or None,
     )
     result = run_pipeline_bench(
         FinsentSettings(),
@@ -88,4 +104,9 @@ def bench_pipeline(
         f"latency   p50 {result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms "
         f"at {result.latency_rate_per_s:.0f} docs/s (50% of capacity)"
     )
+    typer.echo(
+        f"peer      {result.peer_texts_per_s:>9.1f} texts/s  (poll 128, score, HINCRBY, commit; "
+        f"finsent / peer = {result.ratio_vs_peer:.3f})"
+    )
+    typer.echo(f"serving   {result.precision} via {result.runtime} on {result.device_capability}")
     typer.echo("settings  " + json.dumps(result.settings))

@@ -8,10 +8,15 @@
     -> commit, on the real local broker and Redis, with the documents already in the topic.
 (c) Latency: documents produced at 50% of the measured pipeline capacity; end-to-end is
     ingest time (set when produced) to written.
+(d) Peer baseline: the loop a user would write instead of finsent, on the same broker,
+    Redis, model and documents (poll up to 128 records, score them as one batch, pipeline
+    the Redis increments, commit). It has none of finsent's guarantees (no dead letters,
+    no idempotent writes, no scored topic); finsent's path should still be as fast.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 import threading
 import time
@@ -25,14 +30,17 @@ import torch
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
-from finsent.kafka_io import ensure_topics, make_admin, make_producer
+from finsent.kafka_io import ensure_topics, make_admin, make_consumer, make_producer
 from finsent.schemas import Document
 from finsent.settings import FinsentSettings
 from finsent.store import open_store
 from finsent.stream.batching import BatchPolicy
 from inference.metrics import InferenceMetrics
 from inference.model.classifier import Classifier
+from inference.model.hardware import detect_cpu
 from inference.settings import InferenceSettings
+
+PEER_BATCH = 128
 
 
 class PipelineBench(BaseModel):
@@ -53,6 +61,16 @@ class PipelineBench(BaseModel):
     latency_rate_per_s: float
     documents: int
     settings: dict[str, object]
+    device_capability: str
+    """torch's CPU dispatch level and the CPU's int8/bf16 features, e.g. `AVX512 +vnni -bf16 -amx`."""
+    precision: str
+    """Weights served: `fp32`, `bf16`, `fp16` or `int8`."""
+    runtime: str
+    """`onnxruntime`, `torchscript` (frozen graph) or `torch-eager`."""
+    peer_texts_per_s: float
+    """(d): the hand-written poll-score-increment-commit loop, same documents."""
+    ratio_vs_peer: float
+    """`pipeline_texts_per_s / peer_texts_per_s`: >= 1 means finsent's path is as fast."""
 
 
 class _Recorder(InferenceMetrics):
@@ -229,6 +247,8 @@ def run_pipeline_bench(
         lat_ms = sorted(x * 1000 for x in recorder.latencies_s)
         p50 = statistics.median(lat_ms)
         p99 = lat_ms[min(len(lat_ms) - 1, int(0.99 * len(lat_ms)))]
+        # (d) the same documents again, read from the start by the peer loop's own group.
+        peer_tps = run_peer_loop(base, classifier, topic, documents, namespace)
     finally:
         producer.close(timeout=10)
         admin = make_admin(base.kafka)
@@ -249,6 +269,13 @@ def run_pipeline_bench(
         p99_ms=round(p99, 1),
         latency_rate_per_s=round(rate, 1),
         documents=documents,
+        device_capability=detect_cpu().describe()
+        if classifier.device.type == "cpu"
+        else (torch.cuda.get_device_name(classifier.device)),
+        precision=classifier.precision,
+        runtime=classifier.runtime,
+        peer_texts_per_s=round(peer_tps, 1),
+        ratio_vs_peer=round(pipeline_tps / peer_tps, 3),
         settings={
             "batch": policy.model_dump(),
             "model_version": classifier.model_version,
@@ -257,6 +284,53 @@ def run_pipeline_bench(
             "torch_threads": torch.get_num_threads(),
         },
     )
+
+
+def run_peer_loop(
+    base: FinsentSettings, classifier: Classifier, topic: str, documents: int, namespace: str
+) -> float:
+    """(d): texts/s of the loop a user would write, from its first commit to its last.
+
+    Poll up to 128 records, decode the JSON, score the texts as one batch, count each
+    document's sentiment per ticker and minute with pipelined `HINCRBY`s, execute, commit.
+    Reads the first `documents` records of `topic` under its own consumer group; its keys
+    live under `bench-peer:<namespace>:` and are deleted afterwards.
+    """
+    consumer = make_consumer(base.kafka, f"bench-peer-{namespace}")
+    client = base.redis.client()
+    prefix = f"bench-peer:{namespace}:"
+    consumer.subscribe([topic])
+    done, first_at, first_batch, last_at = 0, 0.0, 0, 0.0
+    try:
+        deadline = time.monotonic() + 900
+        while done < documents and time.monotonic() < deadline:
+            polled = consumer.poll(timeout_ms=500, max_records=PEER_BATCH)
+            records = [r for batch in polled.values() for r in batch][: documents - done]
+            if not records:
+                continue
+            docs = [json.loads(r.value) for r in records]
+            scores = classifier.score_batch([d["text"] for d in docs])
+            pipe = client.pipeline(transaction=False)
+            for doc, score in zip(docs, scores, strict=True):
+                minute = str(doc["published_at"])[:16]
+                for series in (*doc["tickers"], "all"):
+                    pipe.hincrby(f"{prefix}{series}:{minute}", score.sentiment, 1)
+            pipe.execute()
+            consumer.commit()
+            done += len(records)
+            now = time.monotonic()
+            if not first_at:
+                first_at, first_batch = now, len(records)
+            last_at = now
+    finally:
+        consumer.close(autocommit=False)
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
+        client.close()
+    if done < documents:
+        raise TimeoutError(f"peer loop read {done} of {documents} documents")
+    return (documents - first_batch) / max(1e-9, last_at - first_at)
 
 
 def _wait(predicate: Callable[[], bool], timeout_s: float) -> None:

@@ -26,10 +26,16 @@ class InferenceSettings(BaseSettings):
     """A model folder; unset means the model shipped in `models/finsent-minilm`."""
     device: str = "cpu"
     """`cpu`, `cuda` or `cuda:N`: run one process per GPU."""
-    precision: Literal["fp32", "bf16", "fp16"] | None = None
+    precision: Literal["auto", "fp32", "bf16", "fp16", "int8"] | None = None
+    """`auto`/unset: bf16 on CUDA and on CPUs with native bf16, else fp32; `int8` opts in
+    to ONNX Runtime (fastest on CPU, but scores depend on batch-mates: docs/model.md)."""
     max_length: int | None = Field(default=None, ge=8, le=512)
-    batch: BatchPolicy = BatchPolicy(max_count=128, max_tokens=8192, max_wait_s=0.1)
-    """The service's batch defaults; `FINSENT_INFERENCE_BATCH__<FIELD>` overrides one field."""
+    batch: BatchPolicy = BatchPolicy(
+        max_count=128, max_tokens=8192, max_wait_s=0.1, target_batch_s=0.15
+    )
+    """The service's batch defaults; `FINSENT_INFERENCE_BATCH__<FIELD>` overrides one field.
+
+    `target_batch_s` keeps p99 ingest-to-written under 500 ms at half load on slow CPUs."""
     retry: RetryPolicy = RetryPolicy()
     store_backend: Literal["auto", "core", "timeseries"] = "auto"
     max_consecutive_invalid: int = Field(default=1000, ge=1)

@@ -288,6 +288,10 @@ class StreamRunner(Generic[T, P, R]):
 
     def _finish(self, batch: _Batch[T, R], results: list[R | Rejected], compute_s: float) -> None:
         """Dead-letter the rejects, write the rest, then commit what is done."""
+        if not any(isinstance(r, Rejected) for r in results):
+            # A clean compute teaches the batch policy how long batches take here
+            # (`BatchPolicy.target_batch_s`); a retried one would skew it.
+            self._builder.record([self._pipeline.cost(e.value) for e in batch.envelopes], compute_s)
         good_envs: list[Envelope[T]] = []
         good: list[R] = []
         for env, result in zip(batch.envelopes, results, strict=True):

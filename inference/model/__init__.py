@@ -8,7 +8,9 @@ Modules:
     train: multi-task fine-tuning.
     adapt: task-adaptive masked-LM pre-training on the train texts (before ``train``).
     evaluate: the raw and dedup valid-set report (metrics.json).
-    classifier: the serving interface (``Classifier``, ``TextScore``).
+    classifier: the serving interface (``Classifier``, ``ScoreArrays``, ``TextScore``).
+    hardware: the serving path (precision, runtime) chosen from the device and CPU flags.
+    onnx_int8: the opt-in int8 CPU path (ONNX export, dynamic quantisation, ONNX Runtime).
     bench: CPU throughput and latency benchmark.
     cli: typer commands ``adapt``, ``train``, ``eval``, ``classify``, ``bench-model``.
 

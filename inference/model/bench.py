@@ -1,7 +1,7 @@
 """CPU/GPU throughput and latency of the serving path on real tweet texts.
 
 Every timed call is ``score_batch`` end to end: tokenisation, sorting, padding, the
-forward pass, softmax and building ``TextScore`` objects.
+forward pass, softmax and building ``TextScore`` tuples.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from inference.model.classifier import Classifier
 from inference.model.data import read_examples
+from inference.model.hardware import Precision
 
 
 class BenchRow(BaseModel):
@@ -123,3 +124,26 @@ def format_bench(rows: Sequence[BenchRow], title: str) -> str:
         for r in rows
     )
     return "\n".join(lines)
+
+
+def bench_matrix(
+    folder: Path, device: str, texts: Sequence[str], batch_size: int, seconds: float
+) -> list[dict[str, object]]:
+    """Texts/s of each serving path at one batch size: the table of docs/model.md.
+
+    Rows bf16, fp32 and int8; columns the compiled graph (frozen TorchScript, or ONNX
+    Runtime for int8) and torch eager (none for int8: it serves through ONNX Runtime
+    only). Each cell loads its own classifier, so one slow path does not warm another.
+    """
+    table: list[dict[str, object]] = []
+    precisions: tuple[Precision, ...] = ("bf16", "fp32", "int8")
+    for precision in precisions:
+        cells: dict[str, float | None] = {"graph": None, "eager": None}
+        for column, frozen in (("graph", None), ("eager", False)):
+            if precision == "int8" and column == "eager":
+                continue
+            clf = Classifier.load(folder, device=device, precision=precision, frozen=frozen)
+            rows = bench_model(clf, texts, [batch_size], min_seconds=seconds, max_batches=50)
+            cells[column] = rows[0].texts_per_s
+        table.append({"precision": precision, **cells})
+    return table

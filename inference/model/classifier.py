@@ -2,7 +2,7 @@
 
 Typical use::
 
-    clf = Classifier.load()                    # shipped model, CPU, bf16 weights
+    clf = Classifier.load()                    # shipped model, serving path for this CPU
     scores = clf.score_batch(["$AAPL beats estimates", "Fed holds rates"])
     scores[0].sentiment, scores[0].score, scores[0].topic
 
@@ -13,8 +13,11 @@ For a streaming consumer that overlaps tokenisation with the model::
 
 Inside one call, texts are grouped by their own token length rounded up to
 ``PAD_MULTIPLE`` (never padded to a neighbour's length, so a text scores the same in any
-batch) and cut into micro-batches; results come back in input order. On CPU the forward
-pass runs through a frozen TorchScript graph (``freeze_network``).
+batch) and cut into micro-batches; results come back in input order.
+
+The serving path (precision and runtime) is chosen at load from the device and what the CPU
+computes natively (``inference.model.hardware``): int8 through ONNX Runtime on CPU, bf16 on
+CUDA, and a frozen TorchScript graph (``freeze_network``) for the torch precisions on CPU.
 """
 
 from __future__ import annotations
@@ -23,27 +26,35 @@ import logging
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
-from typing import Literal, cast
+from typing import NamedTuple, cast
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict
 from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
 from tokenizers.models import WordPiece
 from transformers import BertConfig, PreTrainedTokenizerFast
 
 from finsent.labels import SENTIMENT_LABELS, TOPIC_LABELS, SentimentLabel
 from inference.model.data import prepare_text
+from inference.model.hardware import (
+    Precision,
+    PrecisionChoice,
+    ServingPlan,
+    choose_serving,
+    detect_cpu,
+    onnxruntime_available,
+)
 from inference.model.network import FinsentNet, HeadsConfig
 from inference.model.settings import SHIPPED_MODEL_DIR
 
-Precision = Literal["fp32", "bf16", "fp16"]
 Forward = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 _DTYPES: dict[Precision, torch.dtype] = {
     "fp32": torch.float32,
     "bf16": torch.bfloat16,
     "fp16": torch.float16,
+    "int8": torch.float32,  # the torch copy stays fp32; ONNX Runtime runs the int8 graph
 }
 PAD_MULTIPLE = 16
 """Texts are padded to a multiple of this many tokens, independently of their batch.
@@ -57,8 +68,8 @@ _NEGATIVE = SENTIMENT_LABELS.index("negative")
 log = logging.getLogger(__name__)
 
 
-class TextScore(BaseModel):
-    """Both heads' output for one text.
+class TextScore(NamedTuple):
+    """Both heads' output for one text (an immutable tuple: cheap to build per text).
 
     Attributes:
         sentiment: The most probable sentiment label.
@@ -69,13 +80,69 @@ class TextScore(BaseModel):
         topic_probs: Probabilities in ``TOPIC_LABELS`` order, temperature-scaled.
     """
 
-    model_config = ConfigDict(frozen=True)
-
     sentiment: SentimentLabel
     sentiment_probs: tuple[float, float, float]
     score: float
     topic: str
     topic_probs: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreArrays:
+    """A batch's scores as arrays, in input order: what the model produces, per batch.
+
+    Building a validated object per text cost 64% of the scoring thread's time on a GPU
+    (docs/benchmarks.md); arrays cost one softmax per batch, and ``rows`` turns them into
+    ``TextScore`` tuples only where a caller wants per-text objects.
+
+    Attributes:
+        sentiment_probs: ``(n, 3)`` float32, temperature-scaled, ``SENTIMENT_LABELS`` order.
+        topic_probs: ``(n, len(TOPIC_LABELS))`` float32, temperature-scaled.
+    """
+
+    sentiment_probs: np.ndarray
+    topic_probs: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.sentiment_probs.shape[0])
+
+    @property
+    def score(self) -> np.ndarray:
+        """Signed sentiment ``P(positive) - P(negative)`` per text."""
+        return cast(
+            np.ndarray, self.sentiment_probs[:, _POSITIVE] - self.sentiment_probs[:, _NEGATIVE]
+        )
+
+    @property
+    def sentiment_index(self) -> np.ndarray:
+        """Index of the most probable sentiment per text."""
+        return cast(np.ndarray, self.sentiment_probs.argmax(axis=1))
+
+    @property
+    def topic_index(self) -> np.ndarray:
+        """Index of the most probable topic per text."""
+        return cast(np.ndarray, self.topic_probs.argmax(axis=1))
+
+    def rows(self) -> list[TextScore]:
+        """One ``TextScore`` per text (Python floats, made in C by ``tolist``)."""
+        sent_rows = cast(list[list[float]], self.sentiment_probs.tolist())
+        topic_rows = cast(list[list[float]], self.topic_probs.tolist())
+        return [
+            TextScore(
+                SENTIMENT_LABELS[si],
+                (sp[0], sp[1], sp[2]),
+                sp[_POSITIVE] - sp[_NEGATIVE],
+                TOPIC_LABELS[ti],
+                tuple(tp),
+            )
+            for si, ti, sp, tp in zip(
+                self.sentiment_index.tolist(),
+                self.topic_index.tolist(),
+                sent_rows,
+                topic_rows,
+                strict=True,
+            )
+        ]
 
 
 @dataclass(frozen=True)
@@ -96,14 +163,13 @@ class EncodedBatch:
 
 
 def default_precision(device: str) -> Precision:
-    """bf16 weights on every device.
+    """The precision ``Classifier.load`` picks for ``device`` on this machine's CPU."""
+    return plan_serving(device).precision
 
-    On the 2-core dev CPU (AVX-512 BF16), bf16 weights measured 1.4-2.1x faster than
-    fp32 with accuracy at most 0.08 points lower (docs/model.md); on CUDA bf16 is the
-    usual choice.
-    """
-    del device
-    return "bf16"
+
+def plan_serving(device: str, requested: PrecisionChoice = "auto") -> ServingPlan:
+    """The serving path for ``device`` here: see ``inference.model.hardware.choose_serving``."""
+    return choose_serving(device, detect_cpu(), requested, int8_runtime=onnxruntime_available())
 
 
 class Classifier:
@@ -119,7 +185,10 @@ class Classifier:
         max_length: Truncation length in tokens (with ``[CLS]``/``[SEP]``).
         micro_batch_size: Texts per forward pass inside one call.
         frozen: Serve through a traced, frozen TorchScript graph (see ``freeze_network``);
-            ``None`` means on CPU only.
+            ``None`` means on CPU only. Ignored when ``forward`` is given.
+        plan: The serving path this classifier was built for (``fp32``/torch if omitted).
+        forward: A compiled forward pass to serve instead of the network (the int8
+            ONNX Runtime graph).
     """
 
     def __init__(
@@ -130,12 +199,15 @@ class Classifier:
         max_length: int | None = None,
         micro_batch_size: int = 64,
         frozen: bool | None = None,
+        plan: ServingPlan | None = None,
+        forward: Forward | None = None,
     ) -> None:
         self._net = net.eval()
         self._device = torch.device(device)
+        self._plan = plan or ServingPlan("fp32", "torch", "fixed")
         use_graph = self._device.type == "cpu" if frozen is None else frozen
-        self._forward: Forward = self._net
-        if use_graph:
+        self._forward: Forward = forward or self._net
+        if forward is None and use_graph:
             self._forward = freeze_network(self._net, self._device) or self._net
         self._tokenizer = tokenizer
         self._max_length = max_length or net.heads.max_length
@@ -171,8 +243,25 @@ class Classifier:
 
     @property
     def frozen(self) -> bool:
-        """Whether scoring runs through the frozen TorchScript graph."""
+        """Whether scoring runs through a compiled graph (TorchScript or ONNX Runtime)."""
         return self._forward is not self._net
+
+    @property
+    def precision(self) -> Precision:
+        """Weight precision served: ``fp32``, ``bf16``, ``fp16`` or ``int8``."""
+        return self._plan.precision
+
+    @property
+    def runtime(self) -> str:
+        """``onnxruntime``, ``torchscript`` (frozen graph) or ``torch-eager``."""
+        if self._plan.runtime == "onnxruntime":
+            return "onnxruntime"
+        return "torchscript" if self.frozen else "torch-eager"
+
+    @property
+    def plan(self) -> ServingPlan:
+        """The serving path chosen at load, with the reason."""
+        return self._plan
 
     @property
     def net(self) -> FinsentNet:
@@ -184,17 +273,18 @@ class Classifier:
         cls,
         path: Path | None = None,
         device: str = "cpu",
-        precision: Precision | None = None,
+        precision: PrecisionChoice | None = None,
         max_length: int | None = None,
         micro_batch_size: int = 64,
         frozen: bool | None = None,
     ) -> Classifier:
-        """Load a saved model folder, offline.
+        """Load a saved model folder, offline, on the serving path chosen for this machine.
 
         Args:
             path: Model folder; ``None`` means the shipped ``models/finsent-minilm``.
             device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (one process per GPU).
-            precision: Weight dtype; ``None`` picks ``default_precision(device)``.
+            precision: ``fp32``, ``bf16``, ``fp16`` or ``int8``; ``None`` or ``auto``
+                picks from the device and the CPU's features (``plan_serving``).
             max_length: Truncation override; ``None`` uses the trained length.
             micro_batch_size: Texts per forward pass.
             frozen: Serve through a frozen TorchScript graph; ``None``: on CPU only.
@@ -234,17 +324,27 @@ class Classifier:
         net: FinsentNet,
         tokenizer: PreTrainedTokenizerFast,
         device: str,
-        precision: Precision | None,
+        precision: PrecisionChoice | None,
         max_length: int | None,
         micro_batch_size: int,
         frozen: bool | None,
     ) -> Classifier:
-        dtype = _DTYPES[precision or default_precision(device)]
-        net = net.to(device=device, dtype=dtype)
+        plan = plan_serving(device, precision or "auto")
+        log.info(
+            "serving path: %s via %s on %s (%s)", plan.precision, plan.runtime, device, plan.reason
+        )
+        net = net.to(device=device, dtype=_DTYPES[plan.precision])
         # Heads stay fp32: they are tiny, and fp32 logits keep the softmax exact.
         net.sentiment_head.float()
         net.topic_head.float()
-        return cls(net.eval(), tokenizer, device, max_length, micro_batch_size, frozen)
+        forward: Forward | None = None
+        if plan.runtime == "onnxruntime":
+            from inference.model.onnx_int8 import OnnxForward
+
+            forward = OnnxForward.build(net, torch.get_num_threads())
+        return cls(
+            net.eval(), tokenizer, device, max_length, micro_batch_size, frozen, plan, forward
+        )
 
     def save(self, folder: Path) -> None:
         """Write weights (fp16), configs and tokenizer so ``load(folder)`` restores them."""
@@ -269,25 +369,29 @@ class Classifier:
         Safe to call from another thread while ``score_encoded`` runs: the Rust
         tokenizer releases the GIL.
         """
+        # encode_batch runs in Rust on the tokenizer's own thread pool with the GIL
+        # released; the padding below is whole-array numpy, not a Python loop per text.
         encodings = self._fast.encode_batch([prepare_text(t) for t in texts])
         ids = [e.ids for e in encodings]
-        by_width: dict[int, list[int]] = {}
-        for i in sorted(range(len(ids)), key=lambda i: len(ids[i])):
-            width = -(-len(ids[i]) // PAD_MULTIPLE) * PAD_MULTIPLE
-            by_width.setdefault(width, []).append(i)
+        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        flat = np.fromiter(chain.from_iterable(ids), dtype=np.int64, count=int(lengths.sum()))
+        starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+        widths = -(-lengths // PAD_MULTIPLE) * PAD_MULTIPLE
+        order = np.argsort(lengths, kind="stable")  # shortest first, ties in input order
         chunks: list[tuple[torch.Tensor, torch.Tensor]] = []
-        order: list[int] = []
-        for width, members in by_width.items():
-            for start in range(0, len(members), self._micro_batch_size):
-                part = members[start : start + self._micro_batch_size]
-                input_ids = np.full((len(part), width), self._pad_id, dtype=np.int64)
-                mask = np.zeros((len(part), width), dtype=np.int64)
-                for row, i in enumerate(part):
-                    input_ids[row, : len(ids[i])] = ids[i]
-                    mask[row, : len(ids[i])] = 1
+        sorted_widths = widths[order]
+        bounds = np.flatnonzero(np.diff(sorted_widths)) + 1
+        for group in np.split(order, bounds) if len(order) else []:
+            width = int(widths[group[0]])
+            columns = np.arange(width, dtype=np.int64)
+            for start in range(0, len(group), self._micro_batch_size):
+                part = group[start : start + self._micro_batch_size]
+                valid = columns[None, :] < lengths[part][:, None]
+                source = np.where(valid, starts[part][:, None] + columns[None, :], 0)
+                input_ids = np.where(valid, flat[source] if len(flat) else 0, self._pad_id)
+                mask = valid.astype(np.int64)
                 chunks.append((torch.from_numpy(input_ids), torch.from_numpy(mask)))
-                order += part
-        return EncodedBatch(chunks=tuple(chunks), order=tuple(order))
+        return EncodedBatch(chunks=tuple(chunks), order=tuple(order.tolist()))
 
     @torch.inference_mode()
     def logits(self, encoded: EncodedBatch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -308,30 +412,18 @@ class Classifier:
             start += len(input_ids)
         return sent, topic
 
-    def score_encoded(self, encoded: EncodedBatch) -> list[TextScore]:
-        """Score a batch made by ``tokenize``; results in the original text order."""
-        if len(encoded) == 0:
-            return []
+    def score_arrays(self, encoded: EncodedBatch) -> ScoreArrays:
+        """Score a batch made by ``tokenize`` into arrays, in the original text order."""
         sent_logits, topic_logits = self.logits(encoded)
         sent_probs = torch.softmax(sent_logits / self._temperatures[0], dim=1)
         topic_probs = torch.softmax(topic_logits / self._temperatures[1], dim=1)
-        sent_idx = sent_probs.argmax(dim=1).tolist()
-        topic_idx = topic_probs.argmax(dim=1).tolist()
-        sent_rows = cast(list[list[float]], sent_probs.tolist())
-        topic_rows = cast(list[list[float]], topic_probs.tolist())
-        # Validated construction costs ~5 us per row here (model_construct measured
-        # ~20 us, a slotted dataclass ~2 us): noise next to ~1.5 ms of model time
-        # per text on CPU, so the pydantic model stays (docs/model.md).
-        return [
-            TextScore(
-                sentiment=SENTIMENT_LABELS[si],
-                sentiment_probs=(sp[0], sp[1], sp[2]),
-                score=sp[_POSITIVE] - sp[_NEGATIVE],
-                topic=TOPIC_LABELS[ti],
-                topic_probs=tuple(tp),
-            )
-            for si, ti, sp, tp in zip(sent_idx, topic_idx, sent_rows, topic_rows, strict=True)
-        ]
+        return ScoreArrays(sent_probs.numpy(), topic_probs.numpy())
+
+    def score_encoded(self, encoded: EncodedBatch) -> list[TextScore]:
+        """Score a batch made by ``tokenize``; one ``TextScore`` per text, in input order."""
+        if len(encoded) == 0:
+            return []
+        return self.score_arrays(encoded).rows()
 
     def score_batch(self, texts: Sequence[str]) -> list[TextScore]:
         """Score texts with both heads in one forward pass per micro-batch.

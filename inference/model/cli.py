@@ -41,7 +41,10 @@ ModelOpt = Annotated[
 ]
 PrecisionOpt = Annotated[
     str | None,
-    typer.Option(help="Weight precision fp32, bf16 or fp16. Default: bf16 (fastest measured)."),
+    typer.Option(
+        help="auto, fp32, bf16, fp16 or int8. Default: auto (FINSENT_PRECISION), chosen from "
+        "the device and the CPU's features: int8 via ONNX Runtime on CPU, bf16 on CUDA."
+    ),
 ]
 
 
@@ -52,8 +55,12 @@ def _threads(settings: ModelSettings) -> None:
 
 
 def _precision(value: str | None) -> Any:
-    if value not in (None, "fp32", "bf16", "fp16"):
-        raise typer.BadParameter(f"precision must be fp32, bf16 or fp16, not {value!r}")
+    """The requested serving precision; ``None`` defers to ``FINSENT_PRECISION``."""
+    choices = ("auto", "fp32", "bf16", "fp16", "int8")
+    if value is None:
+        return ModelSettings().precision
+    if value not in choices:
+        raise typer.BadParameter(f"precision must be one of {', '.join(choices)}, not {value!r}")
     return value
 
 
@@ -234,7 +241,8 @@ def eval_model(
     folder = model or settings.model_dir
     classifier = Classifier.load(folder, device=device, precision=_precision(precision))
     report = evaluate(classifier, settings.data_dir, limit=limit)
-    report["precision"] = precision or "bf16"
+    report["precision"] = classifier.precision
+    report["runtime"] = classifier.runtime
     target = metrics_out or folder / "metrics.json"
     target.write_text(json.dumps(report, indent=2) + "\n")
     typer.echo(json.dumps(report) if as_json else format_table(report))
@@ -365,33 +373,53 @@ def bench_model_cmd(
     eager: Annotated[
         bool, typer.Option("--eager", help="Plain PyTorch instead of the frozen CPU graph.")
     ] = False,
+    matrix: Annotated[
+        bool,
+        typer.Option(
+            "--matrix",
+            help="Instead: texts/s of every serving path (bf16/fp32/int8 x graph/eager) at "
+            "the first batch size, as in docs/model.md.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Texts/s and p50/p99 latency of score_batch (tokenise + model + softmax).
 
     Uses real tweets from both valid files (FINSENT_DATA_DIR), alternating
-    sentiment and topic texts.
+    sentiment and topic texts. The header names the serving path and the CPU.
     """
-    from inference.model.bench import bench_model, bench_texts, format_bench
+    from inference.model.bench import bench_matrix, bench_model, bench_texts, format_bench
     from inference.model.classifier import Classifier
+    from inference.model.hardware import detect_cpu
 
     settings = ModelSettings()
     _threads(settings)
-    chosen = _precision(precision)
-    classifier = Classifier.load(
-        model or settings.model_dir,
-        device=device,
-        precision=chosen,
-        frozen=False if eager else None,
-    )
+    folder = model or settings.model_dir
     sizes = [int(s) for s in batch_sizes.split(",") if s.strip()]
-    rows = bench_model(
-        classifier, bench_texts(settings.data_dir, n_texts), sizes, min_seconds=seconds
+    texts = bench_texts(settings.data_dir, n_texts)
+    cpu = detect_cpu().describe()
+    if matrix:
+        table = bench_matrix(folder, device, texts, sizes[0], seconds)
+        if as_json:
+            typer.echo(json.dumps({"cpu": cpu, "batch_size": sizes[0], "rows": table}))
+        else:
+            typer.echo(f"cpu={cpu} batch={sizes[0]} threads={settings.num_threads}\n")
+            typer.echo("| weights | frozen graph / ONNX Runtime | eager |")
+            typer.echo("| --- | ---: | ---: |")
+            for row in table:
+                cells = [f"{v:.0f} texts/s" if v else "–" for v in (row["graph"], row["eager"])]
+                typer.echo(f"| {row['precision']} | {cells[0]} | {cells[1]} |")
+        return
+    classifier = Classifier.load(
+        folder, device=device, precision=_precision(precision), frozen=False if eager else None
     )
+    rows = bench_model(classifier, texts, sizes, min_seconds=seconds)
     meta = {
         "model_version": classifier.model_version,
         "device": device,
-        "precision": chosen or "bf16",
+        "cpu": cpu,
+        "precision": classifier.precision,
+        "runtime": classifier.runtime,
         "threads": settings.num_threads,
         "frozen": classifier.frozen,
     }

@@ -5,6 +5,7 @@ This is the only module in ``inference.model`` that reads the environment. Build
 """
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -28,7 +29,9 @@ class ModelSettings(BaseSettings):
         model_dir: Trained model folder used by ``eval``/``classify``/``bench``
             (``FINSENT_MODEL_DIR``).
         max_length: Truncation length in tokens, including ``[CLS]``/``[SEP]``.
-        num_threads: torch intra-op threads on CPU.
+        num_threads: torch intra-op threads on CPU (and ONNX Runtime's).
+        precision: Serving precision override (``FINSENT_PRECISION``): ``auto`` picks
+            from the device and the CPU's features (``inference.model.hardware``).
     """
 
     model_config = SettingsConfigDict(env_prefix="FINSENT_", frozen=True, extra="ignore")
@@ -38,3 +41,4 @@ class ModelSettings(BaseSettings):
     model_dir: Path = SHIPPED_MODEL_DIR
     max_length: int = 64
     num_threads: int = 2
+    precision: Literal["auto", "fp32", "bf16", "fp16", "int8"] = "auto"

@@ -11,7 +11,7 @@ import torch
 
 from finsent.labels import SENTIMENT_LABELS, TOPIC_LABELS
 from inference.model.classifier import Classifier, TextScore
-from inference.model.data import read_examples
+from inference.model.data import Task, normalise_text, prepare_text, read_examples
 from inference.model.settings import SHIPPED_MODEL_DIR, ModelSettings
 
 TEXTS = [
@@ -75,7 +75,7 @@ def test_count_tokens_matches_padded_batches_and_truncates() -> None:
 
 def test_text_score_is_frozen() -> None:
     score = Classifier.random_tiny().score_batch(["a"])[0]
-    with pytest.raises(Exception):  # noqa: B017 - pydantic raises ValidationError
+    with pytest.raises(AttributeError):
         score.topic = "Macro"  # type: ignore[misc]
 
 
@@ -131,7 +131,8 @@ def test_scores_do_not_depend_on_how_texts_are_batched() -> None:
     """A replay batches texts differently from live traffic; the series must not change.
 
     Every text is padded to its own width, so its probabilities match whichever
-    batch it shares (bf16 serving path; the residue is float32 rounding).
+    batch it shares (torch paths; the residue is float32 rounding). The int8 path
+    quantises activations per batch: its bound is the next test.
     """
     words = [
         "shares",
@@ -148,7 +149,7 @@ def test_scores_do_not_depend_on_how_texts_are_batched() -> None:
         "targets",
     ]
     texts = [" ".join(words[: 2 + i % len(words)]) * (1 + i % 4) for i in range(120)]
-    clf = Classifier.load()
+    clf = Classifier.load(precision="fp32")
     whole = clf.score_batch(texts)
     pieces = [s for start in range(0, 120, 7) for s in clf.score_batch(texts[start : start + 7])]
     assert [s.sentiment for s in whole] == [s.sentiment for s in pieces]
@@ -162,10 +163,95 @@ def test_scores_do_not_depend_on_how_texts_are_batched() -> None:
 def test_frozen_graph_scores_exactly_like_eager() -> None:
     """CPU serving runs a frozen TorchScript graph; it must not change a single bit."""
     texts = TEXTS + [f"$XOM {'falls ' * (i % 9)}after the oil report {i}" for i in range(60)]
-    frozen = Classifier.load()
-    eager = Classifier.load(frozen=False)
+    frozen = Classifier.load(precision="fp32")
+    eager = Classifier.load(precision="fp32", frozen=False)
     assert frozen.frozen and not eager.frozen
     assert frozen.score_batch(texts) == eager.score_batch(texts)
+
+
+def _dedup_valid_slice(task: Task, rows: int) -> tuple[list[str], list[int]]:
+    """Evenly spaced dedup valid rows of one task (files are grouped by label)."""
+    data_dir = ModelSettings().data_dir
+    seen = {normalise_text(e.text) for e in read_examples(data_dir, task, "train")}
+    valid = [
+        e for e in read_examples(data_dir, task, "valid") if normalise_text(e.text) not in seen
+    ]
+    picked = [valid[i * len(valid) // rows] for i in range(rows)]
+    return [e.text for e in picked], [e.label for e in picked]
+
+
+NO_DATA = not (
+    ModelSettings().data_dir / "twitter-financial-news-topic" / "valid_data.csv"
+).is_file()
+
+
+@pytest.mark.skipif(
+    not (SHIPPED_MODEL_DIR / "model.safetensors").is_file() or NO_DATA,
+    reason="no shipped model or no data folder (FINSENT_DATA_DIR)",
+)
+def test_int8_accuracy_within_0_3_points_of_fp32_on_a_dedup_valid_slice() -> None:
+    """The int8 ONNX Runtime path against fp32 torch on 500 dedup valid rows per task.
+
+    Full sets (docs/model.md): fp32 0.8791 / 0.8907, int8 0.8812 / 0.8915 accuracy. On
+    this slice the bar is the issue's: int8 loses at most 0.3 points of accuracy.
+    """
+    fp32 = Classifier.load(precision="fp32")
+    int8 = Classifier.load(precision="int8")
+    assert (int8.precision, int8.runtime) == ("int8", "onnxruntime")
+    tasks: tuple[tuple[Task, int], ...] = (("sentiment", 0), ("topic", 1))
+    for task, head in tasks:
+        texts, labels = _dedup_valid_slice(task, 500)
+        want = torch.tensor(labels)
+        acc = {
+            name: (clf.logits(clf.tokenize(texts))[head].argmax(dim=1) == want).float().mean()
+            for name, clf in (("fp32", fp32), ("int8", int8))
+        }
+        assert float(acc["int8"]) >= float(acc["fp32"]) - 0.003, (task, acc)
+
+
+@pytest.mark.skipif(
+    not (SHIPPED_MODEL_DIR / "model.safetensors").is_file(), reason="no shipped model"
+)
+def test_int8_scores_depend_on_batch_mates_only_within_a_bound() -> None:
+    """int8 quantises activations with one range per batch, so batch-mates move scores.
+
+    This is why ``auto`` never picks int8. Measured (docs/model.md): on 600 real tweets,
+    2.7% changed a label between one batch and batches of 7, probabilities by up to 0.44.
+    The bound here pins that finding, so a change for the worse shows.
+    """
+    texts = TEXTS + [f"$XOM {'falls ' * (i % 9)}after the oil report {i}" for i in range(114)]
+    clf = Classifier.load(precision="int8")
+    whole = clf.score_batch(texts)
+    pieces = [s for start in range(0, 120, 7) for s in clf.score_batch(texts[start : start + 7])]
+    assert whole != pieces  # batch-dependent: the documented reason it is opt-in
+    agree = sum(
+        a.sentiment == b.sentiment and a.topic == b.topic
+        for a, b in zip(whole, pieces, strict=True)
+    )
+    assert agree >= 0.9 * len(texts)
+
+
+def test_score_arrays_match_rows_and_keep_input_order() -> None:
+    clf = Classifier.random_tiny(micro_batch_size=2)
+    arrays = clf.score_arrays(clf.tokenize(TEXTS))
+    rows = clf.score_batch(TEXTS)
+    assert len(arrays) == len(TEXTS) and arrays.rows() == rows
+    assert arrays.score.tolist() == pytest.approx([r.score for r in rows], abs=1e-6)
+    assert [SENTIMENT_LABELS[i] for i in arrays.sentiment_index] == [r.sentiment for r in rows]
+    assert [TOPIC_LABELS[i] for i in arrays.topic_index] == [r.topic for r in rows]
+
+
+def test_vectorised_padding_matches_each_texts_own_ids() -> None:
+    clf = Classifier.random_tiny(micro_batch_size=2)
+    encoded = clf.tokenize(TEXTS)
+    rows = [
+        row for ids, mask in encoded.chunks for row in zip(ids.tolist(), mask.tolist(), strict=True)
+    ]
+    for position, (ids, mask) in zip(encoded.order, rows, strict=True):
+        own = clf._fast.encode(prepare_text(TEXTS[position])).ids
+        assert ids[: len(own)] == own and sum(mask) == len(own)
+        assert len(ids) % 16 == 0 and len(ids) - len(own) < 16
+        assert set(ids[len(own) :]) <= {clf._pad_id}
 
 
 def test_freezing_falls_back_to_eager_when_tracing_fails(
