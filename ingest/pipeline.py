@@ -228,8 +228,10 @@ class IngestPipeline:
             try:
                 out[index], pending = self._publish(doc, verdict, claim)
             except TransientError:
-                # Nothing from here on was sent: give every remaining claim back now.
+                # Nothing from here on was sent: give every remaining claim back now, and
+                # settle what was sent and already answered, so a retry sees it final.
                 self._release([c for _, c in verdicts[n:] if c is not None])
+                self._drain_settled()
                 raise
             if pending is not None:
                 produced.append(pending)
