@@ -79,8 +79,8 @@ def pipeline(
     redis_client: redis.Redis, normalizer: Normalizer, producer: Producer, ns: str
 ) -> IngestPipeline:
     dedupe = Deduplicator(redis_client, DedupeConfig())
-    dlq = DeadLetterProducer(producer, max_consecutive=None)  # type: ignore[arg-type]
-    return IngestPipeline(normalizer, dedupe, producer, dlq, namespace=ns)  # type: ignore[arg-type]
+    dlq = DeadLetterProducer(producer, max_consecutive=None)
+    return IngestPipeline(normalizer, dedupe, producer, dlq, namespace=ns)
 
 
 def test_a_produce_failing_mid_batch_releases_every_unpublished_claim(
