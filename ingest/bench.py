@@ -69,7 +69,11 @@ async def _concurrent(
             while remaining > 0:
                 remaining -= 1
                 started = time.perf_counter()
-                reply = await http.post(url, json={"text": _text(), "published_at": published})
+                doc = {"text": _text(), "published_at": published}
+                try:
+                    reply = await http.post(url, json=doc)
+                except httpx.TransportError:  # a keep-alive connection closed under us
+                    reply = await http.post(url, json=doc)
                 latencies.append(time.perf_counter() - started)
                 accepted += int(reply.json().get("accepted", 0))
 
@@ -171,7 +175,14 @@ class _Served:
 
 def _serve(app: FastAPI) -> _Served:
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False)
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=0,
+            log_config=None,
+            access_log=False,
+            timeout_keep_alive=60,  # idle gaps between runs must not close client connections
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
