@@ -6,6 +6,7 @@ and drops both afterwards.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import threading
 import time
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, SecretStr
 
@@ -30,6 +32,14 @@ class PushBench(BaseModel):
     single_requests: int
     single_requests_per_s: float
     single_ms_per_request: float
+    concurrency: int
+    concurrent_requests: int
+    concurrent_requests_per_s: float
+    """One-document requests/s from `concurrency` clients, acknowledgements grouped."""
+    concurrent_p99_ms: float
+    baseline_requests_per_s: float
+    """The same load on the old path: a producer flush per request."""
+    baseline_p99_ms: float
     batch_size: int
     batches: int
     batch_docs_per_s: float
@@ -42,10 +52,50 @@ def _text() -> str:
     return "Apple " + " ".join(secrets.token_hex(3) for _ in range(8))
 
 
+async def _concurrent(
+    url: str, token: str, published: str, requests: int, clients: int
+) -> tuple[float, float, int]:
+    """requests/s, p99 ms and accepted count for `requests` one-document POSTs."""
+    latencies: list[float] = []
+    accepted = 0
+    remaining = requests
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(
+        headers={"Authorization": f"Bearer {token}"}, timeout=60, limits=limits
+    ) as http:
+
+        async def client() -> None:
+            nonlocal remaining, accepted
+            while remaining > 0:
+                remaining -= 1
+                started = time.perf_counter()
+                doc = {"text": _text(), "published_at": published}
+                try:
+                    reply = await http.post(url, json=doc)
+                except httpx.TransportError:  # a keep-alive connection closed under us
+                    reply = await http.post(url, json=doc)
+                latencies.append(time.perf_counter() - started)
+                accepted += int(reply.json().get("accepted", 0))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
+    return requests / elapsed, 1000 * p99, accepted
+
+
 def bench_push(
-    settings: FinsentSettings, ingest: IngestSettings, singles: int = 300, batches: int = 20
+    settings: FinsentSettings,
+    ingest: IngestSettings,
+    singles: int = 300,
+    batches: int = 20,
+    concurrent: int = 3000,
+    clients: int = 32,
 ) -> PushBench:
-    """Time `singles` one-document requests, then `batches` requests of 100 documents."""
+    """Time `singles` sequential one-document requests, `concurrent` one-document requests
+    from `clients` concurrent clients (grouped acks, then the per-request-flush baseline on
+    the same load), then `batches` requests of 100 documents."""
     token = secrets.token_hex(16)
     config = ingest.model_copy(
         update={"push_token": SecretStr(token), "push_rate_per_s": 1e9, "push_burst": 10**9}
@@ -58,29 +108,32 @@ def bench_push(
         with open_pipeline(
             settings, config, namespace=namespace, topic=topic, max_consecutive_invalid=None
         ) as pipe:
-            app = create_app(pipe, config, IngestMetrics(CollectorRegistry()))
-            server = uvicorn.Server(
-                uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False)
+            grouped = _serve(create_app(pipe, config, IngestMetrics(CollectorRegistry())))
+            flushing = _serve(
+                create_app(pipe, config, IngestMetrics(CollectorRegistry()), group_acks=False)
             )
-            thread = threading.Thread(target=server.run, daemon=True)
-            thread.start()
-            while not server.started:
-                time.sleep(0.02)
-            port = server.servers[0].sockets[0].getsockname()[1]
-            url = f"http://127.0.0.1:{port}/v1/documents"
+            url = f"{grouped.url}/v1/documents"
             with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
                 started = time.perf_counter()
                 for _ in range(singles):
                     reply = http.post(url, json={"text": _text(), "published_at": published})
                     accepted += int(reply.json().get("accepted", 0))
                 single_s = time.perf_counter() - started
+                rate, p99, n = asyncio.run(_concurrent(url, token, published, concurrent, clients))
+                accepted += n
+                base_rate, base_p99, n = asyncio.run(
+                    _concurrent(
+                        f"{flushing.url}/v1/documents", token, published, concurrent, clients
+                    )
+                )
+                accepted += n
                 started = time.perf_counter()
                 for _ in range(batches):
                     docs = [{"text": _text(), "published_at": published} for _ in range(100)]
                     accepted += int(http.post(url, json=docs).json().get("accepted", 0))
                 batch_s = time.perf_counter() - started
-            server.should_exit = True
-            thread.join(timeout=10)
+            grouped.stop()
+            flushing.stop()
     finally:
         drop_replay(settings, namespace)
         admin = make_admin(settings.kafka)
@@ -92,9 +145,47 @@ def bench_push(
         single_requests=singles,
         single_requests_per_s=round(singles / single_s, 1),
         single_ms_per_request=round(1000 * single_s / singles, 1),
+        concurrency=clients,
+        concurrent_requests=concurrent,
+        concurrent_requests_per_s=round(rate, 1),
+        concurrent_p99_ms=round(p99, 1),
+        baseline_requests_per_s=round(base_rate, 1),
+        baseline_p99_ms=round(base_p99, 1),
         batch_size=100,
         batches=batches,
         batch_docs_per_s=round(100 * batches / batch_s, 1),
         batch_ms_per_request=round(1000 * batch_s / batches, 1),
         accepted=accepted,
     )
+
+
+class _Served:
+    """A uvicorn server on a free loopback port, in a thread."""
+
+    def __init__(self, server: uvicorn.Server, thread: threading.Thread) -> None:
+        self._server = server
+        self._thread = thread
+        port = server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+def _serve(app: FastAPI) -> _Served:
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=0,
+            log_config=None,
+            access_log=False,
+            timeout_keep_alive=60,  # idle gaps between runs must not close client connections
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    return _Served(server, thread)

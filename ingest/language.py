@@ -11,6 +11,10 @@ from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 _UNKNOWN = {"", "und", "zxx", "qme", "qht", "qst"}
 
 
+DETECT_CHARS = 1000
+"""Characters of a text that language detection reads."""
+
+
 class LanguageDetector:
     """lingua restricted to a few languages (fast, and fewer wrong exotic guesses)."""
 
@@ -34,5 +38,7 @@ class LanguageDetector:
             code = stated.strip().lower().split("-")[0]
             if code not in _UNKNOWN and code.isalpha() and len(code) <= 3:
                 return code
-        found = self._detector.detect_language_of(text)
+        # The opening says which language it is; the whole of a 20,000-character text
+        # cost 0.2 s of CPU under the GIL (a push request's worth of stall for everyone).
+        found = self._detector.detect_language_of(text[:DETECT_CHARS])
         return None if found is None else str(found.iso_code_639_1.name).lower()

@@ -121,6 +121,7 @@ class IngestPipeline:
         self._pending: list[_Pending] = []
         # Filled by the producer's I/O thread as records settle; drained by callers.
         self._settled: list[tuple[_Pending, bool]] = []
+        self._last_delivery_ok = True
         self._counts: Counter[str] = Counter()
         self._dup_kinds: Counter[str] = Counter()
         self._dlq_reasons: Counter[str] = Counter()
@@ -227,8 +228,10 @@ class IngestPipeline:
             try:
                 out[index], pending = self._publish(doc, verdict, claim)
             except TransientError:
-                # Nothing from here on was sent: give every remaining claim back now.
+                # Nothing from here on was sent: give every remaining claim back now, and
+                # settle what was sent and already answered, so a retry sees it final.
                 self._release([c for _, c in verdicts[n:] if c is not None])
+                self._drain_settled()
                 raise
             if pending is not None:
                 produced.append(pending)
@@ -267,6 +270,7 @@ class IngestPipeline:
         # Runs on the producer's I/O thread: only note it; callers do the Redis work.
         with self._lock:
             self._settled.append((pending, ok))
+            self._last_delivery_ok = ok
 
     def _drain_settled(self) -> None:
         """Confirm the claims of acknowledged records, release those of failed ones."""
@@ -309,8 +313,18 @@ class IngestPipeline:
             raise TransientError(f"produce not acknowledged: {type(exc).__name__}") from exc
 
     def readiness(self) -> dict[str, bool]:
-        """Whether Kafka and Redis are reachable now (for `/readyz`)."""
-        checks = {"kafka": bool(self._producer.bootstrap_connected())}
+        """Whether Kafka and Redis are usable now (for `/readyz`).
+
+        Kafka: the topic's metadata is known (fetched here, within `max_block_ms`, if not)
+        and the last record to settle was acknowledged.
+        """
+        try:
+            known = bool(self._producer.partitions_for(self.topic))
+        except KafkaError:
+            known = False
+        with self._lock:
+            delivering = self._last_delivery_ok
+        checks = {"kafka": known and delivering}
         if self._dedupe is not None:
             checks["redis"] = self._dedupe.ping()
         return checks

@@ -73,6 +73,8 @@ class IngestSettings(BaseSettings):
     push_rate_per_s: float = Field(default=50.0, gt=0)
     """Sustained requests per second per token (token bucket), checked after the token."""
     push_burst: int = Field(default=100, ge=1)
+    push_ack_timeout_s: float = Field(default=30.0, gt=0)
+    """How long a request waits for Kafka's acknowledgement before answering 503."""
     push_body_timeout_s: float = Field(default=10.0, gt=0)
     """A request body must arrive within this (slow senders get 408, not a held slot)."""
 

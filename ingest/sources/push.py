@@ -202,7 +202,10 @@ def create_app(
             return problem(status, exc.reason)
         try:
             handled = await run_in_threadpool(
-                pipeline.handle_and_wait, candidates, flush=not group_acks
+                pipeline.handle_and_wait,
+                candidates,
+                settings.push_ack_timeout_s,
+                flush=not group_acks,
             )
         except (TransientError, KafkaError, redis.RedisError) as exc:
             return problem(503, f"temporarily unavailable: {exc}"[:300], {"Retry-After": "5"})

@@ -232,7 +232,7 @@ class FeedPoller:
                         return "http_error", None
                     body = read_capped(response, self._max_bytes, deadline)
                     if isinstance(body, str):
-                        return body, None  # type: ignore[return-value]
+                        return body, None
                     etag = response.headers.get("etag")
                     validators = (etag, response.headers.get("last-modified"))
                     break

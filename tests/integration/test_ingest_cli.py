@@ -84,8 +84,12 @@ def test_eval_tickers_prints_scores() -> None:
 
 
 def test_bench_push_runs_and_cleans_up() -> None:
-    result = runner.invoke(app, ["bench-push", "--singles", "3", "--batches", "1"])
+    result = runner.invoke(
+        app,
+        ["bench-push", "--singles", "3", "--batches", "1", "--concurrent", "40", "--clients", "4"],
+    )
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout[result.stdout.index("{") :])
-    assert figures["accepted"] == 103
+    assert figures["accepted"] == 3 + 40 + 40 + 100  # singles, grouped, baseline, a batch
     assert figures["single_requests_per_s"] > 0 and figures["batch_docs_per_s"] > 0
+    assert figures["concurrent_requests_per_s"] > 0 and figures["baseline_requests_per_s"] > 0

@@ -15,6 +15,7 @@ import httpx
 import pytest
 import redis
 import uvicorn
+from fastapi import FastAPI
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -40,27 +41,35 @@ def serving(
 ) -> Iterator[str]:
     ingest = IngestSettings(push_token=SecretStr(TOKEN), **overrides)
     metrics = IngestMetrics(CollectorRegistry())
-    with open_pipeline(
-        settings,
-        ingest,
-        namespace=namespace,
-        topic=topic,
-        metrics=metrics,
-        max_consecutive_invalid=None,
-    ) as pipe:
-        app = create_app(pipe, ingest, metrics)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
+    with (
+        open_pipeline(
+            settings,
+            ingest,
+            namespace=namespace,
+            topic=topic,
+            metrics=metrics,
+            max_consecutive_invalid=None,
+        ) as pipe,
+        serving_app(create_app(pipe, ingest, metrics)) as url,
+    ):
+        yield url
+
+
+@contextmanager
+def serving_app(app: FastAPI) -> Iterator[str]:
+    """`app` under uvicorn on a free loopback port, in a thread; yields its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture
