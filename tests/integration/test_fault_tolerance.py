@@ -22,7 +22,7 @@ from typing import NamedTuple
 import pytest
 from kafka.errors import KafkaError
 
-from finsent.kafka_io import ensure_topics, make_producer
+from finsent.kafka_io import ensure_topics, make_producer, probe_round_trip
 from finsent.schemas import Document
 from finsent.settings import (
     REPO_ROOT,
@@ -331,6 +331,7 @@ def test_chaos_two_consumers_sigkills_broker_and_redis_restarts(
             stack.down(("kafka",))
             time.sleep(3)
             stack.up(("kafka",))
+            probe_round_trip(settings.kafka, timeout_s=120)
         logs[slot] = tmp_path / f"consumer-{started}.log"
         consumers[slot] = start()
     feeder.stop.set()
