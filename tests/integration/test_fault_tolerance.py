@@ -281,6 +281,14 @@ class _Feeder(threading.Thread):
             producer.close(timeout=10)
 
 
+def _broker_answers(settings: FinsentSettings) -> bool:
+    try:
+        probe_round_trip(settings.kafka, timeout_s=10)
+    except (KafkaError, TimeoutError):
+        return False
+    return True
+
+
 @pytest.mark.timeout(1800)  # a few minutes on an idle machine; consumer start-ups dominate
 def test_chaos_two_consumers_sigkills_broker_and_redis_restarts(
     private_stack: tuple[Stack, FinsentSettings],
@@ -331,7 +339,7 @@ def test_chaos_two_consumers_sigkills_broker_and_redis_restarts(
             stack.down(("kafka",))
             time.sleep(3)
             stack.up(("kafka",))
-            probe_round_trip(settings.kafka, timeout_s=120)
+            wait_for(partial(_broker_answers, settings), 180, "the restarted broker")
         logs[slot] = tmp_path / f"consumer-{started}.log"
         consumers[slot] = start()
     feeder.stop.set()
