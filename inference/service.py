@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
 import torch
+from kafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
 from finsent.errors import FinsentError
@@ -52,6 +54,22 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(s, h)
 
 
+def _wait_for_broker(
+    base: FinsentSettings, settings: InferenceSettings, timeout_s: float = 180.0
+) -> None:
+    """Create the topics, waiting for a broker that is (re)starting instead of crashing."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            ensure_pipeline_topics(base.kafka, [DOCUMENTS, SCORED])
+            return
+        except KafkaError as exc:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("broker not reachable yet; retrying", extra={"error": str(exc)[:200]})
+            time.sleep(2.0)
+
+
 def run_consumer(
     base: FinsentSettings,
     settings: InferenceSettings,
@@ -78,7 +96,7 @@ def run_consumer(
         metrics.registry, health, settings.metrics_host, settings.metrics_port
     )
     log.info("observability endpoint up", extra={"port": server.server_port})
-    ensure_pipeline_topics(base.kafka, [DOCUMENTS, SCORED])
+    _wait_for_broker(base, settings)
     scorer = scorer or load_scorer(settings)
     instrument_process(metrics.registry, model_version=scorer.model_version)
     store = store or open_store(base, backend=settings.store_backend)

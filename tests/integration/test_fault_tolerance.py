@@ -22,7 +22,7 @@ from typing import NamedTuple
 import pytest
 from kafka.errors import KafkaError
 
-from finsent.kafka_io import ensure_topics, make_producer
+from finsent.kafka_io import ensure_topics, make_producer, probe_round_trip
 from finsent.schemas import Document
 from finsent.settings import (
     REPO_ROOT,
@@ -281,6 +281,14 @@ class _Feeder(threading.Thread):
             producer.close(timeout=10)
 
 
+def _broker_answers(settings: FinsentSettings) -> bool:
+    try:
+        probe_round_trip(settings.kafka, timeout_s=10)
+    except (KafkaError, TimeoutError):
+        return False
+    return True
+
+
 @pytest.mark.timeout(1800)  # a few minutes on an idle machine; consumer start-ups dominate
 def test_chaos_two_consumers_sigkills_broker_and_redis_restarts(
     private_stack: tuple[Stack, FinsentSettings],
@@ -331,6 +339,7 @@ def test_chaos_two_consumers_sigkills_broker_and_redis_restarts(
             stack.down(("kafka",))
             time.sleep(3)
             stack.up(("kafka",))
+            wait_for(partial(_broker_answers, settings), 180, "the restarted broker")
         logs[slot] = tmp_path / f"consumer-{started}.log"
         consumers[slot] = start()
     feeder.stop.set()

@@ -338,3 +338,24 @@ def test_a_rewind_the_coordinator_cannot_answer_is_retried_before_reading_on(
     everything = {(p, o) for p, log in consumer.logs.items() for o in range(len(log))}
     assert set(pipeline.written) == everything
     assert consumer.committed_offsets == {0: 40, 1: 40}
+
+
+def test_a_dead_letter_the_broker_does_not_take_stops_before_any_commit_past_it(
+    make_dlq: Callable[..., DeadLetterProducer],
+) -> None:
+    from kafka.errors import KafkaTimeoutError
+
+    from finsent.errors import TransientError
+    from tests.unit.finsent.conftest import _Future
+
+    class Refusing(FakeProducer):
+        def send(self, topic: str, value: bytes, key: bytes | None, headers: Any) -> _Future:
+            super().send(topic, value, key, headers)
+            return _Future(KafkaTimeoutError("no ack"))
+
+    consumer = FakeConsumer({0: [b"fine", b"bad one", b"also fine"]})
+    runner, stop = runner_for(consumer, FakePipeline(), DeadLetterProducer(Refusing()))
+    stop_when_drained(consumer, stop)
+    with pytest.raises(TransientError):
+        runner.run()
+    assert all(offsets.get(0, 0) <= 1 for offsets in consumer.commits)
