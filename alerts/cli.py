@@ -140,11 +140,13 @@ def run(
     ] = None,
     once: Annotated[bool, typer.Option(help="Evaluate and deliver once, then exit.")] = False,
 ) -> None:
-    """Evaluate closed event-time windows and notify on-call, until Ctrl-C or SIGTERM.
+    """Judge sliding event-time windows every few minutes and notify on-call, until Ctrl-C.
 
-    Windows close on the namespace's event-time watermark, so the same data always gives
-    the same alerts. Only namespaces in FINSENT_ALERTS_PAGE_NAMESPACES (default: live) and
-    windows newer than FINSENT_ALERTS_MAX_EVENT_LAG_S may page; everything is logged.
+    A window is decided once the namespace's low watermark (newest event, never past the
+    wall clock in paging namespaces) is its rule's lateness past its end, so the same data
+    always gives the same alerts. Only namespaces in FINSENT_ALERTS_PAGE_NAMESPACES
+    (default: live) and windows newer than FINSENT_ALERTS_MAX_EVENT_LAG_S may page; a rule
+    that could never page is refused at start-up; everything is logged.
     Channels: FINSENT_ALERTS_WEBHOOK_URL (+ _WEBHOOK_SECRET, Standard Webhooks
     signing), _SLACK_WEBHOOK_URL, _ALERTMANAGER_URL (re-sent every _ALERTMANAGER_RESEND_S
     while firing); every state change also goes to the `alerts.fired.v1` topic. A page

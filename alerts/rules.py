@@ -97,9 +97,9 @@ DEFAULT_RULES: Final[tuple[Rule, ...]] = (
         params=DetectorParams(
             halflife_s=14 * DAY_S,
             min_count=6,
-            min_negative=5,
-            z_fire=3.0,
-            min_surprise=5.0,
+            min_negative=3,
+            z_fire=3.5,
+            min_surprise=4.0,
             resolve_s=3600,
             cooldown_s=6 * 3600,
         ),

@@ -93,8 +93,9 @@ def make_engine(
 def live(
     store: SeriesStore, engine: AlertEngine, clock: Clock, docs: list[ScoredDocument]
 ) -> list[Alert]:
-    """Documents arrive as they are published; the service polls after each one, and every
-    5 minutes for half an hour after it (then the clock jumps: nothing more to decide)."""
+    """Documents arrive as they are published; the service polls every 5 minutes (for half
+    an hour after a document; then the clock jumps: nothing more to decide), and once more
+    after the last document."""
     out: list[Alert] = []
     for doc in sorted(docs, key=lambda d: d.published_at):
         last = clock.at
@@ -103,8 +104,7 @@ def live(
             out += engine.evaluate("ns")
         clock.at = max(clock.at, doc.published_at)
         store.write_batch([doc])
-        out += engine.evaluate("ns")
-    return out
+    return out + engine.evaluate("ns")
 
 
 def essence(alerts: list[Alert]) -> list[tuple[Any, ...]]:
