@@ -5,17 +5,18 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from alerts.channels.webhook import parse_secret
 from alerts.rules import DEFAULT_RULES, Rule
 from finsent.schemas import LIVE_NAMESPACE
+from finsent.settings import PagingSettings
 
 PAGE_MARGIN_S = 60
 """Slack for a slow evaluation pass between a decision and the paging check."""
 
 
-class AlertsSettings(BaseSettings):
+class AlertsSettings(PagingSettings):
     """`FINSENT_ALERTS_*`; nested fields use `__`, rules are JSON:
     `FINSENT_ALERTS_RULES='[{"name": "x", "window_s": 3600, "kinds": ["ticker"]}]'`.
     """
@@ -32,8 +33,6 @@ class AlertsSettings(BaseSettings):
     rules: tuple[Rule, ...] = DEFAULT_RULES
     namespaces: tuple[str, ...] = (LIVE_NAMESPACE,)
     """Namespaces `alerts run` evaluates (replays are usually driven in-process)."""
-    page_namespaces: tuple[str, ...] = (LIVE_NAMESPACE,)
-    """Only these namespaces may page on-call; every other one is logged with notify=False."""
     poll_interval_s: Annotated[float, Field(gt=0)] = 10.0
     max_event_lag_s: Annotated[int, Field(ge=0)] = 3600
     """Windows ending longer ago than this (wall clock) are logged but never paged."""

@@ -330,6 +330,7 @@ def run_pipeline(
             pacer=pacer,
             ingest=IngestSettings(),
             topic=topic,
+            paging=alerts_settings.page_namespaces,
         )
         if not exit_when_done:
             typer.echo(f"replay of {ns} published; still serving, Ctrl-C to stop", err=True)

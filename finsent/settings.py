@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from finsent.clock import Clock
 from finsent.errors import ConfigurationError
+from finsent.schemas import LIVE_NAMESPACE
 from finsent.store.models import StoreOptions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -164,6 +165,21 @@ class GrafanaSettings(BaseSettings):
     """Prometheus address as Grafana reaches it, for the data source."""
     folder_uid: str = "finsent"
     folder_title: str = "finsent"
+
+
+class PagingSettings(BaseSettings):
+    """Which namespaces page on-call: `FINSENT_ALERTS_PAGE_NAMESPACES` (JSON list).
+
+    Shared because two sides must agree on it: the alerts service pages only for these,
+    and every replay (`finsent replay`, `finsent run`) refuses to write into one.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="FINSENT_ALERTS_", env_ignore_empty=True, frozen=True, extra="ignore"
+    )
+
+    page_namespaces: tuple[str, ...] = (LIVE_NAMESPACE,)
+    """Only these namespaces may page on-call; every other one is logged with notify=False."""
 
 
 class FinsentSettings(BaseSettings):

@@ -18,7 +18,7 @@ from finsent.errors import ConfigurationError, DlqLimitExceeded, TransientError
 from finsent.logs import configure_logging
 from finsent.observability import instrument_process
 from finsent.schemas import LIVE_NAMESPACE
-from finsent.settings import FinsentSettings
+from finsent.settings import FinsentSettings, PagingSettings
 from ingest.evaluate import dumps, load_sample, score_tagger
 from ingest.metrics import IngestMetrics
 from ingest.models import IngestReport
@@ -266,7 +266,14 @@ def replay_file(
     settings, ingest = _settings()
     try:
         report = replay_files(
-            paths, settings, namespace, parse_speed(speed), progress, topic, ingest=ingest
+            paths,
+            settings,
+            namespace,
+            parse_speed(speed),
+            progress,
+            topic,
+            ingest=ingest,
+            paging=PagingSettings().page_namespaces,
         )
     except (ConfigurationError, FileNotFoundError, TransientError, DlqLimitExceeded) as exc:
         raise _fail(exc) from None
@@ -300,6 +307,7 @@ def replay_kafka_cmd(
             speed=parse_speed(speed),
             progress=progress,
             ingest=ingest,
+            paging=PagingSettings().page_namespaces,
         )
     except (ConfigurationError, TransientError, DlqLimitExceeded) as exc:
         raise _fail(exc) from None

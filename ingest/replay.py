@@ -123,6 +123,7 @@ def replay_files(
     ingest: IngestSettings | None = None,
     clock: Clock = utc_now,
     pacer: Pacer | None = None,
+    paging: Collection[str] = (LIVE_NAMESPACE,),
 ) -> IngestReport:
     """Publish every document in `paths` in event-time order, into a replay namespace.
 
@@ -137,12 +138,13 @@ def replay_files(
             defaults (the environment is read only in entry points).
         clock: wall clock (bounds future timestamps; names the default namespace).
         pacer: injected pacing (tests); default from `speed`.
+        paging: namespaces that page on-call (`PagingSettings`); never written to.
 
     Returns:
         The run's report; `documents_in == duplicates + dead_lettered + produced`.
     """
     ingest = ingest or IngestSettings.model_construct()
-    ns = check_namespace(namespace or default_namespace(clock()))
+    ns = check_namespace(namespace or default_namespace(clock()), paging)
     pacer = pacer or Pacer(speed)
     check_paths(paths)
     candidates = event_order(read_files(paths, ingest.max_raw_bytes))
@@ -176,6 +178,7 @@ def replay_kafka(
     ingest: IngestSettings | None = None,
     clock: Clock = utc_now,
     pacer: Pacer | None = None,
+    paging: Collection[str] = (LIVE_NAMESPACE,),
 ) -> IngestReport:
     """Re-read `[start, end)` (Kafka record time) of the documents topic and republish it.
 
@@ -190,12 +193,12 @@ def replay_kafka(
         source_namespace: which documents to take (default `live`).
         source_topic: topic to read (default the documents topic).
         topic: topic to write (default the documents topic).
-        speed, progress, ingest, clock, pacer: as in `replay_files`.
+        speed, progress, ingest, clock, pacer, paging: as in `replay_files`.
     """
     if end <= start:
         raise ConfigurationError("--to must be after --from")
     ingest = ingest or IngestSettings.model_construct()
-    ns = check_namespace(namespace or default_namespace(clock()))
+    ns = check_namespace(namespace or default_namespace(clock()), paging)
     read_topic = source_topic or DOCUMENTS.name
     reader = _RangeReader(settings, read_topic, start, end, source_namespace, ns)
     info = ReplayInfo(

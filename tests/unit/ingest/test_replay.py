@@ -64,3 +64,21 @@ def test_every_paging_namespace_is_refused() -> None:
     with pytest.raises(ConfigurationError):
         check_namespace("live", paging=())  # live always pages
     assert check_namespace("replay-1", paging=("live", "desk-eu")) == "replay-1"
+
+
+@pytest.mark.parametrize(
+    "command", [["file", "unused.jsonl"], ["kafka", "--from", "2026-01-01", "--to", "2026-01-02"]]
+)
+def test_replay_commands_refuse_a_configured_paging_namespace(
+    command: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `desk2` pages on-call because the alerts service is told so; the replay commands
+    # read the same setting, so a replay can never write into it (and nothing is read).
+    from typer.testing import CliRunner
+
+    from ingest.cli import replay_app
+
+    monkeypatch.setenv("FINSENT_ALERTS_PAGE_NAMESPACES", '["live", "desk2"]')
+    result = CliRunner().invoke(replay_app, [*command, "--namespace", "desk2"])
+    assert result.exit_code != 0
+    assert "its alerts page on-call" in result.output
