@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from finsent import redis_keys
 from finsent.labels import topic_slug
-from finsent.redis_keys import RESOLUTION_MS, RESOLUTIONS, Resolution
+from finsent.redis_keys import RESOLUTION_MS, Resolution
 from finsent.schemas import Evidence, ScoredDocument
 from finsent.store.models import HOUR_MS, StoreOptions, floor_ms, to_ms
 
@@ -75,13 +75,11 @@ class KeyTable:
         return index
 
 
-@dataclass(slots=True)
-class _Sums:
-    count: int = 0
-    negative: int = 0
-    neutral: int = 0
-    positive: int = 0
-    score_sum: float = 0.0
+# A bucket's sums as a list (the hot loop indexes it): count, negative, neutral, positive,
+# score_sum.
+_COUNT, _SCORE_SUM = 0, 4
+_LABEL_SLOT: Final = {"negative": 1, "neutral": 2, "positive": 3}
+Sums = list[float]
 
 
 @dataclass(slots=True)
@@ -105,7 +103,7 @@ class WriteCall:
     keys: KeyTable = field(default_factory=KeyTable)
     fences: list[dict[str, str]] = field(default_factory=list)
     hours: dict[int, _Hour] = field(default_factory=dict)
-    sums: dict[tuple[str, str, str, Resolution, int], _Sums] = field(default_factory=dict)
+    sums: dict[tuple[str, str, str, Resolution, int], Sums] = field(default_factory=dict)
     evidence: dict[tuple[str, str, int], list[tuple[float, int, str, int]]] = field(
         default_factory=dict
     )
@@ -127,20 +125,23 @@ class WriteCall:
             hour.docs += 1
             hour.first_ms = min(hour.first_ms, event_ms)
             hour.last_ms = max(hour.last_ms, event_ms)
-        starts = [floor_ms(event_ms, RESOLUTION_MS[res]) for res in RESOLUTIONS]
-        label, score, model = doc.sentiment, doc.score, doc.model_version
+        minute = floor_ms(event_ms, RESOLUTION_MS["1m"])
+        slot, score, model = _LABEL_SLOT[doc.sentiment], doc.score, doc.model_version
+        sums, evidence = self.sums, self.evidence
+        candidate = (score, event_ms, doc.document_id, index)
         for kind, value in series_of(doc):
-            for res, start in zip(RESOLUTIONS, starts, strict=True):
-                key = (kind, value, model, res, start)
-                sums = self.sums.get(key)
-                if sums is None:
-                    sums = self.sums[key] = _Sums()
-                sums.count += 1
-                setattr(sums, label, getattr(sums, label) + 1)
-                sums.score_sum += score
-            self.evidence.setdefault((kind, value, hour_ms), []).append(
-                (score, event_ms, doc.document_id, index)
-            )
+            for key in ((kind, value, model, "1m", minute), (kind, value, model, "1h", hour_ms)):
+                bucket = sums.get(key)
+                if bucket is None:
+                    bucket = sums[key] = [0, 0, 0, 0, 0.0]
+                bucket[_COUNT] += 1
+                bucket[slot] += 1
+                bucket[_SCORE_SUM] += score
+            found = evidence.get((kind, value, hour_ms))
+            if found is None:
+                evidence[(kind, value, hour_ms)] = [candidate]
+            else:
+                found.append(candidate)
 
     def script_args(
         self, bucket_keys: BucketKeys, series_labels: SeriesLabels
@@ -159,7 +160,7 @@ class WriteCall:
         series: list[dict[str, Any]] = []
         buckets: list[dict[str, Any]] = []
         for (kind, value, model, res, start), sums in self.sums.items():
-            if not math.isfinite(sums.score_sum):
+            if not math.isfinite(sums[_SCORE_SUM]):
                 raise ValueError(f"non-finite score in series {kind}:{value}")
             s = series_index.get((kind, value, model))
             if s is None:
@@ -172,11 +173,11 @@ class WriteCall:
                     "res": res,
                     "start": str(start),
                     "hour": str(floor_ms(start, HOUR_MS)),
-                    "count": sums.count,
-                    "negative": sums.negative,
-                    "neutral": sums.neutral,
-                    "positive": sums.positive,
-                    "score_sum": repr(sums.score_sum),
+                    "count": int(sums[_COUNT]),
+                    "negative": int(sums[_LABEL_SLOT["negative"]]),
+                    "neutral": int(sums[_LABEL_SLOT["neutral"]]),
+                    "positive": int(sums[_LABEL_SLOT["positive"]]),
+                    "score_sum": repr(float(sums[_SCORE_SUM])),
                 }
             )
         call = {

@@ -145,9 +145,10 @@ def test_a_batch_is_summed_per_series_bucket_and_model() -> None:
     assert len(call.docs) == 299
     assert len(call.sums) == 4 * 2 * 2
     all_minute = [v for k, v in call.sums.items() if k[0] == "all" and k[3] == "1m"]
-    assert sum(s.count for s in all_minute) == 299
-    assert sum(s.negative for s in all_minute) == 99
-    assert sum(s.score_sum for s in all_minute) == pytest.approx(sum(d.score for d in docs[1:]))
+    # Sums: count, negative, neutral, positive, score_sum.
+    assert sum(s[0] for s in all_minute) == 299
+    assert sum(s[1] for s in all_minute) == 99
+    assert sum(s[4] for s in all_minute) == pytest.approx(sum(d.score for d in docs[1:]))
     keys, argv = call.script_args(
         lambda ns, res, kind, value, start, model: [f"{ns}:{res}:{kind}:{value}:{start}:{model}"],
         lambda ns, kind, value, model: [],
