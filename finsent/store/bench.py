@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import redis
 
@@ -82,6 +83,18 @@ def batched(
     return [(docs[i : i + size], offsets[i : i + size]) for i in range(0, len(docs), size)]
 
 
+def write_all(
+    store: SeriesStore,
+    batches: list[tuple[Sequence[ScoredDocument], Sequence[SourceOffset]]],
+    per_document: bool = False,
+) -> None:
+    for docs, offsets in batches:
+        if per_document:
+            store.write_per_document(docs, offsets)
+        else:
+            store.write_batch_detailed(docs, offsets)
+
+
 def bench_backend(store: SeriesStore, args: argparse.Namespace) -> None:
     client = store.client
     results: dict[str, Figure] = {}
@@ -93,18 +106,12 @@ def bench_backend(store: SeriesStore, args: argparse.Namespace) -> None:
         try:
             if path == "batch":
                 for label in ("first delivery", "redelivery"):
-                    fig = measure(
-                        client,
-                        len(docs),
-                        lambda b=batches: [store.write_batch_detailed(d, o) for d, o in b],
-                    )
+                    fig = measure(client, len(docs), partial(write_all, store, batches))
                     results[f"batch {label}"] = fig
                 assert store.document_count(ns) == len(docs), "batch path miscounted"
             else:
                 results["per-document first delivery"] = measure(
-                    client,
-                    len(docs),
-                    lambda b=batches: [store.write_per_document(d, o) for d, o in b],
+                    client, len(docs), partial(write_all, store, batches, per_document=True)
                 )
                 assert store.document_count(ns) == len(docs), "per-document path miscounted"
         finally:

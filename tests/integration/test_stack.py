@@ -56,7 +56,7 @@ def test_the_password_is_in_a_private_config_file_not_on_the_command_line(
     secret = redis_with_password.password.get_secret_value().encode()
     pid = int(redis_with_password.client().info("server")["process_id"])
     assert secret not in Path(f"/proc/{pid}/cmdline").read_bytes()
-    config = Path(redis_with_password.client().config_get("dir")["dir"]) / "redis.conf"
+    config = Path(str(redis_with_password.client().config_get("dir")["dir"])) / "redis.conf"
     assert config.stat().st_mode & 0o777 == 0o600
     assert secret in config.read_bytes()
 

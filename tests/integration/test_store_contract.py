@@ -314,7 +314,7 @@ def test_a_replay_keeps_every_document_of_a_long_history_in_any_partition_order(
     start = datetime(2014, 1, 1, tzinfo=UTC)
     docs = [
         make_doc(f"y{i}", start + timedelta(hours=rng.randrange(2 * 365 * 24)), namespace,
-                 sentiment=rng.choice(["negative", "neutral", "positive"]))  # type: ignore[arg-type]
+                 sentiment=rng.choice(["negative", "neutral", "positive"]))
         for i in range(400)
     ]  # fmt: skip
     offsets = offsets_for(docs)
