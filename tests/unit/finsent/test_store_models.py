@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import fakeredis
 import pytest
+import redis
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -120,6 +122,33 @@ def test_every_service_reads_store_options_from_one_place(monkeypatch: pytest.Mo
     assert options.minute_retention_s == 14 * 86_400
     assert options.evidence_per_hour == 5
     assert options.hour_retention_s == StoreOptions().hour_retention_s
+
+
+def test_the_backend_is_chosen_once_for_every_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A service-level default of "auto" used to override FINSENT_STORE__BACKEND=timeseries,
+    # turning a missing module back into a silent fallback to core.
+    from alerts.settings import AlertsSettings
+    from finsent.errors import ConfigurationError
+    from finsent.settings import FinsentSettings
+    from inference.settings import InferenceSettings
+
+    monkeypatch.setenv("FINSENT_STORE__BACKEND", "timeseries")
+    assert InferenceSettings().store_backend is None and AlertsSettings().store_backend is None
+    plain = fakeredis.FakeRedis()
+    plain.execute_command = _no_ts_commands(plain.execute_command)  # type: ignore[method-assign]
+    with pytest.raises(ConfigurationError, match="no RedisTimeSeries"):
+        open_store_on(plain, FinsentSettings().store, InferenceSettings().store_backend)
+
+
+def _no_ts_commands(run: Any) -> Any:
+    """fakeredis emulates TS.*; this makes it answer like a Redis without the module."""
+
+    def execute(*args: Any, **kwargs: Any) -> Any:
+        if str(args[0]).upper().startswith("TS.") or str(args[0]).upper() == "MODULE LIST":
+            raise redis.ResponseError(f"unknown command '{args[0]}'")
+        return run(*args, **kwargs)
+
+    return execute
 
 
 def test_label_values_are_escaped_only_where_redistimeseries_refuses_them() -> None:
