@@ -81,6 +81,12 @@ def fences(namespace: str) -> str:
     return f"{_ns(namespace)}:fence"
 
 
+def write_reply(namespace: str, token: str) -> str:
+    """String (2 minutes): the reply of one batch write call, so a call the client resends
+    after a timeout (redis-py retries) gets its first reply instead of a fence conflict."""
+    return f"{_ns(namespace)}:write:{token}"
+
+
 def bucket(namespace: str, resolution: Resolution, kind: str, value: str, start_ms: int) -> str:
     """Core backend hash of one series bucket: fields `count`, ..., `score_sum`, `m:<model>`."""
     return f"{_ns(namespace)}:b:{resolution}:{kind}:{value}:{start_ms}"

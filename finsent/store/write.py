@@ -12,6 +12,7 @@ from __future__ import annotations
 import heapq
 import json
 import math
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -155,6 +156,7 @@ class WriteCall:
             "registry": keys(redis_keys.series_registry(ns)),
             "evidence_index": keys(redis_keys.evidence_index(ns)),
             "models": keys(redis_keys.models(ns)),
+            "reply": keys(redis_keys.write_reply(ns, uuid.uuid4().hex)),
         }
         series_index: dict[tuple[str, str, str], int] = {}
         series: list[dict[str, Any]] = []

@@ -35,7 +35,8 @@ from finsent.store import (
     open_store,
     open_store_on,
 )
-from finsent.store.write import FUTURE_REASON, RETENTION_REASON
+from finsent.store.base import lua_source
+from finsent.store.write import FUTURE_REASON, RETENTION_REASON, build_calls
 
 T0 = datetime(2015, 10, 14, 12, 0, tzinfo=UTC)
 INGESTED = datetime(2026, 11, 28, tzinfo=UTC)
@@ -235,6 +236,23 @@ def test_a_restarted_writer_resumes_from_the_stored_fence(store: SeriesStore, ns
     for i in range(0, 80, 7):  # the whole range again, in small batches
         restarted.write_batch(docs[i : i + 7], offsets[i : i + 7])
     assert store.document_count(ns) == 80
+    assert_all_series_match(store, docs, ns)
+
+
+def test_a_call_resent_after_a_timeout_gets_its_first_reply(store: SeriesStore, ns: str) -> None:
+    # redis-py resends a command whose reply timed out; the resent call must not read as
+    # a fence conflict (which would report the batch's documents as duplicates, and its
+    # refusals would never be dead-lettered) nor count twice.
+    docs = random_docs(ns, 30, seed=6)
+    call = build_calls(docs, OPTIONS, lambda i: False)[ns]
+    call.fences = [{"field": f"{STREAM}:0", "expected": "", "offset": "29"}]
+    keys, argv = call.script_args(store._bucket_keys, store._series_labels)
+    script = store.client.register_script(
+        lua_source(f"{store.backend}.lua") + lua_source("write_batch.lua")
+    )
+    first, again = script(keys=keys, args=argv), script(keys=keys, args=argv)
+    assert first == again == [1]
+    assert store.document_count(ns) == 30
     assert_all_series_match(store, docs, ns)
 
 

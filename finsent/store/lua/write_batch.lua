@@ -15,6 +15,9 @@
 -- the writer before the call is built.
 local call = cjson.decode(ARGV[1])
 local K = call.keys
+-- The same call again (the client resent it after a timeout): its first reply.
+local previous = redis.call('GET', KEYS[K.reply])
+if previous then return cjson.decode(previous) end
 local fences = KEYS[K.fence]
 for _, f in ipairs(call.fences) do
   local cur = redis.call('HGET', fences, f.field) or ''
@@ -63,8 +66,14 @@ for _, b in ipairs(call.buckets) do
     write_bucket(call, call.series[b.s], b)
   end
 end
-if #call.registry > 0 then redis.call('SADD', KEYS[K.registry], unpack(call.registry)) end
-if #call.models > 0 then redis.call('SADD', KEYS[K.models], unpack(call.models)) end
+-- In slices: Lua's unpack fails beyond a few thousand values.
+local function sadd_all(key, members)
+  for i = 1, #members, 1000 do
+    redis.call('SADD', key, unpack(members, i, math.min(i + 999, #members)))
+  end
+end
+sadd_all(KEYS[K.registry], call.registry)
+sadd_all(KEYS[K.models], call.models)
 for _, e in ipairs(call.evidence) do
   local fresh = (not call.trimmed) or tonumber(e.hour) > wm - call.evidence_retention_ms - HOUR
   if fresh and not refused_hours[e.hour] then
@@ -79,4 +88,5 @@ for _, f in ipairs(call.fences) do
 end
 local out = {1}
 for _, h in ipairs(refused_list) do table.insert(out, h) end
+redis.call('SET', KEYS[K.reply], cjson.encode(out), 'EX', 120)
 return out
