@@ -77,7 +77,8 @@ class AlertsSettings(PagingSettings):
     after a crash another process takes over within this time."""
 
     metrics_port: int | None = 9102
-    store_backend: Literal["auto", "core", "timeseries"] = "auto"
+    store_backend: Literal["auto", "core", "timeseries"] | None = None
+    """Unset: `FINSENT_STORE__BACKEND`, shared by every service (default `auto`)."""
 
     @model_validator(mode="after")
     def _every_rule_can_page(self) -> AlertsSettings:

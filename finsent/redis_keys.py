@@ -1,7 +1,7 @@
 """Every Redis key finsent uses, built only here (STYLE.md section 3).
 
 All keys of one namespace share the hash tag `{<namespace>}`, so in Redis Cluster a
-namespace lives in one slot: the per-document Lua scripts may touch all its series
+namespace lives in one slot: the batch write script may touch all its series
 atomically, and `drop_namespace` scans one node. The trade-off: one namespace cannot be
 spread over several shards; `live` is bounded by one shard's memory and CPU (ample for
 minute-resolution series; see docs/store.md). Keys that span namespaces (the namespace
@@ -61,7 +61,8 @@ def namespace_pattern(namespace: str) -> str:
 
 
 def meta(namespace: str) -> str:
-    """Hash: `watermark_ms` (max event time written), `docs` (documents counted)."""
+    """Hash: `watermark_ms` (max event time written), `first_ms`, `docs` (documents counted),
+    `refused:<reason>` (documents refused, by reason)."""
     return f"{_ns(namespace)}:meta"
 
 
@@ -75,14 +76,15 @@ def models(namespace: str) -> str:
     return f"{_ns(namespace)}:models"
 
 
-def seen(namespace: str, hour_ms: int) -> str:
-    """Set of document ids already counted whose event time falls in this hour."""
-    return f"{_ns(namespace)}:seen:{hour_ms}"
+def fences(namespace: str) -> str:
+    """Hash: `<stream>:<partition>` -> the last source offset written into the namespace."""
+    return f"{_ns(namespace)}:fence"
 
 
-def seen_index(namespace: str) -> str:
-    """Sorted set of `seen` hour starts (score = hour start ms), for trimming."""
-    return f"{_ns(namespace)}:seen_idx"
+def write_reply(namespace: str, token: str) -> str:
+    """String (2 minutes): the reply of one batch write call, so a call the client resends
+    after a timeout (redis-py retries) gets its first reply instead of a fence conflict."""
+    return f"{_ns(namespace)}:write:{token}"
 
 
 def bucket(namespace: str, resolution: Resolution, kind: str, value: str, start_ms: int) -> str:

@@ -137,6 +137,9 @@ class StackSettings(BaseModel):
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     redis_port: int = 6379
+    redis_modules: Path = REPO_ROOT / ".stack" / "modules"
+    """Where `make setup` puts `redistimeseries.so` (and the OpenSSL 1.1 it needs, in
+    `lib/`); `stack up` loads it when present. Point elsewhere to run core Redis only."""
     start_timeout_s: float = 90.0
 
 

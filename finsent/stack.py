@@ -45,6 +45,8 @@ class ServiceStatus:
     pid: int | None
     address: str
     log_file: Path
+    detail: str = ""
+    """Redis: which modules it runs (`timeseries 11202`), or that it runs core Redis only."""
 
 
 class Stack:
@@ -88,10 +90,22 @@ class Stack:
         for name, home, marker in self._services():
             pid = _live_pid(home / f"{name}.pid", marker)
             port = stack.kafka_port if name == "kafka" else stack.redis_port
+            detail = self._redis_detail() if name == "redis" and pid is not None else ""
             out.append(
-                ServiceStatus(name, pid is not None, pid, f"127.0.0.1:{port}", home / f"{name}.log")
+                ServiceStatus(
+                    name, pid is not None, pid, f"127.0.0.1:{port}", home / f"{name}.log", detail
+                )
             )
         return out
+
+    def _redis_detail(self) -> str:
+        try:
+            modules = self.redis_modules()
+        except redis.RedisError as exc:
+            return f"not answering ({type(exc).__name__})"
+        if any(m.startswith("timeseries ") for m in modules):
+            return "with RedisTimeSeries (" + ", ".join(modules) + ")"
+        return "core Redis, no RedisTimeSeries (run `make setup`, then restart the stack)"
 
     # -- Redis ------------------------------------------------------------------------
 
@@ -105,28 +119,52 @@ class Stack:
                 "redis-server not found: run `make setup` (apt-get install redis-server)"
             )
         self._redis_home.mkdir(parents=True, exist_ok=True)
-        port = self._settings.stack.redis_port
-        args = [
-            binary,
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--dir",
-            str(self._redis_home),
-            "--appendonly",
-            "yes",
-            "--save",
-            "",
-            "--daemonize",
-            "no",
-            "--protected-mode",
-            "yes",
+        module = timeseries_module(self._settings.stack.redis_modules)
+        config = self._write_redis_config(module)
+        env = None
+        if module is not None:
+            # The module links OpenSSL 1.1 (not in Debian 12): ours, for this process only.
+            env = {**os.environ, "LD_LIBRARY_PATH": str(module.parent / "lib")}
+        args = [binary, str(config)]
+        self._procs["redis"] = _spawn(args, self._redis_home / "redis.log", pid_file, env)
+
+    def _write_redis_config(self, module: Path | None) -> Path:
+        """`redis.conf` in the stack home, mode 0600: the password never reaches a command
+        line (where `ps` shows it to every user of the machine)."""
+        lines = [
+            "bind 127.0.0.1",
+            f"port {self._settings.stack.redis_port}",
+            f"dir {_redis_quote(str(self._redis_home))}",
+            "appendonly yes",
+            'save ""',
+            "daemonize no",
+            "protected-mode yes",
         ]
+        if module is not None:
+            lines.append(f"loadmodule {_redis_quote(str(module))}")
         password = self._settings.redis.password
         if password is not None:
-            args += ["--requirepass", password.get_secret_value()]
-        self._procs["redis"] = _spawn(args, self._redis_home / "redis.log", pid_file)
+            lines.append(f"requirepass {_redis_quote(password.get_secret_value())}")
+        config = self._redis_home / "redis.conf"
+        config.unlink(missing_ok=True)
+        fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write("\n".join(lines) + "\n")
+        return config
+
+    def redis_modules(self) -> list[str]:
+        """`name version` of each module the running Redis has loaded ([] when none).
+
+        Raises:
+            redis.RedisError: Redis does not answer.
+        """
+        client = self._settings.redis.client(
+            port=self._settings.stack.redis_port, socket_timeout=2.0
+        )
+        try:
+            return [f"{as_text(m[b'name'])} {as_text(m[b'ver'])}" for m in client.module_list()]
+        finally:
+            client.close()
 
     def _wait_redis(self, deadline: float) -> None:
         client = self._settings.redis.client(port=self._settings.stack.redis_port)
@@ -322,11 +360,29 @@ class Stack:
         ]
 
 
+def timeseries_module(folder: Path) -> Path | None:
+    """`redistimeseries.so` in `folder` (put there by `make setup`), or None."""
+    module = folder / "redistimeseries.so"
+    return module if module.is_file() else None
+
+
+def _redis_quote(value: str) -> str:
+    """A redis.conf argument, double-quoted with the escapes redis.conf understands."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def as_text(value: bytes | str | int) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _first_existing(*paths: str) -> str | None:
     return next((p for p in paths if Path(p).exists()), None)
 
 
-def _spawn(args: list[str], log_file: Path, pid_file: Path) -> subprocess.Popen[bytes]:
+def _spawn(
+    args: list[str], log_file: Path, pid_file: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as out:
         # A new session so Ctrl-C in the caller's terminal does not reach the servers.
@@ -337,6 +393,7 @@ def _spawn(args: list[str], log_file: Path, pid_file: Path) -> subprocess.Popen[
             stdin=subprocess.DEVNULL,
             start_new_session=True,
             close_fds=True,
+            env=env,
         )
     pid_file.write_text(str(proc.pid))
     return proc

@@ -16,7 +16,7 @@ from kafka.errors import KafkaError
 
 from finsent.errors import TransientError
 from finsent.schemas import LIVE_NAMESPACE, Document, ScoredDocument
-from finsent.store.models import WriteResult
+from finsent.store.models import SourceOffset, WriteResult
 from finsent.stream.base import Envelope, Refused
 from finsent.topics import DOCUMENTS, SCORED
 from inference.metrics import InferenceMetrics
@@ -54,7 +54,9 @@ class Scorer(Protocol):
 class SeriesWriter(Protocol):
     """What the pipeline needs of the time-series store."""
 
-    def write_batch_detailed(self, docs: Sequence[ScoredDocument]) -> WriteResult: ...
+    def write_batch_detailed(
+        self, docs: Sequence[ScoredDocument], offsets: Sequence[SourceOffset] | None = None
+    ) -> WriteResult: ...
 
 
 def model_text(doc: Document) -> str:
@@ -110,6 +112,7 @@ class ScoringPipeline:
         metrics: InferenceMetrics,
         *,
         scored_topic: str = SCORED.name,
+        source_topic: str = DOCUMENTS.name,
         produce_timeout_s: float = 30.0,
         latency_namespaces: frozenset[str] = frozenset({LIVE_NAMESPACE}),
     ) -> None:
@@ -118,6 +121,7 @@ class ScoringPipeline:
         self._producer = producer
         self._metrics = metrics
         self._scored_topic = scored_topic
+        self._source_topic = source_topic
         self._produce_timeout_s = produce_timeout_s
         self._latency_namespaces = latency_namespaces
 
@@ -144,7 +148,9 @@ class ScoringPipeline:
         now = datetime.now(UTC)  # scored_at is metadata; series use published_at
         version = self._scorer.model_version
         scored = [to_scored(e.value, r, version, now) for e, r in zip(batch, results, strict=True)]
-        outcome = write_isolating(self._store, scored)
+        # The offsets fence the store's write: a redelivered batch is counted once.
+        offsets = [SourceOffset(self._source_topic, e.partition, e.offset) for e in batch]
+        outcome = write_isolating(self._store, scored, offsets)
         # The store refuses documents outside its retention window (too late, or dated
         # in the future), and Redis may refuse one document's script: they go to the
         # dead-letter topic, not silently uncounted.

@@ -108,6 +108,7 @@ def run_consumer(
         producer,
         metrics,
         scored_topic=settings.scored_topic,
+        source_topic=settings.topic,
         latency_namespaces=frozenset(settings.latency_namespaces),
     )
     runner = StreamRunner(

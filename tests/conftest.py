@@ -84,3 +84,19 @@ def topic_factory(settings: FinsentSettings) -> Iterator[Callable[..., str]]:
 @pytest.fixture
 def consumer_group() -> str:
     return "test-" + uuid.uuid4().hex[:10]
+
+
+STORE_BACKENDS = ("core", "timeseries")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many store tests passed on each backend (parametrised `[core]` / `[timeseries]`),
+    so a run that silently lost one backend shows it."""
+    passed = terminalreporter.stats.get("passed", [])
+    counts = {
+        backend: sum(1 for r in passed if f"[{backend}" in r.nodeid) for backend in STORE_BACKENDS
+    }
+    if any(counts.values()):
+        terminalreporter.write_line(
+            "store backends: " + ", ".join(f"{n} tests passed on {b}" for b, n in counts.items())
+        )

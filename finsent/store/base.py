@@ -2,16 +2,20 @@
 
 A scored document adds to the series of each of its tickers, its topic, its source and
 `all`, in its namespace, at 1-minute and 1-hour resolution, in the bucket of its event time
-(`published_at`). One Lua script per document, pipelined per batch, does, atomically:
+(`published_at`). A batch is summed per series, resolution, bucket and model first
+(`finsent/store/write.py`), then written by one Lua script call per namespace
+(`lua/write_batch.lua`), which, atomically:
 
-1. reject it if its minute is older than the namespace watermark minus minute retention
-   (its dedupe record may already be trimmed, so counting it could count it twice);
-2. `SADD` its id to the dedupe set of its event-time hour; already there -> duplicate, stop;
-3. advance the namespace watermark (max event time) and the document count;
-4. add to every series (backend-specific), register the series, keep it as evidence.
+1. checks the fence of every `(stream, partition)` the batch came from: the writer read
+   the last offset written and left out the documents at or below it; if another writer
+   moved the fence since, nothing is written and the writer re-reads and retries;
+2. advances the namespace watermark (newest event time) and the document count;
+3. adds to every series (backend-specific), registers them, keeps the most negative
+   documents of each series and hour as evidence, and moves the fences.
 
-Because step 2 runs in the same script as step 4, a redelivered or replayed document
-changes nothing, whatever order documents arrive in and however many writers race.
+Because the fence moves in the same script as the counts, a redelivered batch (any
+boundaries, any number of writers) changes nothing. Redis work grows with series ×
+buckets per batch, not with documents.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ import abc
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
+from functools import cache
+from importlib import resources
 from typing import Any, Final
 
 import redis
@@ -29,86 +35,35 @@ from redis.commands.core import Script
 
 from finsent import redis_keys
 from finsent.errors import TransientError
-from finsent.labels import topic_slug
 from finsent.redis_keys import RESOLUTION_MS, Resolution
 from finsent.schemas import Evidence, ScoredDocument, SeriesKind, SeriesRef
 from finsent.store.models import (
     HOUR_MS,
-    MINUTE_MS,
     Mover,
     SeriesPoint,
     SeriesTotals,
+    SourceOffset,
     StoreOptions,
     WriteResult,
     floor_ms,
     from_ms,
     to_ms,
 )
+from finsent.store.write import FUTURE_REASON, RETENTION_REASON, build_calls, empty_call
 
 log = logging.getLogger(__name__)
 
 SERIES_KINDS: Final[tuple[SeriesKind, ...]] = ("ticker", "topic", "source", "all")
 ALL_SERIES: Final = SeriesRef(kind="all", value="all")
-EVIDENCE_SNIPPET_CHARS: Final = 300
-
-# Shared part of the write script. KEYS: 1 meta, 2 seen set, 3 seen index, 4 series registry,
-# 5 evidence index, then STRIDE keys per series, the first being its evidence key.
-# ARGV: 1 doc id, 2 event ms, 3 minute ms, 4 hour ms, 5 label, 6 score, 7 model,
-# 8 minute retention ms, 9 evidence JSON, 10 evidence cap, 11 series count,
-# 12 hour retention ms, 13 namespace, 14 max lateness ms, 15 evidence retention ms,
-# then 3 per series: registry member, kind, value.
-# `write_series(k, a, minutes)` adds to the hour buckets, and to the minute buckets when
-# `minutes` (the minute is still kept): a late document never recreates trimmed minutes.
-_WRITE_PREAMBLE = """
-local raw = redis.call('HGET', KEYS[1], 'watermark_ms')
-local wm = nil
-if raw then wm = tonumber(raw) end
-local minute = tonumber(ARGV[3])
-if wm and minute < wm - tonumber(ARGV[14]) then return -1 end
-if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
-redis.call('ZADD', KEYS[3], ARGV[4], KEYS[2])
-if (not wm) or tonumber(ARGV[2]) > wm then
-  redis.call('HSET', KEYS[1], 'watermark_ms', ARGV[2])
-end
-local first = redis.call('HGET', KEYS[1], 'first_ms')
-if (not first) or tonumber(ARGV[2]) < tonumber(first) then
-  redis.call('HSET', KEYS[1], 'first_ms', ARGV[2])
-end
-redis.call('HINCRBY', KEYS[1], 'docs', 1)
-local minutes = (not wm) or minute >= wm - tonumber(ARGV[8])
-local evidence = (not wm) or minute >= wm - tonumber(ARGV[15])
-local n = tonumber(ARGV[11])
-for i = 0, n - 1 do
-  local k = 6 + STRIDE * i
-  local a = 15 + 3 * i
-  redis.call('SADD', KEYS[4], ARGV[a + 1])
-  if evidence then
-    redis.call('ZADD', KEYS[k], ARGV[6], ARGV[9])
-    local kept = redis.call('ZCARD', KEYS[k])
-    if kept == 1 then
-      redis.call('ZADD', KEYS[5], ARGV[4], KEYS[k])
-    elseif kept > tonumber(ARGV[10]) then
-      redis.call('ZREMRANGEBYRANK', KEYS[k], tonumber(ARGV[10]), -1)
-    end
-  end
-  write_series(k, a, minutes)
-end
-return 1
-"""
+FENCE_ATTEMPTS: Final = 8
+"""Rounds of read-fence-then-write before a batch gives up as transient (only writers
+racing on the same partition, e.g. around a rebalance, move a fence under another)."""
 
 
-def build_write_script(stride: int, write_series_lua: str) -> str:
-    """The full write script: a backend's `write_series(k, a, minutes)`, then the preamble."""
-    return write_series_lua + _WRITE_PREAMBLE.replace("STRIDE", str(stride))
-
-
-def series_of(doc: ScoredDocument) -> list[SeriesRef]:
-    """Every series a document counts in: each ticker, its topic, its source, and `all`."""
-    refs = [SeriesRef(kind="ticker", value=t) for t in dict.fromkeys(doc.tickers)]
-    refs.append(SeriesRef(kind="topic", value=topic_slug(doc.topic)))
-    refs.append(SeriesRef(kind="source", value=doc.source))
-    refs.append(ALL_SERIES)
-    return refs
+@cache
+def lua_source(name: str) -> str:
+    """A script shipped in `finsent/store/lua/`."""
+    return resources.files("finsent.store").joinpath("lua", name).read_text()
 
 
 def as_str(value: bytes | str) -> str:
@@ -121,6 +76,7 @@ def as_int(value: Any) -> int:
 
 
 def registry_member(ref: SeriesRef) -> str:
+    """How the series registry (and alert state) names a series: `<kind>:<value>`."""
     return f"{ref.kind}:{ref.value}"
 
 
@@ -128,19 +84,6 @@ def parse_registry_member(member: bytes | str) -> SeriesRef:
     text = member.decode() if isinstance(member, bytes) else member
     kind, _, value = text.partition(":")
     return SeriesRef.model_validate({"kind": kind, "value": value})
-
-
-def evidence_of(doc: ScoredDocument) -> Evidence:
-    """What an alert cites about a document: no full text, only title/snippet."""
-    parts = [p for p in (doc.title, doc.snippet) if p]
-    snippet = " — ".join(parts)[:EVIDENCE_SNIPPET_CHARS]
-    return Evidence(
-        document_id=doc.document_id,
-        published_at=doc.published_at,
-        snippet=snippet,
-        url=doc.url,
-        score=doc.score,
-    )
 
 
 @contextlib.contextmanager
@@ -161,14 +104,14 @@ class SeriesStore(abc.ABC):
     """
 
     backend: str = "abstract"
-    _stride: int = 1
-    _write_series_lua: str = ""
+    _lua: str = ""
+    """The backend's `write_bucket` (a file under `lua/`), prepended to the shared script."""
 
     def __init__(self, client: redis.Redis, options: StoreOptions) -> None:
         self._r = client
         self.options = options
         self._write: Script = client.register_script(
-            build_write_script(self._stride, self._write_series_lua)
+            lua_source(self._lua) + lua_source("write_batch.lua")
         )
         self._trimmed_at: dict[str, tuple[int, float]] = {}
 
@@ -180,8 +123,14 @@ class SeriesStore(abc.ABC):
     # -- backend hooks -------------------------------------------------------------------
 
     @abc.abstractmethod
-    def _series_keys(self, namespace: str, ref: SeriesRef, doc: ScoredDocument) -> list[str]:
-        """The `_stride - 1` backend keys of one series for this document."""
+    def _bucket_keys(
+        self, namespace: str, res: Resolution, kind: str, value: str, start_ms: int, model: str
+    ) -> list[str]:
+        """The keys `write_bucket` of this backend's Lua takes for one bucket."""
+
+    def _series_labels(self, namespace: str, kind: str, value: str, model: str) -> list[str]:
+        """Label name/value pairs for keys the backend creates (RedisTimeSeries)."""
+        return []
 
     @abc.abstractmethod
     def _fetch(
@@ -194,104 +143,212 @@ class SeriesStore(abc.ABC):
     ) -> dict[int, SeriesTotals]:
         """Non-empty buckets whose start lies in `[start_ms, end_ms)`, by start."""
 
-    def _before_writes(self, pipe: redis.client.Pipeline, docs: Sequence[ScoredDocument]) -> None:
-        """Queue idempotent bookkeeping before the batch's scripts (same round trip)."""
-        return None
-
     def _trim_series(self, namespace: str, watermark_ms: int) -> int:
         """Backend-specific retention; returns keys removed."""
         return 0
 
     # -- writes ----------------------------------------------------------------------------
 
-    def write_batch(self, docs: Sequence[ScoredDocument]) -> int:
-        """Count a batch of documents; returns how many were new.
+    def write_batch(
+        self, docs: Sequence[ScoredDocument], offsets: Sequence[SourceOffset] | None = None
+    ) -> int:
+        """Count a batch of documents; returns how many were new. See `write_batch_detailed`."""
+        return self.write_batch_detailed(docs, offsets).new
 
-        Idempotent per (namespace, document id); atomic per document; one round trip per
-        batch. Documents the store refuses (see `write_batch_detailed`) are not counted.
+    def write_batch_detailed(
+        self, docs: Sequence[ScoredDocument], offsets: Sequence[SourceOffset] | None = None
+    ) -> WriteResult:
+        """Count a batch of documents, summed per series and bucket; say what happened to each.
+
+        Args:
+            docs: scored documents, any namespaces, any event times.
+            offsets: where each document was read from (`offsets[i]` for `docs[i]`). With
+                them the write is idempotent per batch: documents at or below the stored
+                fence of their `(stream, partition)` in their namespace are skipped
+                (`duplicate`), the rest are counted and the fence moves up, atomically. A
+                partition's batches must be written in offset order, as a consumer does.
+                Without offsets the documents are counted as given (tools and tests that
+                write once).
+
+        Returns:
+            `new`, `duplicate`, and `rejected` (document id, reason) for the caller to
+            dead-letter: published more than `max_future_s` after ingestion, or, in a
+            namespace with retention (`live`), in an hour older than hour retention behind
+            the watermark. Refusals are also tallied per namespace (`refusals`).
 
         Raises:
-            TransientError: Redis is unreachable; nothing is known to be written, retry the
-                whole batch (already counted documents are skipped on retry).
+            TransientError: Redis is unreachable, or other writers kept moving the fence;
+                retry the whole batch (what was written is skipped by the fence).
         """
-        return self.write_batch_detailed(docs).new
-
-    def write_batch_detailed(self, docs: Sequence[ScoredDocument]) -> WriteResult:
-        """Like `write_batch`, but says what happened to each document.
-
-        `rejected` lists documents that must be dead-lettered by the caller: published more
-        than `max_future_s` after ingestion, or older than minute retention behind the
-        namespace watermark on arrival.
-        """
-        opts = self.options
-        rejected: list[tuple[str, str]] = []
-        calls: list[ScoredDocument] = []
-        for doc in docs:
-            if doc.published_at - doc.ingested_at > timedelta(seconds=opts.max_future_s):
-                rejected.append((doc.document_id, "published_at is in the future"))
-            else:
-                calls.append(doc)
-        if not calls:
-            return WriteResult(rejected=tuple(rejected))
+        if offsets is not None and len(offsets) != len(docs):
+            raise ValueError(f"{len(offsets)} offsets for {len(docs)} documents")
+        future = timedelta(seconds=self.options.max_future_s)
+        is_future = [d.published_at - d.ingested_at > future for d in docs]
+        rejected = [
+            (d.document_id, FUTURE_REASON) for d, f in zip(docs, is_future, strict=True) if f
+        ]
+        pending = list(dict.fromkeys(d.namespace for d in docs))
+        new = duplicate = 0
         with transient_errors():
-            pipe = self._r.pipeline(transaction=False)
-            for ns in dict.fromkeys(d.namespace for d in calls):
-                pipe.sadd(redis_keys.NAMESPACES, ns)
-            self._before_writes(pipe, calls)
-            for doc in calls:
-                keys, args = self._script_call(doc)
-                self._write(keys=keys, args=args, client=pipe)
-            results = pipe.execute()[-len(calls) :]
-        new = dup = 0
-        for doc, res in zip(calls, results, strict=True):
-            if res == 1:
-                new += 1
-            elif res == 0:
-                dup += 1
-            else:
-                rejected.append((doc.document_id, "older than max_lateness behind the watermark"))
-        for ns in dict.fromkeys(d.namespace for d in calls):
+            for _ in range(FENCE_ATTEMPTS):
+                if not pending:
+                    break
+                fences = self._read_fences(pending, docs, offsets)
+                done, result = self._write_namespaces(pending, docs, offsets, is_future, fences)
+                new += result.new
+                duplicate += result.duplicate
+                rejected += result.rejected
+                pending = [ns for ns in pending if ns not in done]
+        if pending:
+            raise TransientError(f"fence moved under every attempt in {', '.join(pending)}")
+        for ns in dict.fromkeys(d.namespace for d in docs):
             self._maybe_trim(ns)
-        return WriteResult(new=new, duplicate=dup, rejected=tuple(rejected))
+        return WriteResult(new=new, duplicate=duplicate, rejected=tuple(rejected))
 
-    def _script_call(self, doc: ScoredDocument) -> tuple[list[str], list[Any]]:
-        ns = doc.namespace
-        event_ms = to_ms(doc.published_at)
-        hour_ms = floor_ms(event_ms, HOUR_MS)
-        refs = series_of(doc)
-        keys = [
-            redis_keys.meta(ns),
-            redis_keys.seen(ns, hour_ms),
-            redis_keys.seen_index(ns),
-            redis_keys.series_registry(ns),
-            redis_keys.evidence_index(ns),
-        ]
-        args: list[Any] = [
-            doc.document_id,
-            event_ms,
-            floor_ms(event_ms, MINUTE_MS),
-            hour_ms,
-            doc.sentiment,
-            repr(doc.score),
-            doc.model_version,
-            self.options.minute_retention_ms,
-            evidence_of(doc).model_dump_json(),
-            self.options.evidence_per_hour,
-            len(refs),
-            self.options.hour_retention_ms,
-            ns,
-            self.options.max_lateness_ms,
-            self.options.evidence_retention_ms,
-        ]
-        for ref in refs:
-            keys.append(redis_keys.evidence(ns, ref.kind, ref.value, hour_ms))
-            keys.extend(self._series_keys(ns, ref, doc))
-            args.extend([registry_member(ref), ref.kind, ref.value])
-        return keys, args
+    def _read_fences(
+        self,
+        namespaces: list[str],
+        docs: Sequence[ScoredDocument],
+        offsets: Sequence[SourceOffset] | None,
+    ) -> dict[tuple[str, str], int]:
+        """The stored fence of every `(namespace, fence field)` the batch touches (-1: none)."""
+        if offsets is None:
+            return {}
+        wanted = list(
+            dict.fromkeys(
+                (d.namespace, o.fence_field)
+                for d, o in zip(docs, offsets, strict=True)
+                if d.namespace in namespaces
+            )
+        )
+        pipe = self._r.pipeline(transaction=False)
+        for ns, fence in wanted:
+            pipe.hget(redis_keys.fences(ns), fence)
+        return {
+            where: -1 if raw is None else int(raw)
+            for where, raw in zip(wanted, pipe.execute(), strict=True)
+        }
+
+    def _write_namespaces(
+        self,
+        namespaces: list[str],
+        docs: Sequence[ScoredDocument],
+        offsets: Sequence[SourceOffset] | None,
+        is_future: list[bool],
+        fences: dict[tuple[str, str], int],
+    ) -> tuple[set[str], WriteResult]:
+        """One script call per namespace in one round trip; returns the namespaces done."""
+        wanted = set(namespaces)
+
+        def fenced(i: int) -> bool:
+            return (
+                offsets is not None
+                and offsets[i].offset <= fences[(docs[i].namespace, offsets[i].fence_field)]
+            )
+
+        calls = build_calls(
+            docs,
+            self.options,
+            lambda i: docs[i].namespace not in wanted or fenced(i) or is_future[i],
+        )
+        duplicate: dict[str, int] = {}
+        for i, doc in enumerate(docs):
+            if doc.namespace not in wanted:
+                continue
+            if fenced(i):
+                duplicate[doc.namespace] = duplicate.get(doc.namespace, 0) + 1
+                continue
+            call = calls.get(doc.namespace)
+            if call is None:
+                call = calls[doc.namespace] = empty_call(doc.namespace, self.options)
+            if is_future[i]:
+                call.refused_before[FUTURE_REASON] = call.refused_before.get(FUTURE_REASON, 0) + 1
+        if offsets is not None:
+            for ns, call in calls.items():
+                call.fences = self._fence_moves(ns, docs, offsets, fenced, fences)
+        calls = {ns: c for ns, c in calls.items() if c.hours or c.refused_before}
+        pipe = self._r.pipeline(transaction=False)
+        for ns in calls:
+            pipe.sadd(redis_keys.NAMESPACES, ns)
+        for call in calls.values():
+            keys, args = call.script_args(self._bucket_keys, self._series_labels)
+            self._write(keys=keys, args=args, client=pipe)
+        replies = pipe.execute()[len(calls) :]
+        done = wanted - set(calls)
+        new = dup = 0
+        refused: list[tuple[str, str]] = []
+        for (ns, call), reply in zip(calls.items(), replies, strict=True):
+            if int(reply[0]) == 0:
+                log.info("fence moved by another writer; retrying", extra={"namespace": ns})
+                continue
+            done.add(ns)
+            refused_hours = {int(h) for h in reply[1:]}
+            gone = [d for d, h in zip(call.docs, call.doc_hours, strict=True) if h in refused_hours]
+            refused += [(d.document_id, RETENTION_REASON) for d in gone]
+            new += len(call.docs) - len(gone)
+        for ns in done:
+            dup += duplicate.get(ns, 0)
+        return done, WriteResult(new=new, duplicate=dup, rejected=tuple(refused))
+
+    @staticmethod
+    def _fence_moves(
+        namespace: str,
+        docs: Sequence[ScoredDocument],
+        offsets: Sequence[SourceOffset],
+        fenced: Callable[[int], bool],
+        fences: dict[tuple[str, str], int],
+    ) -> list[dict[str, str]]:
+        """Per fence field: the value read (the script checks it is unchanged) and the
+        batch's last offset (the script stores it)."""
+        last: dict[str, int] = {}
+        for i, (doc, where) in enumerate(zip(docs, offsets, strict=True)):
+            if doc.namespace == namespace and not fenced(i):
+                last[where.fence_field] = max(last.get(where.fence_field, -1), where.offset)
+        out = []
+        for fence, offset in last.items():
+            read = fences[(namespace, fence)]
+            out.append(
+                {"field": fence, "expected": "" if read < 0 else str(read), "offset": str(offset)}
+            )
+        return out
+
+    def write_per_document(
+        self, docs: Sequence[ScoredDocument], offsets: Sequence[SourceOffset]
+    ) -> int:
+        """The per-document path: the same script once per document, pipelined per batch.
+
+        Kept as the baseline `python -m finsent.store.bench` measures the batch path
+        against; nothing else calls it. Returns the documents written.
+        """
+        fences = self._read_fences(list({d.namespace for d in docs}), docs, offsets)
+        pipe = self._r.pipeline(transaction=False)
+        sent = 0
+        with transient_errors():
+            for doc, where in zip(docs, offsets, strict=True):
+                read = fences.get((doc.namespace, where.fence_field), -1)
+                if where.offset <= read:
+                    continue
+                call = empty_call(doc.namespace, self.options)
+                call.add(doc)
+                call.fences = [
+                    {
+                        "field": where.fence_field,
+                        "expected": "" if read < 0 else str(read),
+                        "offset": str(where.offset),
+                    }
+                ]
+                fences[(doc.namespace, where.fence_field)] = where.offset
+                keys, args = call.script_args(self._bucket_keys, self._series_labels)
+                self._write(keys=keys, args=args, client=pipe)
+                sent += 1
+            replies = pipe.execute()
+        return sum(int(r[0]) for r in replies)
 
     # -- retention -------------------------------------------------------------------------
 
     def _maybe_trim(self, namespace: str) -> None:
+        if not self.options.trims(namespace):
+            return
         wm = self.watermark_ms(namespace)
         if wm is None:
             return
@@ -307,26 +364,24 @@ class SeriesStore(abc.ABC):
     def trim(self, namespace: str) -> int:
         """Drop data older than retention behind the namespace watermark; returns keys removed.
 
-        Safe while writers run: writers reject anything older than the watermark minus
-        minute retention, and the watermark never moves back, so nothing can be written
-        to what this removes.
+        A no-op for namespaces that keep their history (`StoreOptions.keep_replays`). Safe
+        while writers run: the write script never writes below the horizons this removes,
+        and the watermark never moves back.
         """
+        if not self.options.trims(namespace):
+            return 0
         with transient_errors():
             wm = self.watermark_ms(namespace)
             if wm is None:
                 return 0
-            horizon = wm - self.options.max_lateness_ms
             removed = 0
-            # An hour's dedupe set goes once no minute of that hour is acceptable any more.
-            horizons = {
-                redis_keys.seen_index(namespace): horizon,
-                redis_keys.evidence_index(namespace): wm - self.options.evidence_retention_ms,
-            }
-            for index, until in horizons.items():
-                old = self._r.zrangebyscore(index, "-inf", until - HOUR_MS)
-                if old:
-                    removed += int(self._r.unlink(*old))
-                    self._r.zrem(index, *old)
+            index = redis_keys.evidence_index(namespace)
+            old = self._r.zrangebyscore(
+                index, "-inf", wm - self.options.evidence_retention_ms - HOUR_MS
+            )
+            if old:
+                removed += int(self._r.unlink(*old))
+                self._r.zrem(index, *old)
             removed += self._trim_series(namespace, wm)
             self._trimmed_at[namespace] = (wm, time.monotonic())
             return removed
@@ -348,6 +403,17 @@ class SeriesStore(abc.ABC):
         with transient_errors():
             raw = self._r.hget(redis_keys.meta(namespace), "first_ms")
         return from_ms(int(raw)) if raw is not None else None
+
+    def refusals(self, namespace: str) -> dict[str, int]:
+        """Documents of the namespace the store refused, by reason (each counted once)."""
+        with transient_errors():
+            raw = self._r.hgetall(redis_keys.meta(namespace))
+        out = {}
+        for name, value in raw.items():
+            text = as_str(name)
+            if text.startswith("refused:"):
+                out[text.removeprefix("refused:")] = int(value)
+        return dict(sorted(out.items()))
 
     def document_count(self, namespace: str) -> int:
         """Documents counted in the namespace (each once)."""

@@ -2,36 +2,17 @@
 
 Each series bucket is a hash (`count`, `negative`, `neutral`, `positive`, `score_sum`,
 and `m:<model version>` counts) with a sorted-set index of bucket starts per series and
-resolution. Minute and hour buckets are both written by the per-document script, so the
-hourly series needs no compaction job and is exact for out-of-order events.
+resolution. Minute and hour buckets are both written by the batch script (`lua/core.lua`),
+so the hourly series needs no compaction job and is exact for out-of-order events.
 """
 
 from __future__ import annotations
 
-from typing import Final
-
 from finsent import redis_keys
-from finsent.redis_keys import RESOLUTION_MS, RESOLUTIONS, Resolution
-from finsent.schemas import ScoredDocument, SeriesRef
+from finsent.redis_keys import RESOLUTIONS, Resolution
+from finsent.schemas import SeriesRef
 from finsent.store.base import SeriesStore, as_int, transient_errors
-from finsent.store.models import HOUR_MS, SeriesTotals, floor_ms, to_ms
-
-# Per series keys after its evidence key: minute bucket, minute index, hour bucket, hour index.
-_WRITE_SERIES: Final = """
-local function bump(bucket, index, start)
-  -- Index a bucket once, when its first document creates it.
-  if redis.call('HINCRBY', bucket, 'count', 1) == 1 then
-    redis.call('ZADD', index, start, start)
-  end
-  redis.call('HINCRBY', bucket, ARGV[5], 1)
-  redis.call('HINCRBYFLOAT', bucket, 'score_sum', ARGV[6])
-  redis.call('HINCRBY', bucket, 'm:' .. ARGV[7], 1)
-end
-local function write_series(k, a, minutes)
-  if minutes then bump(KEYS[k + 1], KEYS[k + 2], ARGV[3]) end
-  bump(KEYS[k + 3], KEYS[k + 4], ARGV[4])
-end
-"""
+from finsent.store.models import SeriesTotals
 
 
 def _totals(raw: dict[bytes, bytes]) -> SeriesTotals:
@@ -48,17 +29,15 @@ class CoreStore(SeriesStore):
     """Series as hashes per bucket; see the module docstring."""
 
     backend = "core"
-    _stride = 5
-    _write_series_lua = _WRITE_SERIES
+    _lua = "core.lua"
 
-    def _series_keys(self, namespace: str, ref: SeriesRef, doc: ScoredDocument) -> list[str]:
-        event_ms = to_ms(doc.published_at)
-        keys = []
-        for res in RESOLUTIONS:
-            start = floor_ms(event_ms, RESOLUTION_MS[res])
-            keys.append(redis_keys.bucket(namespace, res, ref.kind, ref.value, start))
-            keys.append(redis_keys.bucket_index(namespace, res, ref.kind, ref.value))
-        return keys
+    def _bucket_keys(
+        self, namespace: str, res: Resolution, kind: str, value: str, start_ms: int, model: str
+    ) -> list[str]:
+        return [
+            redis_keys.bucket(namespace, res, kind, value, start_ms),
+            redis_keys.bucket_index(namespace, res, kind, value),
+        ]
 
     def _fetch(
         self,
@@ -84,7 +63,7 @@ class CoreStore(SeriesStore):
     def _trim_series(self, namespace: str, watermark_ms: int) -> int:
         horizons: dict[Resolution, int] = {
             "1m": watermark_ms - self.options.minute_retention_ms,
-            "1h": watermark_ms - self.options.hour_retention_ms - HOUR_MS,
+            "1h": watermark_ms - self.options.hour_retention_ms,
         }
         removed = 0
         for ref in self.list_series(namespace):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from finsent.schemas import SeriesRef
+from finsent.schemas import LIVE_NAMESPACE, SeriesRef
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MINUTE_MS = 60_000
@@ -37,11 +38,6 @@ class StoreOptions(BaseModel):
 
     minute_retention_s: Annotated[int, Field(ge=3600)] = 7 * 86_400
     """Minute buckets are kept this long behind the watermark."""
-    max_lateness_s: Annotated[int, Field(ge=3600)] = 62 * 86_400
-    """Per-document dedupe is kept this long behind the watermark, so a document up to this
-    late is still counted exactly once (in the hourly series, and in the minute series if
-    its minute is still kept); an older one is refused. Generous because a replay consumed
-    from several partitions can run one partition weeks ahead of another."""
     hour_retention_s: Annotated[int, Field(ge=86_400)] = 365 * 86_400
     evidence_retention_s: Annotated[int, Field(ge=3600)] = 31 * 86_400
     """Evidence documents are kept this long behind the watermark (a replayed month stays
@@ -57,15 +53,24 @@ class StoreOptions(BaseModel):
     """...and at most this often by the wall clock, so a fast replay is not trimmed per batch.
     (Scheduling only: what is kept is still decided by event time.)"""
 
+    keep_replays: bool = True
+    """Replay namespaces (every namespace but `live`) keep their whole history until
+    `finsent replay drop`: a replay is bounded by its input, and trimming it behind its own
+    newest event would refuse or cut a history longer than retention, whatever order its
+    partitions arrive in. Retention then applies to `live` only. False: to every namespace."""
+    backend: Literal["auto", "core", "timeseries"] = "auto"
+    """`auto` uses RedisTimeSeries when the server has it; `timeseries` makes a server
+    without it a start-up error (no silent fallback); `core` never uses it."""
+
     @model_validator(mode="after")
     def _ordered(self) -> StoreOptions:
-        if not self.minute_retention_s <= self.max_lateness_s <= self.hour_retention_s:
-            raise ValueError("need minute_retention_s <= max_lateness_s <= hour_retention_s")
+        if not self.minute_retention_s <= self.hour_retention_s:
+            raise ValueError("need minute_retention_s <= hour_retention_s")
         return self
 
-    @property
-    def max_lateness_ms(self) -> int:
-        return self.max_lateness_s * 1000
+    def trims(self, namespace: str) -> bool:
+        """Whether retention applies to `namespace` (see `keep_replays`)."""
+        return namespace == LIVE_NAMESPACE or not self.keep_replays
 
     @property
     def evidence_retention_ms(self) -> int:
@@ -133,6 +138,24 @@ class Mover(BaseModel):
         return self.after.negative_share - self.before.negative_share
 
 
+@dataclass(frozen=True, slots=True)
+class SourceOffset:
+    """Where a document was read from: the writes of one `(stream, partition)` into a
+    namespace are fenced by its offset, so a redelivered batch is counted once.
+
+    A plain dataclass, not a pydantic model: one is built per document on the hot path
+    from values the Kafka client already typed.
+    """
+
+    stream: str
+    partition: int
+    offset: int
+
+    @property
+    def fence_field(self) -> str:
+        return f"{self.stream}:{self.partition}"
+
+
 class WriteResult(BaseModel):
     """What one `write_batch_detailed` call did, per document."""
 
@@ -140,5 +163,6 @@ class WriteResult(BaseModel):
 
     new: int = 0
     duplicate: int = 0
+    """At or below the stored fence of their partition: written by an earlier delivery."""
     rejected: tuple[tuple[str, str], ...] = ()
     """(document id, reason) of documents not written: the caller dead-letters them."""

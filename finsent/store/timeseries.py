@@ -1,62 +1,54 @@
-"""RedisTimeSeries backend (Redis 8, or Redis Stack).
+"""RedisTimeSeries backend (Redis 8, Redis Stack, or the module `make setup` fetches).
 
 One TS key per (namespace, series, field, resolution, model version), labelled so that
 `TS.MRANGE - + FILTER app=finsent namespace=live ticker=AAPL field=count resolution=1m`
-works in Grafana. The per-document script adds to a bucket by reading it and writing the
-sum back with `ON_DUPLICATE LAST`: the dedupe check in the same script makes this exact,
-whereas `ON_DUPLICATE SUM` alone would double-count every redelivery.
+works in Grafana. The batch script (`lua/timeseries.lua`) adds a batch's sum to each
+bucket with `TS.ADD ... ON_DUPLICATE SUM`: exact because the fence admits each batch once.
 
 Hourly series are written by the same script rather than by `TS.CREATERULE` compaction:
 a compaction rule only sees samples newer than the series' last bucket, so an event that
 arrives out of order would be missing from (or, when recomputed, race with) the hourly
 series; writing both is exact and keeps the two retentions independent. RedisTimeSeries'
 own `RETENTION` is relative to the newest sample of each series, i.e. event time, which is
-what we want (a replay of 2015 is not expired on arrival).
+what we want (a replay of 2015 is not expired on arrival); namespaces that keep their
+history (`StoreOptions.keep_replays`) create their keys without retention.
+
+Label values: RedisTimeSeries refuses `,` `(` `)` and the empty string in a label value
+(`ERR TSDB: Couldn't parse LABELS`), which would stop the script half-way through a batch.
+`label_value` percent-encodes those (and `%`), so any source or ticker is safe; the key
+name keeps the raw value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Final
 
 import redis
 
 from finsent import redis_keys
 from finsent.labels import SENTIMENT_LABELS
-from finsent.redis_keys import RESOLUTION_MS, RESOLUTIONS, SERIES_FIELDS, Resolution
-from finsent.schemas import ScoredDocument, SeriesRef
+from finsent.redis_keys import RESOLUTION_MS, SERIES_FIELDS, Resolution
+from finsent.schemas import SeriesRef
 from finsent.store.base import SeriesStore, as_str
 from finsent.store.models import SeriesTotals, floor_ms, to_ms
 
-# Per series keys after its evidence key: minute count, label, score_sum; hour the same.
-_WRITE_SERIES: Final = """
-local function bump(key, ts, delta, field, res, retention, kind, value)
-  if redis.call('EXISTS', key) == 0 then
-    local labels = {'app', 'finsent', 'namespace', ARGV[13], 'kind', kind, 'value', value,
-      'field', field, 'resolution', res, 'model', ARGV[7]}
-    if kind ~= 'all' then
-      table.insert(labels, kind)
-      table.insert(labels, value)
-    end
-    redis.call('TS.CREATE', key, 'RETENTION', retention, 'DUPLICATE_POLICY', 'LAST',
-      'LABELS', unpack(labels))
-  end
-  local cur = redis.call('TS.RANGE', key, ts, ts)
-  local v = tonumber(delta)
-  if #cur > 0 then v = v + tonumber(cur[1][2]) end
-  redis.call('TS.ADD', key, ts, string.format('%.17g', v), 'ON_DUPLICATE', 'LAST')
-end
-local function write_series(k, a, minutes)
-  local kind, value = ARGV[a + 2], ARGV[a + 3]
-  local res = {{'1h', ARGV[4], ARGV[12], 4}}
-  if minutes then table.insert(res, {'1m', ARGV[3], ARGV[8], 1}) end
-  for _, r in ipairs(res) do
-    bump(KEYS[k + r[4]], r[2], 1, 'count', r[1], r[3], kind, value)
-    bump(KEYS[k + r[4] + 1], r[2], 1, ARGV[5], r[1], r[3], kind, value)
-    bump(KEYS[k + r[4] + 2], r[2], ARGV[6], 'score_sum', r[1], r[3], kind, value)
-  end
-end
-"""
+_UNSAFE_IN_LABELS: Final = frozenset(",()%")
+
+
+def label_value(value: str) -> str:
+    """A RedisTimeSeries label value for any text: `,` `(` `)` `%` and control characters
+    percent-encoded (UTF-8), the empty string as `%00`. Reversible, and the identity on
+    every ordinary ticker, topic slug, source and model version."""
+    if not value:
+        return "%00"
+    if not any(c in _UNSAFE_IN_LABELS or c < " " or c == "\x7f" for c in value):
+        return value
+    return "".join(
+        "".join(f"%{b:02X}" for b in c.encode())
+        if c in _UNSAFE_IN_LABELS or c < " " or c == "\x7f"
+        else c
+        for c in value
+    )
 
 
 def has_timeseries(client: redis.Redis) -> bool:
@@ -84,19 +76,23 @@ class TimeSeriesStore(SeriesStore):
     """Series as RedisTimeSeries keys with labels; see the module docstring."""
 
     backend = "timeseries"
-    _stride = 7
-    _write_series_lua = _WRITE_SERIES
+    _lua = "timeseries.lua"
 
-    def _series_keys(self, namespace: str, ref: SeriesRef, doc: ScoredDocument) -> list[str]:
+    def _bucket_keys(
+        self, namespace: str, res: Resolution, kind: str, value: str, start_ms: int, model: str
+    ) -> list[str]:
+        # The order of `FIELDS` in lua/timeseries.lua.
         return [
-            redis_keys.ts_series(namespace, res, ref.kind, ref.value, field, doc.model_version)
-            for res in RESOLUTIONS
-            for field in ("count", doc.sentiment, "score_sum")
+            redis_keys.ts_series(namespace, res, kind, value, field, model)
+            for field in SERIES_FIELDS
         ]
 
-    def _before_writes(self, pipe: redis.client.Pipeline, docs: Sequence[ScoredDocument]) -> None:
-        for ns, model in dict.fromkeys((d.namespace, d.model_version) for d in docs):
-            pipe.sadd(redis_keys.models(ns), model)
+    def _series_labels(self, namespace: str, kind: str, value: str, model: str) -> list[str]:
+        labels = ["app", "finsent", "namespace", namespace, "kind", kind, "value", value]
+        labels += ["model", model]
+        if kind != "all":
+            labels += [kind, value]
+        return [labels[i] if i % 2 == 0 else label_value(labels[i]) for i in range(len(labels))]
 
     def _fetch(
         self,
@@ -111,8 +107,14 @@ class TimeSeriesStore(SeriesStore):
         wm = self.watermark_ms(namespace)
         if wm is None:
             return {}
-        retention = {"1m": self.options.minute_retention_ms, "1h": self.options.hour_retention_ms}
-        start_ms = max(start_ms, floor_ms(wm - retention[resolution], RESOLUTION_MS[resolution]))
+        if self.options.trims(namespace):
+            retention = {
+                "1m": self.options.minute_retention_ms,
+                "1h": self.options.hour_retention_ms,
+            }
+            start_ms = max(
+                start_ms, floor_ms(wm - retention[resolution], RESOLUTION_MS[resolution])
+            )
         models = sorted(as_str(m) for m in self._r.smembers(redis_keys.models(namespace)))
         wanted = [(model, field) for model in models for field in SERIES_FIELDS]
         if not wanted:

@@ -85,6 +85,8 @@ def alerts_cli(args: list[str], ns: str, url: str) -> subprocess.CompletedProces
         "FINSENT_ALERTS_WEBHOOK_URL": url,
         "FINSENT_ALERTS_WEBHOOK_ALLOW_UNSIGNED": "true",
         "FINSENT_ALERTS_PUBLISH_KAFKA": "false",
+        # The test writes with the core backend; the stack's Redis also has RedisTimeSeries.
+        "FINSENT_STORE__BACKEND": "core",
         "FINSENT_ALERTS_METRICS_PORT": "0",
         # The data is from March 2026; let the wall clock treat it as recent.
         "FINSENT_ALERTS_MAX_EVENT_LAG_S": str(10 * 365 * 86_400),

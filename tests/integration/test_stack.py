@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from unittest.mock import ANY
 
 import pytest
 from pydantic import SecretStr
@@ -26,8 +28,56 @@ def test_up_is_idempotent_and_status_reports_both(settings: FinsentSettings) -> 
     after = {s.name: s.pid for s in Stack(settings).status()}
     assert before == after, "a second `up` must not start new servers"
     status = runner.invoke(app, ["stack", "status"])
+    assert status.exit_code == 0
     assert "kafka  running" in status.output and "redis  running" in status.output
     assert f"127.0.0.1:{settings.stack.kafka_port}" in status.output
+    assert "with RedisTimeSeries (timeseries " in status.output
+    as_json = json.loads(runner.invoke(app, ["stack", "status", "--json"]).output)
+    assert as_json["redis"]["running"] and as_json["redis"]["timeseries"] is True
+    assert as_json["kafka"]["pid"] == after["kafka"]
+
+
+def test_status_exits_non_zero_when_the_stack_is_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FINSENT_STACK__HOME", str(tmp_path))  # nothing was started there
+    result = CliRunner().invoke(app, ["stack", "status", "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.output)["redis"] == {
+        "running": False, "pid": None, "address": ANY, "log_file": ANY, "detail": "",
+        "timeseries": False,
+    }  # fmt: skip
+
+
+def test_the_password_is_in_a_private_config_file_not_on_the_command_line(
+    redis_with_password: RedisSettings, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    assert redis_with_password.password is not None
+    secret = redis_with_password.password.get_secret_value().encode()
+    pid = int(redis_with_password.client().info("server")["process_id"])
+    assert secret not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    config = Path(str(redis_with_password.client().config_get("dir")["dir"])) / "redis.conf"
+    assert config.stat().st_mode & 0o777 == 0o600
+    assert secret in config.read_bytes()
+
+
+def test_without_the_module_redis_runs_core_only_and_says_so(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    stack = Stack(
+        FinsentSettings(
+            redis=RedisSettings(port=port),
+            stack=StackSettings(home=tmp_path, redis_port=port, redis_modules=tmp_path / "none"),
+        )
+    )
+    try:
+        stack.up(("redis",))
+        redis_status = next(s for s in stack.status() if s.name == "redis")
+        assert redis_status.running and "no RedisTimeSeries" in redis_status.detail
+        assert stack.redis_modules() == []
+    finally:
+        stack.down(("redis",))
 
 
 @pytest.fixture(scope="module")

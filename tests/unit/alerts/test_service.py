@@ -16,7 +16,7 @@ from alerts.service import AlertEngine
 from alerts.settings import AlertsSettings
 from finsent.labels import SentimentLabel
 from finsent.schemas import Alert, ScoredDocument
-from finsent.store import CoreStore, SeriesStore, StoreOptions, TimeSeriesStore
+from finsent.store import CoreStore, SeriesStore, StoreOptions
 from finsent.store.testing import scored_doc
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
@@ -245,7 +245,9 @@ def test_cold_start_first_burst_pages_calm_week_does_not(store: SeriesStore) -> 
 
 
 def test_replay_namespace_is_logged_not_paged() -> None:
-    store = TimeSeriesStore(fakeredis.FakeRedis(), StoreOptions())
+    # Core: fakeredis has no `TS.ADD ... ON_DUPLICATE` (the TS backend runs on the real
+    # module in tests/integration/test_store_contract.py).
+    store = CoreStore(fakeredis.FakeRedis(), StoreOptions())
     pager = Recorder()
     store.write_batch(background("replay", 40) + burst("replay", T0 + timedelta(hours=30)))
     replay = make_engine(store, Clock(T0 + timedelta(days=2)), [pager], page=("live",))

@@ -11,7 +11,7 @@ import redis
 from finsent.errors import TransientError
 from finsent.labels import TOPIC_LABELS
 from finsent.schemas import ScoredDocument
-from finsent.store.models import WriteResult
+from finsent.store.models import SourceOffset, WriteResult
 from inference.store_errors import is_transient, write_isolating
 
 NOW = datetime(2026, 1, 5, 14, tzinfo=UTC)
@@ -41,7 +41,9 @@ class Store:
         self.failing = failing
         self.written: list[str] = []
 
-    def write_batch_detailed(self, docs: Sequence[ScoredDocument]) -> WriteResult:
+    def write_batch_detailed(
+        self, docs: Sequence[ScoredDocument], offsets: Sequence[SourceOffset] | None = None
+    ) -> WriteResult:
         if any(d.document_id in self.failing for d in docs):
             raise self.error
         self.written += [d.document_id for d in docs]
