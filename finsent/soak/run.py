@@ -65,6 +65,23 @@ DROPPED_ENV = (
     "FINSENT_CLOCK_", "FINSENT_WEB_", "FINSENT_STACK__",
 )  # fmt: skip
 """The user's own service settings (channels!) never reach the soak's services."""
+DEFAULT_RESEND_S = 60.0
+MAX_RESEND_S = 180.0
+
+
+def alerts_timing_env(speed: float) -> dict[str, str]:
+    """`alerts run`'s poll and Alertmanager re-send intervals (service seconds) at `speed`.
+
+    About two evaluations a real second, but never a poll longer than the re-send interval
+    (`alerts run` refuses it: Alertmanager would resolve open incidents between re-sends),
+    and a re-send interval within Alertmanager's convention (30 s to 3 min).
+    """
+    resend_s = min(MAX_RESEND_S, max(DEFAULT_RESEND_S, 0.5 * speed))
+    poll_s = min(resend_s, max(10.0, 0.5 * speed))
+    return {
+        "FINSENT_ALERTS_POLL_INTERVAL_S": f"{poll_s:g}",
+        "FINSENT_ALERTS_ALERTMANAGER_RESEND_S": f"{resend_s:g}",
+    }
 
 
 class SoakOptions(BaseModel):
@@ -159,7 +176,6 @@ class _Soak:
         self._progress(f"[{stamp} | {time.monotonic() - self._started_real:5.0f}s] {message}")
 
     def env(self) -> dict[str, str]:
-        poll_s = max(10.0, 0.5 * self.scenario.speed)  # about two evaluations a real second
         hook = self.receivers
         extra = {
             "FINSENT_CLOCK_SPEED": f"{self.scenario.speed:g}",
@@ -167,7 +183,7 @@ class _Soak:
             "FINSENT_INGEST_PUSH_TOKEN": self.token,
             "FINSENT_INFERENCE_STORE_BACKEND": "auto",
             "FINSENT_ALERTS_METRICS_PORT": str(self.ports["alerts"]),
-            "FINSENT_ALERTS_POLL_INTERVAL_S": f"{poll_s:g}",
+            **alerts_timing_env(self.scenario.speed),
             "FINSENT_ALERTS_WEBHOOK_URL": hook["webhook"].url + "/finsent",
             "FINSENT_ALERTS_WEBHOOK_SECRET": self.secret,
             "FINSENT_ALERTS_SLACK_WEBHOOK_URL": hook["slack"].url + "/services/T0/B0/soak",

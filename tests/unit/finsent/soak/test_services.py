@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from alerts.settings import AlertsSettings
 from finsent.settings import FinsentSettings
-from finsent.soak.run import DROPPED_ENV
+from finsent.soak.run import DROPPED_ENV, alerts_timing_env
 from finsent.soak.services import private_settings, service_env
 
 
@@ -32,3 +33,14 @@ def test_user_service_settings_are_dropped(tmp_path: Path, monkeypatch: pytest.M
     assert env["FINSENT_ALERTS_WEBHOOK_URL"] == "http://127.0.0.1:1/x"
     assert env["FINSENT_REDIS__PASSWORD"] == "kept"
     assert env["FINSENT_REDIS__PORT"] == str(settings.redis.port)
+
+
+@pytest.mark.parametrize("speed", [1.0, 60.0, 120.0, 360.0, 1000.0])
+def test_alerts_run_accepts_the_soak_timing(speed: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`alerts run` refuses a poll longer than the Alertmanager re-send: the soak's must fit."""
+    for name, value in alerts_timing_env(speed).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("FINSENT_ALERTS_ALERTMANAGER_URL", "http://127.0.0.1:9")
+    settings = AlertsSettings()
+    assert settings.poll_interval_s <= settings.alertmanager_resend_s
+    assert settings.poll_interval_s == max(10.0, min(180.0, 0.5 * speed))
