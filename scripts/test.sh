@@ -26,7 +26,7 @@ fi
 
 echo "== pytest"
 set +e
-.venv/bin/pytest "$@"
+.venv/bin/pytest --durations=25 "$@"
 rc=$?
 set -e
 # pytest exits 5 when it collected nothing: that is a failure for us, never a pass.
