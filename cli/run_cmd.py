@@ -131,6 +131,9 @@ class RunReport(BaseModel):
     duplicates: int
     dead_lettered: int
     scored: int
+    refused_by_store: dict[str, int]
+    """Of the dead-lettered, the documents the store refused, by reason (a replay keeps its
+    whole history, so this stays empty unless something is wrong: it says what and why)."""
     ingest: dict[str, Any]
     per_ticker: dict[str, SeriesTotalsOut]
     alerts: list[AlertOut]
@@ -225,6 +228,8 @@ def run(
         f"{result.duplicates} duplicates, {result.dead_lettered} dead-lettered; "
         f"{len(result.alerts)} alert state changes"
     )
+    for reason, count in result.refused_by_store.items():
+        typer.echo(f"  {count} refused by the store: {reason}", err=True)
     typer.echo(f"done; {STACK_STILL_RUNNING}", err=True)
 
 
@@ -379,6 +384,7 @@ def run_pipeline(
         duplicates=ingest_report.duplicates,
         dead_lettered=ingest_report.dead_lettered + inference_dlq,
         scored=scored,
+        refused_by_store=store.refusals(ns),
         ingest=ingest_report.model_dump(mode="json"),
         per_ticker=dict(sorted(per_ticker.items())),
         alerts=[alert_out(a) for a in changes],

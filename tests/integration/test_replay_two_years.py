@@ -131,6 +131,7 @@ def test_a_two_year_replay_scores_and_counts_every_document(
         store = open_store(settings, backend)  # type: ignore[arg-type]
         assert store.backend == backend
         assert store.refusals(namespace) == {}
+        assert report["refused_by_store"] == {}
         assert store.document_count(namespace) == count
         span = (START - timedelta(days=1), START + timedelta(days=2 * 366))
         assert store.total(ALL_SERIES, namespace, *span, resolution="1h").count == count
