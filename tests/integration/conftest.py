@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -16,7 +17,8 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from finsent.kafka_io import make_consumer, make_producer
 from finsent.schemas import Document
-from finsent.settings import FinsentSettings
+from finsent.settings import REPO_ROOT, FinsentSettings, KafkaSettings, RedisSettings, StackSettings
+from finsent.stack import Stack
 from finsent.store import SeriesStore, open_store
 from finsent.store.base import ALL_SERIES
 
@@ -145,3 +147,33 @@ def consumer_factory(
         if proc.poll() is None:
             proc.kill()
         proc.wait(timeout=30)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def private_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Stack, FinsentSettings]]:
+    """A broker and Redis of the module's own, on free ports, for tests that stop or
+    restart them: the shared stack must never see that."""
+    kafka_port, controller_port, redis_port = _free_port(), _free_port(), _free_port()
+    settings = FinsentSettings(
+        kafka=KafkaSettings(bootstrap_servers=f"127.0.0.1:{kafka_port}"),
+        redis=RedisSettings(port=redis_port),
+        stack=StackSettings(
+            home=tmp_path_factory.mktemp("stack"),
+            kafka_port=kafka_port,
+            kafka_controller_port=controller_port,
+            redis_port=redis_port,
+            kafka_libs=REPO_ROOT / ".stack" / "kafka" / "libs",
+        ),
+    )
+    stack = Stack(settings)
+    stack.up()
+    yield stack, settings
+    stack.down()

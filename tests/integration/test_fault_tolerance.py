@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 import random
 import signal
-import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -25,43 +24,11 @@ from kafka.errors import KafkaError
 from finsent.kafka_io import ensure_topics, make_producer, probe_round_trip
 from finsent.schemas import Document
 from finsent.settings import (
-    REPO_ROOT,
     FinsentSettings,
-    KafkaSettings,
-    RedisSettings,
-    StackSettings,
 )
 from finsent.stack import Stack
 from finsent.store import SeriesStore, open_store
 from tests.integration.conftest import count_all, make_documents, produce, read_topic, wait_for
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def private_stack(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Stack, FinsentSettings]]:
-    kafka_port, controller_port, redis_port = _free_port(), _free_port(), _free_port()
-    settings = FinsentSettings(
-        kafka=KafkaSettings(bootstrap_servers=f"127.0.0.1:{kafka_port}"),
-        redis=RedisSettings(port=redis_port),
-        stack=StackSettings(
-            home=tmp_path_factory.mktemp("stack"),
-            kafka_port=kafka_port,
-            kafka_controller_port=controller_port,
-            redis_port=redis_port,
-            kafka_libs=REPO_ROOT / ".stack" / "kafka" / "libs",
-        ),
-    )
-    stack = Stack(settings)
-    stack.up()
-    yield stack, settings
-    stack.down()
 
 
 def _env(settings: FinsentSettings) -> dict[str, str]:

@@ -8,19 +8,16 @@ nothing is lost either; their dedupe claims are released or confirmed as Kafka s
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 
 import httpx
-import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
-from finsent.settings import REPO_ROOT, FinsentSettings, KafkaSettings, RedisSettings, StackSettings
+from finsent.settings import FinsentSettings
 from finsent.stack import Stack
 from finsent.topics import DOCUMENTS
 from ingest.metrics import IngestMetrics
@@ -31,34 +28,6 @@ from tests.integration.conftest import read_topic
 from tests.integration.test_ingest_push import serving_app
 
 TOKEN = "durable-" + uuid.uuid4().hex
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def private_stack(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Stack, FinsentSettings]]:
-    kafka_port, controller_port, redis_port = _free_port(), _free_port(), _free_port()
-    settings = FinsentSettings(
-        kafka=KafkaSettings(bootstrap_servers=f"127.0.0.1:{kafka_port}"),
-        redis=RedisSettings(port=redis_port),
-        stack=StackSettings(
-            home=tmp_path_factory.mktemp("stack"),
-            kafka_port=kafka_port,
-            kafka_controller_port=controller_port,
-            redis_port=redis_port,
-            kafka_libs=REPO_ROOT / ".stack" / "kafka" / "libs",
-        ),
-    )
-    stack = Stack(settings)
-    stack.up()
-    yield stack, settings
-    stack.down()
 
 
 def test_a_stopped_broker_never_acknowledges_a_lost_document(
