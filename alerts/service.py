@@ -146,11 +146,13 @@ class AlertEngine:
         def evaluate(cursor: int | None, states: dict[str, DetectorState]) -> Transition | None:
             s = rule.step_ms
             # Never read before the minute buckets the rule needs still exist: after a long
-            # outage (or a replay evaluated only once it was written) they are trimmed.
+            # outage they are trimmed. Namespaces that keep their history (replays, by
+            # default) are never trimmed, so a replay evaluated only once it is written
+            # still decides every step.
             kept = watermark_ms - self._store.options.minute_retention_ms
             oldest = -(-(kept + rule.window_ms + s) // s) * s  # first step end fully kept
             done = cursor if cursor is not None else floor_ms(first_ms, s)
-            if done < oldest - s:
+            if self._store.options.trims(namespace) and done < oldest - s:
                 log.warning(
                     "minute buckets already trimmed; skipping steps",
                     extra={"rule": rule.name, "from_ms": done, "to_ms": oldest - s},

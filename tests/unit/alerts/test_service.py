@@ -244,6 +244,22 @@ def test_cold_start_first_burst_pages_calm_week_does_not(store: SeriesStore) -> 
     assert [(a.state, a.series.value) for a in fired] == [("firing", "FRESH")]
 
 
+def test_a_replay_written_whole_before_evaluation_still_decides_its_early_steps() -> None:
+    # A burst on day 1, then ten more days of chatter, all written before the first pass
+    # (`finsent run` at full speed): replays keep their minute buckets, so the burst's
+    # steps, far more than `minute_retention_s` behind the watermark, are still decided.
+    store = CoreStore(fakeredis.FakeRedis(), StoreOptions())
+    late = T0 + timedelta(days=11)
+    store.write_batch(
+        background("replay", 40)
+        + burst("replay", T0 + timedelta(hours=30))
+        + background("replay", 2, start=late)
+    )
+    assert late - T0 > timedelta(seconds=store.options.minute_retention_s)
+    fired = make_engine(store, Clock(late + timedelta(days=1)), page=()).evaluate("replay")
+    assert ("firing", "WMT") in [(a.state, a.series.value) for a in fired]
+
+
 def test_replay_namespace_is_logged_not_paged() -> None:
     # Core: fakeredis has no `TS.ADD ... ON_DUPLICATE` (the TS backend runs on the real
     # module in tests/integration/test_store_contract.py).
