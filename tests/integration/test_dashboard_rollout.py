@@ -4,25 +4,26 @@ model, with the counts of both versions added up.
 
 The plugin's backend (redis-datasource 2.2.0) sends `TS.MRANGE from to AGGREGATION <agg>
 <bucket> WITHLABELS FILTER <filter...> GROUPBY <label> REDUCE <reducer>`; `as_plugin_argv`
-builds the same argv from a committed target. fakeredis implements GROUPBY/REDUCE; the store
-contract tests run the store on a real RedisTimeSeries as well.
+builds the same argv from a committed target, run on the stack's real RedisTimeSeries
+(fakeredis's emulation lacks the store's `TS.ADD ... ON_DUPLICATE`).
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import fakeredis
 import pytest
 import redis
 
 from dashboards.generate import GRAFANA_DIR
-from finsent.store import StoreOptions, TimeSeriesStore
+from finsent.settings import FinsentSettings
+from finsent.store import TimeSeriesStore
 from finsent.store.testing import scored_doc
 
-NAMESPACE = "replay-queries"
+NAMESPACE = "rq" + uuid.uuid4().hex[:10]
 START = datetime(2015, 8, 3, 14, tzinfo=UTC)
 
 
@@ -62,9 +63,9 @@ def as_plugin_argv(
 
 
 @pytest.fixture(scope="module")
-def client() -> redis.Redis:
-    server = fakeredis.FakeRedis()
-    store = TimeSeriesStore(server, StoreOptions())
+def client(settings: FinsentSettings) -> redis.Redis:
+    server = settings.redis.client()
+    store = TimeSeriesStore(server, settings.store)
     docs = []
     # Same tickers and topic, scored by two model versions over the same hours.
     for i in range(12):
