@@ -1,6 +1,6 @@
 # finsent: `make run` runs the main job, `make test` runs every test. Both do all set-up
 # on a fresh Debian 12 machine (apt, pip into .venv, mvn for the Kafka broker).
-.PHONY: setup run test test-fast lint soak stack-up stack-down clean
+.PHONY: setup run test test-long test-fast lint soak stack-up stack-down clean
 
 DATA ?= ../shared/data
 SPEED ?= 7200
@@ -20,6 +20,10 @@ test: setup
 SOAK ?= full
 soak: setup
 	OMP_WAIT_POLICY=PASSIVE .venv/bin/finsent soak --data $(DATA) $(if $(filter short,$(SOAK)),--short,) $(if $(SOAK_SPEED),--speed $(SOAK_SPEED),)
+
+# The minutes-long fault proofs (chaos with two consumers, 20 back-to-back `finsent run`).
+test-long: setup
+	@bash scripts/test.sh -m long tests/integration
 
 test-fast: setup
 	.venv/bin/pytest -m "not integration"

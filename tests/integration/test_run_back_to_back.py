@@ -69,6 +69,8 @@ def _history(path: Path, seed: int) -> None:
             out.write(json.dumps(doc) + "\n")
 
 
+# `long` (`make test-long`): 20 process start-ups take 5-11 minutes on 2 cores.
+@pytest.mark.long
 @pytest.mark.timeout(2400)  # 20 process start-ups (torch imports) dominate
 def test_twenty_short_runs_back_to_back_all_finish(
     settings: FinsentSettings, tiny_model_dir: Path, tmp_path: Path
