@@ -21,7 +21,10 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "linger_ms": 5,
     "batch_size": 256 * 1024,
     "compression_type": None,
-    "retries": 10,
+    # No retry count: a record is retried until `delivery_timeout_ms`, so a broker restart
+    # (seconds of NotLeaderForPartition while leaders are elected) is ridden out. Ten
+    # retries at 100 ms backoff gave up within about a second of it.
+    "delivery_timeout_ms": 120_000,
     "max_in_flight_requests_per_connection": 1,  # keeps per-partition order across retries
     "request_timeout_ms": 30_000,
 }

@@ -61,12 +61,21 @@ def make_documents(count: int, namespace: str, start: datetime = EPOCH) -> list[
 
 
 def produce(settings: FinsentSettings, topic: str, values: Sequence[bytes | Document]) -> None:
+    """Send every value and wait for each acknowledgement.
+
+    `flush` alone returns even when a record failed for good (say, retries spent while a
+    restarted broker elects its leaders): a test that lost its own input would then wait
+    for a count that can never come, and blame the consumer.
+    """
     producer = make_producer(settings.kafka)
     try:
+        futures = []
         for value in values:
             raw = value.model_dump_json().encode() if isinstance(value, Document) else value
-            producer.send(topic, raw)
-        producer.flush(timeout=60)
+            futures.append(producer.send(topic, raw))
+        producer.flush(timeout=180)
+        for future in futures:
+            future.get(timeout=60)
     finally:
         producer.close(timeout=10)
 

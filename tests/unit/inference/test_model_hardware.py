@@ -83,6 +83,9 @@ def test_load_follows_the_plan_and_logs_one_line(
 ) -> None:
     """The loader asks the hardware: an AVX2-only CPU serves fp32, an AMX one bf16."""
     Classifier.random_tiny().save(tmp_path)
+    # random_tiny() logs its own "(requested)" path whenever an earlier test in this process
+    # has set the logger to INFO: only the load below is under test.
+    caplog.clear()
     monkeypatch.setattr(classifier_module, "detect_cpu", lambda: AVX2_EPYC)
     with caplog.at_level(logging.INFO, logger="inference.model.classifier"):
         clf = Classifier.load(tmp_path)
