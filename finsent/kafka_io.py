@@ -54,6 +54,25 @@ def make_consumer(settings: KafkaSettings, group_id: str | None, **overrides: An
     return KafkaConsumer(**kwargs)
 
 
+def keep_rejoining(consumer: KafkaConsumer) -> None:
+    """Ask the group coordinator to (re)join: call while a rebalance has not completed.
+
+    kafka-python 3.0.12 can strand a consumer mid-rebalance. When the group leader starts
+    a rebalance itself (its metadata changed after it assigned, which happens on nearly
+    every start) and `poll` times out while the JoinGroup/SyncGroup is in flight, the
+    assignment made meanwhile makes `need_rejoin()` false, so the finished join is never
+    taken up: no `on_partitions_assigned`, heartbeats stay off, the broker drops the member
+    after the session timeout, and the consumer polls forever with nothing assigned. Short
+    polls (a busy streaming consumer) make this likely; it stalled the 20-SIGKILL test.
+
+    Asking for a rejoin is harmless while a join is in flight (the coordinator awaits the
+    same one) and, once one has finished unseen, sends a fresh JoinGroup that completes.
+    """
+    coordinator = getattr(consumer, "_coordinator", None)
+    if coordinator is not None and consumer.config.get("group_id") is not None:
+        coordinator.request_rejoin()
+
+
 def make_admin(settings: KafkaSettings) -> KafkaAdminClient:
     return KafkaAdminClient(**settings.client_kwargs(), request_timeout_ms=15_000)
 

@@ -37,6 +37,7 @@ from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from finsent.errors import ConfigurationError, DlqLimitExceeded, InvalidMessage
+from finsent.kafka_io import keep_rejoining
 from finsent.stream.base import (
     Envelope,
     NullObserver,
@@ -89,11 +90,24 @@ class _Revocations:
         self._lock = threading.Lock()
         self._pending: set[int] = set()
         self._flag = False
+        self._awaiting_assignment = False
 
     def revoked(self, partitions: set[int]) -> None:
         with self._lock:
             self._pending |= partitions
             self._flag = True
+            self._awaiting_assignment = True
+
+    def assigned(self) -> None:
+        """A rebalance completed; still a reason to rewind (see `_Rebalance`)."""
+        with self._lock:
+            self._flag = True
+            self._awaiting_assignment = False
+
+    @property
+    def awaiting_assignment(self) -> bool:
+        """Revoked (or lost) and not assigned since: a rebalance is under way."""
+        return self._awaiting_assignment
 
     def take(self) -> set[int] | None:
         """The partitions revoked since the last call, or None when there was no revocation."""
@@ -201,6 +215,8 @@ class StreamRunner(Generic[T, P, R]):
         timeout_s = self._builder.time_left_s() if len(self._builder) else 0.1
         if self._inflight is not None:
             timeout_s = min(timeout_s, 0.005)
+        if self._revocations.awaiting_assignment:
+            keep_rejoining(self._consumer)  # see there: a rebalance may strand otherwise
         records = self._consumer.poll(timeout_ms=int(timeout_s * 1000), update_offsets=True)
         if self._handle_revocation() or self._rewind_pending:
             return  # what this poll returned may predate the rebalance: read again
@@ -518,7 +534,7 @@ class _Rebalance(AsyncConsumerRebalanceListener):  # type: ignore[misc]
         # Also a reason to rewind: records fetched for newly assigned partitions while
         # the writer held (or with cooperative rebalancing, where nothing is revoked
         # first) must be read again from the committed offsets, never skipped.
-        self._revocations.revoked(set())
+        self._revocations.assigned()
         log.info(
             "partitions assigned", extra={"partitions": sorted(tp.partition for tp in assigned)}
         )

@@ -7,6 +7,7 @@ revocation is acted on by the polling thread only.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 from collections.abc import Callable, Sequence
@@ -222,6 +223,50 @@ def test_revocation_is_acted_on_by_the_polling_thread_and_loses_nothing(
     everything = {(p, o) for p, log in consumer.logs.items() for o in range(len(log))}
     assert set(pipeline.written) == everything  # at least once; redelivery is idempotent
     assert consumer.committed_offsets == {0: 60, 1: 60}
+
+
+class _StrandedCoordinator:
+    """kafka-python 3.0.12's stranded rebalance (see `finsent.kafka_io.keep_rejoining`):
+    the join finished while nobody polled for it, so no assignment ever arrives unless
+    the consumer asks to rejoin; then the next poll completes a fresh join."""
+
+    def __init__(self) -> None:
+        self.rejoin_requests = 0
+
+    def request_rejoin(self) -> None:
+        self.rejoin_requests += 1
+
+
+def test_a_stranded_rebalance_is_rejoined_not_polled_forever(
+    producer: FakeProducer, make_dlq: Callable[..., DeadLetterProducer]
+) -> None:
+    consumer = FakeConsumer(mixed_logs(2, 40, seed=5), max_records=4)
+    coordinator = _StrandedCoordinator()
+    consumer._coordinator = coordinator  # type: ignore[attr-defined]
+    consumer.config = {"group_id": "g"}  # type: ignore[attr-defined]
+    pipeline = FakePipeline()
+
+    def strand_then_rejoin(c: FakeConsumer) -> None:
+        if c.polls == 5:  # revoked; the assignment that follows is never taken up
+            asyncio.run(c.listener.on_partitions_revoked({c.tp(0), c.tp(1)}))
+            c.assigned = set()
+        elif c.polls > 5 and not c.assigned and coordinator.rejoin_requests:
+            c.assigned = {0, 1}
+            for p in c.assigned:
+                c.positions[p] = c.committed_offsets.get(p, 0)
+            asyncio.run(c.listener.on_partitions_assigned({c.tp(0), c.tp(1)}))
+        if c.polls > 400:  # stranded for good: end the run so the asserts can say so
+            stop.set()
+
+    consumer.on_poll.append(strand_then_rejoin)
+    runner, stop = runner_for(consumer, pipeline, make_dlq(), lag_interval_s=3600)
+    stop_when_drained(consumer, stop)
+    runner.run()
+
+    assert coordinator.rejoin_requests >= 1
+    assert consumer.committed_offsets == {0: 40, 1: 40}
+    # Asked only while the rebalance was under way, not on every poll of the stream.
+    assert coordinator.rejoin_requests < consumer.polls / 4
 
 
 def test_too_many_dead_letters_in_a_row_commit_past_them_then_stop(
