@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from kafka import KafkaProducer
 from kafka.errors import KafkaError
+from kafka.producer.future import FutureRecordMetadata
 
 from finsent.kafka_io import ensure_topics, make_producer, probe_round_trip
 from finsent.schemas import Document
@@ -240,7 +242,11 @@ def _mixed_document(i: int, namespace: str, rng: random.Random) -> Document:
 
 class _Feeder(threading.Thread):
     """Produces small chunks of documents until told to stop, so that every kill and
-    restart lands while there is work; resends a chunk the broker did not take."""
+    restart lands while there is work; resends only what the broker refused.
+
+    A timed-out `flush` is not a refusal: its records are still queued and arrive after
+    the broker restarts. Resending them would put the same document on the topic twice,
+    and the store (idempotent per topic offset) would rightly count it twice."""
 
     def __init__(self, settings: FinsentSettings, topic: str, namespace: str) -> None:
         super().__init__(daemon=True)
@@ -256,18 +262,26 @@ class _Feeder(threading.Thread):
             while not self.stop.is_set():
                 chunk = [_mixed_document(i + k, self._namespace, rng) for k in range(20)]
                 i += len(chunk)
-                while True:
-                    try:
-                        for doc in chunk:
-                            producer.send(self._topic, doc.model_dump_json().encode())
-                        producer.flush(timeout=10)
-                        break
-                    except KafkaError:  # the broker is restarting: send the chunk again
-                        time.sleep(1.0)
+                pending = chunk
+                while pending:
+                    sent = [(doc, self._send(producer, doc)) for doc in pending]
+                    while not all(future.is_done for _, future in sent):
+                        try:
+                            producer.flush(timeout=10)
+                        except KafkaError:  # the broker is restarting: keep waiting
+                            time.sleep(1.0)
+                    pending = [doc for doc, future in sent if future.failed()]
                 self.ids.update(d.id for d in chunk)
                 time.sleep(0.5)
         finally:
             producer.close(timeout=10)
+
+    def _send(self, producer: KafkaProducer, doc: Document) -> FutureRecordMetadata:
+        while True:
+            try:
+                return producer.send(self._topic, doc.model_dump_json().encode())
+            except KafkaError:  # no metadata while the broker restarts: try again
+                time.sleep(1.0)
 
 
 def _broker_answers(settings: FinsentSettings) -> bool:
