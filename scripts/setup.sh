@@ -31,8 +31,13 @@ PY=${PYTHON:-python3}
 stamp=".venv/.finsent-installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "setup: pip install -e .[dev] (torch is pinned; an installed copy is reused)"
-  .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e '.[dev]'
+  # Quiet unless it fails: setuptools' editable-install warnings are not for a newcomer.
+  log=.venv/pip-install.log
+  if ! { .venv/bin/pip install -q --upgrade pip && .venv/bin/pip install -q -e '.[dev]'; } >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "setup: pip install failed (log above, also in $log)" >&2
+    exit 1
+  fi
   rm -f .venv/.finsent-installed-*
   touch "$stamp"
 fi
