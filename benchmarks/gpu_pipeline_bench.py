@@ -115,6 +115,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         clf.score_encoded(clf.tokenize([model_text(d) for d in warm]))
     sync()
 
+    now = datetime.now(UTC)
+    if args.pipelined_only:
+        return pipelined_result(args, clf, payloads, policy, max_length, now, sync)
     stage_s: dict[str, float] = {}
     docs: list[Document] = []
     stage_s["decode"] = timed(lambda: docs.extend(DOCUMENTS.decode(p) for p in payloads))
@@ -138,7 +141,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         sync()
 
     stage_s["model_plus_scores"] = timed(score_all)
-    now = datetime.now(UTC)
 
     def build_points() -> None:
         for g, s in zip(groups, scores, strict=True):
@@ -147,42 +149,91 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     stage_s["points"] = timed(build_points)
 
-    # The whole path with the consumer's one-batch prefetch.
-    def pipelined() -> None:
-        with ThreadPoolExecutor(1) as pool:
-            pending = None
-            builder: BatchBuilder[Document] = BatchBuilder(
-                policy, lambda d: estimate_tokens(model_text(d), max_length)
-            )
+    total_s = timed(lambda: run_pipelined(clf, payloads, policy, max_length, now, sync))
+    return staged_result(args, clf, stage_s, groups, policy, total_s, len(payloads))
 
-            def finish(item: Any) -> None:
-                group, future = item
-                for d, r in zip(group, future.result(), strict=True):
-                    to_scored(d, r, clf.model_version, now).model_dump_json()
 
-            def launch(group: list[Document]) -> Any:
-                nonlocal pending
-                enc = clf.tokenize([model_text(d) for d in group])
-                if pending is not None:
-                    finish(pending)
-                pending = (group, pool.submit(clf.score_encoded, enc))
+def run_pipelined(
+    clf: Classifier,
+    payloads: Sequence[bytes],
+    policy: BatchPolicy,
+    max_length: int,
+    now: datetime,
+    sync: Callable[[], None],
+) -> None:
+    """The whole path with the consumer's one-batch prefetch."""
+    with ThreadPoolExecutor(1) as pool:
+        pending: Any = None
+        builder: BatchBuilder[Document] = BatchBuilder(
+            policy, lambda d: estimate_tokens(model_text(d), max_length)
+        )
 
-            for raw in payloads:
-                doc = DOCUMENTS.decode(raw)
-                cost = estimate_tokens(model_text(doc), max_length)
-                if not builder.fits(cost):
-                    launch(builder.take())
-                builder.add(doc, cost)
-                if builder.full():
-                    launch(builder.take())
-            if len(builder):
-                launch(builder.take())
+        def finish(item: Any) -> None:
+            group, future = item
+            for d, r in zip(group, future.result(), strict=True):
+                to_scored(d, r, clf.model_version, now).model_dump_json()
+
+        def launch(group: list[Document]) -> None:
+            nonlocal pending
+            enc = clf.tokenize([model_text(d) for d in group])
             if pending is not None:
                 finish(pending)
-        sync()
+            pending = (group, pool.submit(clf.score_encoded, enc))
 
-    total_s = timed(pipelined)
-    n = len(payloads)
+        for raw in payloads:
+            doc = DOCUMENTS.decode(raw)
+            cost = estimate_tokens(model_text(doc), max_length)
+            if not builder.fits(cost):
+                launch(builder.take())
+            builder.add(doc, cost)
+            if builder.full():
+                launch(builder.take())
+        if len(builder):
+            launch(builder.take())
+        if pending is not None:
+            finish(pending)
+    sync()
+
+
+def pipelined_result(
+    args: argparse.Namespace,
+    clf: Classifier,
+    payloads: Sequence[bytes],
+    policy: BatchPolicy,
+    max_length: int,
+    now: datetime,
+    sync: Callable[[], None],
+) -> dict[str, Any]:
+    """Only the pipelined path, started at `--start-at` (wall time) when given.
+
+    Several processes sharing one GPU start together this way, and each reports its wall
+    start and end: their aggregate rate is all documents over the union of those spans.
+    """
+    if args.start_at:
+        time.sleep(max(0.0, args.start_at - time.time()))
+    started_at = time.time()
+    total_s = timed(lambda: run_pipelined(clf, payloads, policy, max_length, now, sync))
+    return {
+        "device": args.device,
+        "gpu": torch.cuda.get_device_name(0) if args.device.startswith("cuda") else None,
+        "docs": len(payloads),
+        "policy": policy.model_dump(),
+        "micro_batch": args.micro_batch,
+        "pipelined_texts_per_s": round(len(payloads) / total_s, 1),
+        "pipelined_started_at": round(started_at, 3),
+        "pipelined_ended_at": round(started_at + total_s, 3),
+    }
+
+
+def staged_result(
+    args: argparse.Namespace,
+    clf: Classifier,
+    stage_s: dict[str, float],
+    groups: Sequence[Sequence[Document]],
+    policy: BatchPolicy,
+    total_s: float,
+    n: int,
+) -> dict[str, Any]:
     rates = {k: round(n / v, 1) for k, v in stage_s.items()}
     cpu_main = ["decode", "batch", "tokenise", "points"]
     cpu_main_s = sum(stage_s[k] for k in cpu_main)
@@ -226,6 +277,17 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=65_536)
     parser.add_argument("--micro-batch", type=int, default=1024)
     parser.add_argument("--out", default=os.environ.get("OUT", "."))
+    parser.add_argument(
+        "--pipelined-only",
+        action="store_true",
+        help="skip the per-stage passes (several processes)",
+    )
+    parser.add_argument(
+        "--start-at",
+        type=float,
+        default=0.0,
+        help="wall time (epoch s) to start the pipelined pass",
+    )
     args = parser.parse_args()
     result = run(args)
     text = json.dumps(result, indent=2)
