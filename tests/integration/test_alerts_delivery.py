@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -36,9 +36,9 @@ from finsent.schemas import Alert, AlertState, SeriesRef
 from finsent.settings import REPO_ROOT, FinsentSettings
 from finsent.store import open_store
 from tests.http_receiver import HttpReceiver, http_receiver
+from tests.sample_alerts import sample_alert
 
 FINSENT = str(Path(sys.executable).parent / "finsent")
-T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -48,21 +48,7 @@ def receivers() -> Iterator[HttpReceiver]:
 
 
 def change(ns: str, state: AlertState = "firing") -> Alert:
-    return Alert(
-        incident_id=f"{ns}.r.ticker.WMT.1",
-        rule="r",
-        namespace=ns,
-        series=SeriesRef(kind="ticker", value="WMT"),
-        state=state,
-        severity="warning",
-        window_start=T0 - timedelta(minutes=15),
-        window_end=T0,
-        observed=0.6,
-        baseline=0.2,
-        z_score=5.5,
-        doc_count=40,
-        evaluated_at=T0,
-    )
+    return sample_alert(state=state, namespace=ns)
 
 
 def commit(state: AlertStateStore, ns: str, alert: Alert, pending: Sequence[str]) -> None:

@@ -18,26 +18,19 @@ from alerts.channels.base import BearerAuth, NotifyError, retry_after
 from alerts.channels.slack import SlackChannel, escape, message
 from alerts.channels.webhook import WebhookChannel, new_secret, parse_secret, webhook_id
 from alerts.notify import Notifier
-from finsent.schemas import Alert, AlertState, Evidence, SeriesRef
+from finsent.schemas import Alert, AlertState, Evidence
 from tests.http_receiver import Reply, http_receiver
+from tests.sample_alerts import sample_alert
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 
 
 def alert(state: AlertState = "firing", snippet: str = "s", ticker: str = "WMT") -> Alert:
-    return Alert(
-        incident_id=f"live.r.ticker.{ticker}.1",
-        rule="r",
-        series=SeriesRef(kind="ticker", value=ticker),
-        state=state,
-        severity="warning",
-        window_start=NOW - timedelta(minutes=15),
-        window_end=NOW,
-        observed=0.6,
-        baseline=0.2,
-        z_score=5.5,
-        doc_count=40,
+    return sample_alert(
+        ticker,
+        state,
+        at=NOW,
         evidence=(
             Evidence(
                 document_id="d1",
@@ -47,7 +40,6 @@ def alert(state: AlertState = "firing", snippet: str = "s", ticker: str = "WMT")
                 score=-0.9,
             ),
         ),
-        evaluated_at=NOW,
     )
 
 

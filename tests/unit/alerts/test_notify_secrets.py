@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import fakeredis
@@ -26,12 +26,12 @@ from alerts.notify import Notifier
 from alerts.service import AlertEngine
 from alerts.settings import AlertsSettings
 from alerts.state import OutboxEntry, Transition
-from finsent.schemas import Alert, AlertState, SeriesRef
+from finsent.schemas import Alert, AlertState
 from finsent.settings import FinsentSettings
 from finsent.store import StoreOptions, TimeSeriesStore
 from tests.http_receiver import HttpReceiver, Reply, http_receiver, ok_json
+from tests.sample_alerts import T0, sample_alert
 
-T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 NS = "live"
 SLACK_TOKEN = "XsLaCkToKeN0123456789abc"
 AM_PASSWORD = "am-pass-0f3c9e1d77"
@@ -71,21 +71,7 @@ def restore_logging() -> Iterator[None]:
 
 
 def change(state: AlertState) -> Alert:
-    return Alert(
-        incident_id=f"{NS}.r.ticker.WMT.1",
-        rule="r",
-        namespace=NS,
-        series=SeriesRef(kind="ticker", value="WMT"),
-        state=state,
-        severity="warning",
-        window_start=T0 - timedelta(minutes=15),
-        window_end=T0,
-        observed=0.6,
-        baseline=0.2,
-        z_score=5.5,
-        doc_count=40,
-        evaluated_at=T0,
-    )
+    return sample_alert(state=state, namespace=NS)
 
 
 @pytest.mark.usefixtures("restore_logging")
