@@ -252,7 +252,14 @@ def run_pipeline(
     from finsent.kafka_io import ensure_pipeline_topics, ensure_topics
     from finsent.stack import Stack
     from finsent.store import open_store
-    from finsent.topics import ALERTS, DOCUMENTS, SCORED, replay_documents_topic, replay_group
+    from finsent.topics import (
+        ALERTS,
+        DOCUMENTS,
+        SCORED,
+        dlq_of,
+        replay_documents_topic,
+        replay_group,
+    )
     from inference.service import load_scorer, run_consumer
     from inference.settings import InferenceSettings
     from ingest.replay import check_namespace, default_namespace, replay_files
@@ -271,7 +278,7 @@ def run_pipeline(
     # replay next to a running `finsent infer` neither delays live documents nor takes
     # partitions from the live scorers (and one run's group never sees another's).
     topic, group = replay_documents_topic(ns), replay_group(ns)
-    ensure_topics(base.kafka, [topic, topic + ".dlq"])
+    ensure_topics(base.kafka, [topic, dlq_of(topic)])
     store = open_store(base)
 
     typer.echo("[2/4] loading the model ...", err=True)

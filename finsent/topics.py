@@ -16,6 +16,11 @@ M = TypeVar("M", bound=WireModel)
 DLQ_SUFFIX: Final = ".dlq"
 
 
+def dlq_of(topic_name: str) -> str:
+    """The dead-letter topic of `topic_name` (`<topic>.dlq`, STYLE.md section 3)."""
+    return topic_name + DLQ_SUFFIX
+
+
 @dataclass(frozen=True)
 class Topic(Generic[M]):
     """A topic name with the schema of its values and how to key them."""
@@ -26,7 +31,7 @@ class Topic(Generic[M]):
 
     @property
     def dlq(self) -> str:
-        return self.name + DLQ_SUFFIX
+        return dlq_of(self.name)
 
     def encode(self, message: M) -> bytes:
         return message.model_dump_json().encode()

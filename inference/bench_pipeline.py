@@ -35,6 +35,7 @@ from finsent.schemas import Document
 from finsent.settings import FinsentSettings
 from finsent.store import open_store
 from finsent.stream.batching import BatchPolicy
+from finsent.topics import dlq_of
 from inference.metrics import InferenceMetrics
 from inference.model.classifier import Classifier
 from inference.model.hardware import detect_cpu
@@ -171,7 +172,7 @@ def run_pipeline_bench(
 
     namespace = "bench-" + uuid.uuid4().hex[:8]
     topic, scored = f"bench.{namespace}.v1", f"bench.{namespace}.scored.v1"
-    ensure_topics(base.kafka, [topic, topic + ".dlq", scored])
+    ensure_topics(base.kafka, [topic, dlq_of(topic), scored])
     store = open_store(base)
     producer = make_producer(base.kafka, linger_ms=20)
     try:
@@ -253,7 +254,7 @@ def run_pipeline_bench(
         producer.close(timeout=10)
         admin = make_admin(base.kafka)
         try:
-            admin.delete_topics([topic, topic + ".dlq", scored])
+            admin.delete_topics([topic, dlq_of(topic), scored])
         finally:
             admin.close()
         store.drop_namespace(namespace)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, SecretStr
 
 from finsent.kafka_io import make_admin
 from finsent.settings import FinsentSettings
+from finsent.topics import dlq_of
 from ingest.metrics import IngestMetrics
 from ingest.replay import drop_replay
 from ingest.settings import IngestSettings
@@ -138,7 +139,7 @@ def bench_push(
         drop_replay(settings, namespace)
         admin = make_admin(settings.kafka)
         try:
-            admin.delete_topics([topic, topic + ".dlq"])
+            admin.delete_topics([topic, dlq_of(topic)])
         finally:
             admin.close()
     return PushBench(

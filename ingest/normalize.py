@@ -13,7 +13,6 @@ from pydantic import ValidationError
 
 from finsent.errors import InvalidMessage
 from finsent.schemas import LIVE_NAMESPACE, MAX_TEXT_CHARS, Document
-from finsent.topics import DOCUMENTS
 from ingest.language import LanguageDetector
 from ingest.models import RawItem
 from ingest.settings import IngestSettings
@@ -135,8 +134,3 @@ def _clean_url(url: str | None) -> str | None:
     if len(url) > MAX_URL_CHARS or not url.lower().startswith(("http://", "https://")):
         return None
     return url if url.isprintable() and " " not in url else None
-
-
-def dead_letter_topic_for(topic: str | None) -> str:
-    """The original topic a dead letter names: the documents topic or a test override."""
-    return topic or DOCUMENTS.name

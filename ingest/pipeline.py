@@ -173,10 +173,6 @@ class IngestPipeline:
         self._dlq.wait(call.dead_letters, timeout_s)
         return call.handled
 
-    def publish(self, doc: Document) -> Handled:
-        """Dedupe and produce an already valid document (replays of Kafka data use this)."""
-        return self._handle_many([doc]).handled[0]
-
     def normalize(self, item: RawItem) -> Document:
         now = self._clock()
         doc = self._normalize(item, now=now, namespace=self.namespace)

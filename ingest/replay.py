@@ -409,8 +409,3 @@ def drop_replay(settings: FinsentSettings, namespace: str) -> int:
         return removed
     finally:
         client.close()
-
-
-def count_unique_ids(items: Iterable[Candidate]) -> int:
-    """Distinct source ids among parsed items (an independent check on replay reports)."""
-    return len({i.source_id for i in items if isinstance(i, RawItem)})

@@ -9,7 +9,7 @@ from finsent.kafka_io import ensure_topics, make_producer
 from finsent.schemas import LIVE_NAMESPACE
 from finsent.settings import FinsentSettings
 from finsent.stream.dlq import DeadLetterProducer
-from finsent.topics import DOCUMENTS
+from finsent.topics import DOCUMENTS, dlq_of
 from ingest.dedupe import DedupeConfig, Deduplicator
 from ingest.metrics import IngestMetrics
 from ingest.normalize import Normalizer
@@ -46,7 +46,7 @@ def open_pipeline(
         normalizer: reuse one (its language detector takes a moment to build).
     """
     name = topic or DOCUMENTS.name
-    ensure_topics(settings.kafka, [name, name + ".dlq"])
+    ensure_topics(settings.kafka, [name, dlq_of(name)])
     # Block at most 10 s (not 60) on a missing broker: push requests answer 503 sooner.
     producer = make_producer(settings.kafka, max_block_ms=10_000)
     client = settings.redis.client()

@@ -424,7 +424,7 @@ def _is_firing_for(body: bytes, ticker: str) -> bool:
 
 def _dead_letters(settings: FinsentSettings) -> list[str]:
     """The `reason` header of every dead letter on the documents topic's DLQ."""
-    topic = DOCUMENTS.name + ".dlq"
+    topic = DOCUMENTS.dlq
     consumer = make_consumer(settings.kafka, group_id=None)
     try:
         partitions = consumer.partitions_for_topic(topic) or set()

@@ -13,6 +13,7 @@ from kafka.errors import KafkaError
 from kafka.producer.future import FutureRecordMetadata
 
 from finsent.errors import DlqLimitExceeded, TransientError
+from finsent.topics import dlq_of
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class DeadLetterProducer:
             value = value[: self._max_value_bytes]
         try:
             future = self._producer.send(
-                letter.original_topic + ".dlq", value=value, key=letter.key, headers=headers
+                dlq_of(letter.original_topic), value=value, key=letter.key, headers=headers
             )
         except KafkaError as exc:
             raise TransientError(f"dead-letter produce failed: {type(exc).__name__}") from exc

@@ -15,11 +15,8 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -38,62 +35,20 @@ from alerts.state import AlertStateStore, OutboxEntry, Transition
 from finsent.schemas import Alert, AlertState, SeriesRef
 from finsent.settings import REPO_ROOT, FinsentSettings
 from finsent.store import open_store
+from tests.http_receiver import HttpReceiver, http_receiver
+from tests.sample_alerts import sample_alert
 
 FINSENT = str(Path(sys.executable).parent / "finsent")
-T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
-
-
-@dataclass
-class Receivers:
-    url: str = ""
-    got: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
-
-    def paths(self) -> list[str]:
-        return [p for p, _, _ in self.got]
 
 
 @pytest.fixture
-def receivers() -> Iterator[Receivers]:
-    box = Receivers()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            box.got.append((self.path, dict(self.headers.items()), body))
-            reply = b'{"id": 1}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    box.url = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield box
-    server.shutdown()
-    server.server_close()
+def receivers() -> Iterator[HttpReceiver]:
+    with http_receiver() as box:
+        yield box
 
 
 def change(ns: str, state: AlertState = "firing") -> Alert:
-    return Alert(
-        incident_id=f"{ns}.r.ticker.WMT.1",
-        rule="r",
-        namespace=ns,
-        series=SeriesRef(kind="ticker", value="WMT"),
-        state=state,
-        severity="warning",
-        window_start=T0 - timedelta(minutes=15),
-        window_end=T0,
-        observed=0.6,
-        baseline=0.2,
-        z_score=5.5,
-        doc_count=40,
-        evaluated_at=T0,
-    )
+    return sample_alert(state=state, namespace=ns)
 
 
 def commit(state: AlertStateStore, ns: str, alert: Alert, pending: Sequence[str]) -> None:
@@ -111,7 +66,7 @@ class Crash(BaseException):
 def test_a_restart_after_the_2xx_does_not_resend_on_real_redis(
     settings: FinsentSettings,
     namespace: str,
-    receivers: Receivers,
+    receivers: HttpReceiver,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     store = open_store(settings, "core")
@@ -275,7 +230,7 @@ def password_redis(tmp_path: Path) -> Iterator[int]:
 
 
 def test_alerts_run_logs_no_secret_at_debug(
-    password_redis: int, namespace: str, receivers: Receivers
+    password_redis: int, namespace: str, receivers: HttpReceiver
 ) -> None:
     webhook_secret = new_secret()
     slack_token = "XsLaCkSeCrEt9876543210"

@@ -712,12 +712,18 @@ def _mutate(edit: Callable[[Compose], None]) -> Compose:
     return data
 
 
+def _parent(data: Compose, path: str) -> tuple[Any, str]:
+    """The mapping that holds `path`'s last key (`services/redis/command`), and that key."""
+    *parents, leaf = path.split("/")
+    node: Any = data
+    for key in parents:
+        node = node[key]
+    return node, leaf
+
+
 def _set(path: str, value: Any) -> Callable[[Compose], None]:
     def edit(data: Compose) -> None:
-        *parents, leaf = path.split("/")
-        node = data
-        for key in parents:
-            node = node[key]
+        node, leaf = _parent(data, path)
         node[leaf] = value
 
     return edit
@@ -725,10 +731,7 @@ def _set(path: str, value: Any) -> Callable[[Compose], None]:
 
 def _drop(path: str) -> Callable[[Compose], None]:
     def edit(data: Compose) -> None:
-        *parents, leaf = path.split("/")
-        node = data
-        for key in parents:
-            node = node[key]
+        node, leaf = _parent(data, path)
         del node[leaf]
 
     return edit

@@ -3,33 +3,21 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from alerts.channels.base import Channel, NotifyError
 from alerts.metrics import AlertMetrics
 from alerts.notify import Notifier
-from finsent.schemas import Alert, SeriesRef
+from finsent.schemas import Alert
+from tests.sample_alerts import sample_alert
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
 def alert() -> Alert:
-    return Alert(
-        incident_id="live.r.ticker.WMT.1",
-        rule="r",
-        series=SeriesRef(kind="ticker", value="WMT"),
-        state="firing",
-        severity="warning",
-        window_start=NOW - timedelta(minutes=15),
-        window_end=NOW,
-        observed=0.6,
-        baseline=0.2,
-        z_score=5.5,
-        doc_count=40,
-        evaluated_at=NOW,
-    )
+    return sample_alert(at=NOW)
 
 
 class Flaky:

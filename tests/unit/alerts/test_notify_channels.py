@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -20,25 +18,19 @@ from alerts.channels.base import BearerAuth, NotifyError, retry_after
 from alerts.channels.slack import SlackChannel, escape, message
 from alerts.channels.webhook import WebhookChannel, new_secret, parse_secret, webhook_id
 from alerts.notify import Notifier
-from finsent.schemas import Alert, AlertState, Evidence, SeriesRef
+from finsent.schemas import Alert, AlertState, Evidence
+from tests.http_receiver import Reply, http_receiver
+from tests.sample_alerts import sample_alert
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 
 
 def alert(state: AlertState = "firing", snippet: str = "s", ticker: str = "WMT") -> Alert:
-    return Alert(
-        incident_id=f"live.r.ticker.{ticker}.1",
-        rule="r",
-        series=SeriesRef(kind="ticker", value=ticker),
-        state=state,
-        severity="warning",
-        window_start=NOW - timedelta(minutes=15),
-        window_end=NOW,
-        observed=0.6,
-        baseline=0.2,
-        z_score=5.5,
-        doc_count=40,
+    return sample_alert(
+        ticker,
+        state,
+        at=NOW,
         evidence=(
             Evidence(
                 document_id="d1",
@@ -48,7 +40,6 @@ def alert(state: AlertState = "firing", snippet: str = "s", ticker: str = "WMT")
                 score=-0.9,
             ),
         ),
-        evaluated_at=NOW,
     )
 
 
@@ -130,23 +121,14 @@ class VerifyingReceiver:
 def receiver() -> Iterator[VerifyingReceiver]:
     box = VerifyingReceiver(SECRET)
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            status = box.handle({k.lower(): v for k, v in self.headers.items()}, body)
-            box.statuses.append(status)
-            self.send_response(status)
-            self.end_headers()
+    def respond(_path: str, headers: dict[str, str], body: bytes) -> Reply:
+        status = box.handle({k.lower(): v for k, v in headers.items()}, body)
+        box.statuses.append(status)
+        return Reply(status)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    box.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield box
-    server.shutdown()
-    server.server_close()
+    with http_receiver(respond) as server:
+        box.url = server.url + "/hook"
+        yield box
 
 
 def test_a_receiver_verifies_pages_and_rejects_replays(receiver: VerifyingReceiver) -> None:

@@ -24,29 +24,14 @@ from alerts.metrics import AlertMetrics
 from alerts.notify import Notifier
 from alerts.state import AlertStateStore, OutboxEntry, Transition
 from finsent import redis_keys
-from finsent.schemas import Alert, AlertState, SeriesRef
+from finsent.schemas import Alert, AlertState
+from tests.sample_alerts import T0, sample_alert
 
-T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 NS = "live"
 
 
 def alert(ticker: str = "WMT", state: AlertState = "firing", notify: bool = True) -> Alert:
-    return Alert(
-        incident_id=f"{NS}.r.ticker.{ticker}.1",
-        rule="r",
-        namespace=NS,
-        series=SeriesRef(kind="ticker", value=ticker),
-        state=state,
-        severity="warning",
-        window_start=T0 - timedelta(minutes=15),
-        window_end=T0,
-        observed=0.6,
-        baseline=0.2,
-        z_score=5.5,
-        doc_count=40,
-        evaluated_at=T0,
-        notify=notify,
-    )
+    return sample_alert(ticker, state, namespace=NS, notify=notify)
 
 
 class Clock:

@@ -10,13 +10,9 @@ it) writes to stderr; the test reads every line and looks for every secret value
 from __future__ import annotations
 
 import base64
-import json
 import logging
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import timedelta
 from typing import Any
 
 import fakeredis
@@ -30,11 +26,12 @@ from alerts.notify import Notifier
 from alerts.service import AlertEngine
 from alerts.settings import AlertsSettings
 from alerts.state import OutboxEntry, Transition
-from finsent.schemas import Alert, AlertState, SeriesRef
+from finsent.schemas import Alert, AlertState
 from finsent.settings import FinsentSettings
 from finsent.store import StoreOptions, TimeSeriesStore
+from tests.http_receiver import HttpReceiver, Reply, http_receiver, ok_json
+from tests.sample_alerts import T0, sample_alert
 
-T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 NS = "live"
 SLACK_TOKEN = "XsLaCkToKeN0123456789abc"
 AM_PASSWORD = "am-pass-0f3c9e1d77"
@@ -43,49 +40,22 @@ REDIS_PASSWORD = "redis-pass-91ac3e57"
 GRAFANA_TOKEN = "glsa_grafanatoken_7d1e0b"
 
 
-@dataclass
-class Server:
-    url: str = ""
-    got: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
-    failed_once: set[str] = field(default_factory=set)
-
-
 @pytest.fixture
-def server() -> Iterator[Server]:
-    box = Server()
+def server() -> Iterator[HttpReceiver]:
+    failed_once: set[str] = set()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            box.got.append((self.path, dict(self.headers.items()), body))
-            kind = self.path.split("/")[1]
-            if kind in ("services", "api") and self.path not in box.failed_once:
-                box.failed_once.add(self.path)
-                if kind == "services":  # Slack rate-limits the first post
-                    self.send_response(429)
-                    self.send_header("Retry-After", "1")
-                    self.end_headers()
-                    return
-                if self.path == "/api/v2/alerts":  # Alertmanager fails once
-                    self.send_response(500)
-                    self.end_headers()
-                    return
-            reply = json.dumps({"id": 1}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
+    def respond(path: str, headers: dict[str, str], body: bytes) -> Reply:
+        kind = path.split("/")[1]
+        if kind in ("services", "api") and path not in failed_once:
+            failed_once.add(path)
+            if kind == "services":  # Slack rate-limits the first post
+                return Reply(429, headers={"Retry-After": "1"})
+            if path == "/api/v2/alerts":  # Alertmanager fails once
+                return Reply(500)
+        return ok_json(path, headers, body)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    box.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield box
-    httpd.shutdown()
-    httpd.server_close()
+    with http_receiver(respond) as box:
+        yield box
 
 
 @pytest.fixture
@@ -101,28 +71,14 @@ def restore_logging() -> Iterator[None]:
 
 
 def change(state: AlertState) -> Alert:
-    return Alert(
-        incident_id=f"{NS}.r.ticker.WMT.1",
-        rule="r",
-        namespace=NS,
-        series=SeriesRef(kind="ticker", value="WMT"),
-        state=state,
-        severity="warning",
-        window_start=T0 - timedelta(minutes=15),
-        window_end=T0,
-        observed=0.6,
-        baseline=0.2,
-        z_score=5.5,
-        doc_count=40,
-        evaluated_at=T0,
-    )
+    return sample_alert(state=state, namespace=NS)
 
 
 @pytest.mark.usefixtures("restore_logging")
 @pytest.mark.parametrize("auth", ["basic", "bearer"])
 def test_no_secret_in_any_log_line_of_the_delivery_path(
     auth: str,
-    server: Server,
+    server: HttpReceiver,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from finsent.errors import InvalidMessage
 from finsent.schemas import MAX_TEXT_CHARS, Document
-from finsent.topics import DOCUMENTS, SCORED
+from finsent.topics import DOCUMENTS, SCORED, dlq_of
 
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
 
@@ -31,6 +31,11 @@ def test_round_trip() -> None:
     assert DOCUMENTS.decode(DOCUMENTS.encode(original)) == original
     assert DOCUMENTS.key(original) == "AAPL"
     assert DOCUMENTS.dlq == "news.documents.v1.dlq"
+
+
+def test_dead_letter_topic_is_one_name() -> None:
+    assert dlq_of("replay.r1.documents.v1") == "replay.r1.documents.v1.dlq"
+    assert SCORED.dlq == dlq_of(SCORED.name)
 
 
 @pytest.mark.parametrize(

@@ -50,6 +50,7 @@ def test_values_over_the_cap_are_cut_with_a_header_saying_so() -> None:
     dlq = DeadLetterProducer(producer, max_consecutive=None)
     dlq.send(DeadLetter(b"x" * (1024 * 1024 + 7), "oversized: big", "news"))
     (sent,) = producer.sent
+    assert sent["topic"] == "news.dlq"
     assert len(sent["value"]) == MAX_VALUE_BYTES < 1024 * 1024
     assert ("truncated_from", str(1024 * 1024 + 7).encode()) in sent["headers"]
     dlq.send(DeadLetter(b"small", "malformed: x", "news"))
