@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import pytest
@@ -597,44 +598,60 @@ def test_dragging_on_a_chart_zooms_and_writes_the_range_into_the_url(
     assert moved_span == pytest.approx((shown[1] - shown[0]) / 1000, abs=1), "same length"
 
 
+class _View(NamedTuple):
+    """What an analyst sees of a view: ticker, window, chart ranges, URL and CSV link."""
+
+    title: str
+    hint: str
+    ranges: tuple[str | None, ...]
+    query: dict[str, str]
+    csv: str | None
+
+
+def _view_in_new_tab(browser: WebDriver, url: str) -> tuple[_View, str]:
+    """Open `url` in a fresh tab; the view it shows and the URL the page then holds."""
+    first = browser.current_window_handle
+    browser.switch_to.new_window("tab")
+    try:
+        browser.get(url)
+        _loaded(browser)
+        WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "drill-title").text)
+        view = _View(
+            title=browser.find_element(By.ID, "drill-title").text,
+            hint=browser.find_element(By.ID, "drill-hint").text,
+            ranges=tuple(
+                browser.find_element(By.ID, chart).get_attribute(attr)
+                for chart in ("chart-negative", "drill-negative")
+                for attr in ("data-from", "data-to", "data-points")
+            ),
+            query=_query(browser),
+            csv=browser.find_element(By.ID, "drill-csv-negative").get_attribute("href"),
+        )
+        return view, browser.current_url
+    finally:
+        browser.close()
+        browser.switch_to.window(first)
+
+
 def test_a_shared_url_reproduces_the_same_view(served: Served, browser: WebDriver) -> None:
     url = (
         f"{served.url}/?ns={served.namespace}&ticker=TSLA"
         "&from=2015-08-24T10:15:00Z&to=1440442800000"  # ISO 8601 or epoch ms
     )
-    views = []
-    for _ in range(2):
-        browser.switch_to.new_window("tab")
-        browser.get(url)
-        _loaded(browser)
-        WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "drill-title").text)
-        views.append(
-            {
-                "title": browser.find_element(By.ID, "drill-title").text,
-                "hint": browser.find_element(By.ID, "drill-hint").text,
-                "range": [
-                    browser.find_element(By.ID, c).get_attribute(a)
-                    for c in ("chart-negative", "drill-negative")
-                    for a in ("data-from", "data-to", "data-points")
-                ],
-                "query": _query(browser),
-                "csv": browser.find_element(By.ID, "drill-csv-negative").get_attribute("href"),
-            }
-        )
-    browser.close()
-    browser.switch_to.window(browser.window_handles[0])
-    assert views[0] == views[1]
-    view = views[0]
-    assert view["title"] == "TSLA"
+    view, copied = _view_in_new_tab(browser, url)
+    # The URL the page shows (what an analyst copies) opens the very same view elsewhere.
+    shared, _ = _view_in_new_tab(browser, copied)
+    assert shared == view
+    assert view.title == "TSLA"
     api = httpx.get(
         f"{served.url}/api/v1/namespaces/{served.namespace}/tickers/TSLA",
         params={"start": "2015-08-24T10:15:00Z", "end": "2015-08-24T19:00:00Z"},
     ).json()["window"]
-    assert view["range"][3:5] == [
+    assert view.ranges[3:5] == tuple(
         str(int(_at(api[k]).timestamp() * 1000)) for k in ("start", "end")
-    ], "the drill-down shows the API's window for the URL's range"
-    assert view["query"]["from"] == "2015-08-24T10:15:00Z"
-    assert view["query"]["to"] == "2015-08-24T19:00:00Z"  # epoch ms, written back as ISO
+    ), "the drill-down shows the API's window for the URL's range"
+    assert view.query["from"] == "2015-08-24T10:15:00Z"
+    assert view.query["to"] == "2015-08-24T19:00:00Z"  # epoch ms, written back as ISO
 
 
 def test_clicking_an_alert_opens_its_ticker_at_its_window_with_its_evidence(
