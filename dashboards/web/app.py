@@ -8,6 +8,7 @@ checks it. Time ranges end at the namespace watermark unless `end` is given.
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +42,10 @@ from finsent.observability import instrument_process
 from finsent.schemas import Alert, Evidence, SeriesRef
 
 STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
+UPLOT: Final = STATIC_DIR / "vendor" / "uplot" / "uPlot.iife.min.js"
+"""The chart library, unpacked by `make setup` from its Maven Central webjar (never committed)."""
+
+log = logging.getLogger(__name__)
 
 NamespaceArg = Annotated[str, PathParam(pattern=r"^[a-z0-9][a-z0-9_\-]{0,39}$")]
 TickerArg = Annotated[str, PathParam(pattern=r"^[A-Z][A-Z0-9.\-]{0,9}$")]
@@ -105,6 +110,9 @@ def create_app(
         description="Read-only sentiment series, top movers, evidence, alerts and pipeline health.",
     )
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(_require_token(settings))])
+    if not UPLOT.exists():
+        # The page still serves its data and tables, and says the same on screen.
+        log.warning("uPlot is not installed (run `make setup`): the web view draws no charts")
     metrics = WebMetrics(registry or CollectorRegistry())
     instrument_process(metrics.registry)
     app.middleware("http")(metrics.middleware)

@@ -359,6 +359,25 @@ def test_chart_library_is_served_from_the_vendored_webjar(served: Served) -> Non
     assert "uPlot" in script and "https://" not in script.replace("https://github.com", "")
 
 
+def test_a_missing_chart_library_is_logged_at_start(
+    served: Served,
+    settings: FinsentSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from dashboards.web import app as web_app
+
+    alerts = RedisAlertLog(settings.redis.client())
+    with caplog.at_level("WARNING", logger="dashboards.web.app"):
+        create_app(WebSettings(), served.store, alerts)
+        assert not caplog.records, "installed: nothing to say"
+        monkeypatch.setattr(web_app, "UPLOT", REPO / "nowhere" / "uPlot.iife.min.js")
+        create_app(WebSettings(), served.store, alerts)
+    assert [r.getMessage() for r in caplog.records] == [
+        "uPlot is not installed (run `make setup`): the web view draws no charts"
+    ]
+
+
 def test_free_range_gives_the_same_window_every_time(served: Served) -> None:
     base = f"{served.url}/api/v1/namespaces/{served.namespace}"
     start, end = "2015-08-24T13:07:00Z", "2015-08-24T19:41:00Z"
