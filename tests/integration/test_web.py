@@ -673,6 +673,18 @@ def test_a_shared_url_reproduces_the_same_view(served: Served, browser: WebDrive
     assert view.query["to"] == "2015-08-24T19:00:00Z"  # epoch ms, written back as ISO
 
 
+def test_a_malformed_range_in_the_url_is_reported_and_a_preset_shown(
+    served: Served, browser: WebDriver
+) -> None:
+    browser.get(f"{served.url}/?ns={served.namespace}&from=yesterday&to=1440442800000")
+    WebDriverWait(browser, 30).until(
+        lambda d: "not a range" in d.find_element(By.ID, "status").text
+    )
+    query = _query(browser)
+    assert "from" not in query and query["hours"] == "24" and query["ns"] == served.namespace
+    assert int(browser.find_element(By.ID, "chart-negative").get_attribute("data-points") or 0)
+
+
 def test_clicking_an_alert_opens_its_ticker_at_its_window_with_its_evidence(
     served: Served, browser: WebDriver
 ) -> None:
