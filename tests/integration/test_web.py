@@ -574,6 +574,20 @@ def test_page_renders_charts_and_opens_a_ticker_drilldown(
         browser.set_window_size(1440, 2200)
 
 
+def test_a_refresh_without_new_data_keeps_the_charts_as_they_are(
+    served: Served, browser: WebDriver
+) -> None:
+    """A replay's data stands still: the periodic refresh (every 2 s here) must not redraw,
+    or it would wipe a selection the analyst is dragging."""
+    browser.get(f"{served.url}/?ns={served.namespace}")
+    _loaded(browser)
+    browser.execute_script("document.querySelector('#chart-negative .uplot').dataset.mark = 1")
+    status = browser.find_element(By.ID, "status").text
+    WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "status").text != status)
+    marked = browser.find_elements(By.CSS_SELECTOR, "#chart-negative .uplot[data-mark='1']")
+    assert len(marked) == 1, "the same uPlot instance is still on the page"
+
+
 def test_dragging_on_a_chart_zooms_and_writes_the_range_into_the_url(
     served: Served, browser: WebDriver
 ) -> None:

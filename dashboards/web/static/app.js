@@ -387,6 +387,7 @@
     if (!d) return;
     const box = $("drilldown");
     box.hidden = false;
+    if (!changed("ticker", [d, state.alert, state.alerts])) return;
     box.dataset.ticker = d.ticker.value;
     $("drill-title").textContent = d.ticker.value;
     $("drill-hint").textContent = `${utc(d.window.start)} → ${utc(d.window.end)} · step ${d.window.step_s / 60} min`;
@@ -428,6 +429,16 @@
 
   let generation = 0;
 
+  // A refresh redraws only what changed: a replay's data stands still, and a redraw would
+  // reset a tooltip, a table's scroll or a chart selection the analyst is making.
+  const drawn = new Map();
+  function changed(key, value) {
+    const text = JSON.stringify(value);
+    if (drawn.get(key) === text || Charts.busy()) return false;
+    drawn.set(key, text);
+    return true;
+  }
+
   async function refresh() {
     const status = $("status");
     const mine = ++generation; // a newer refresh (a zoom while loading) wins
@@ -447,10 +458,10 @@
       ]);
       if (mine !== generation) return;
       state.alerts = alerts;
-      if (ov) renderOverview(ov, alerts.length);
-      renderAlerts($("alerts"), alerts);
-      if (topics) renderTopics(topics);
-      renderHealth(health);
+      if (ov && changed("overview", [ov, alerts, state.ticker])) renderOverview(ov, alerts.length);
+      if (changed("alerts", [alerts, state.alert])) renderAlerts($("alerts"), alerts);
+      if (topics && changed("topics", topics)) renderTopics(topics);
+      if (changed("health", health)) renderHealth(health);
       if (state.ticker) await loadTicker();
       if (mine !== generation) return;
       status.classList.remove("error");

@@ -4,7 +4,7 @@
 //     (spec.onRange), Shift+drag pans (spec.onRange at the end), alert bands are shaded
 //     (spec.bands) and clicking one calls spec.onBandClick.
 //   spark(values, color): a tiny inline SVG sparkline (no library needed).
-//   available(): whether uPlot loaded.
+//   available(): whether uPlot loaded; busy(): whether a drag on a chart is under way.
 (function () {
   "use strict";
 
@@ -198,6 +198,13 @@
     return svg;
   }
 
+  // While a mouse button is down on a chart (a zoom or pan under way), the page does not
+  // redraw: a refresh would destroy the selection. Capture runs before uPlot's handlers.
+  let pressed = false;
+  document.addEventListener("mousedown", (ev) => { pressed = Boolean(ev.target.closest && ev.target.closest(".u-over")); }, true);
+  document.addEventListener("mouseup", () => { pressed = false; }, true);
+  const busy = () => pressed;
+
   // Charts follow the page width.
   window.addEventListener("resize", () => {
     for (const el of document.querySelectorAll(".chart")) {
@@ -205,5 +212,5 @@
     }
   });
 
-  window.Charts = { line, bars, spark, available, MISSING, PALETTE };
+  window.Charts = { line, bars, spark, available, busy, MISSING, PALETTE };
 })();
