@@ -62,7 +62,7 @@ SeriesArg = Annotated[
     list[str],
     Query(
         min_length=1,
-        max_length=20,
+        max_length=50,
         description="Series as `kind:value`, repeated: `ticker:TSLA`, `topic:...`, `all:all`.",
     ),
 ]

@@ -768,6 +768,16 @@ def test_csv_link_of_a_chart_downloads_its_series(served: Served, browser: WebDr
     tsla = [r for r in rows if r["value"] == "TSLA"]
     assert [int(r["count"]) for r in tsla] == [p["count"] for p in detail["ticker"]["points"]]
     assert {r["value"] for r in rows} == {"TSLA", "all"}
+    # The tables' links too: every topic, and every ticker listed with the market.
+    base = f"{served.url}/api/v1/namespaces/{served.namespace}"
+    topics = httpx.get(f"{base}/topics?hours=24").json()["topics"]
+    for link_id, expected in (
+        ("csv-topics", {("topic", t["value"]) for t in topics}),
+        ("csv-tickers", {("ticker", t) for t in TICKERS} | {("all", "all")}),
+    ):
+        href = browser.find_element(By.ID, link_id).get_attribute("href") or ""
+        listed = {(r["kind"], r["value"]) for r in _csv_rows(httpx.get(href).text)}
+        assert listed == expected, link_id
 
 
 def test_page_says_so_when_the_chart_library_is_missing(served: Served, browser: WebDriver) -> None:

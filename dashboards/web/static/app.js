@@ -258,6 +258,7 @@
         { name: "market", color: COLORS.market, dashed: true, points: rolling(m, "mean_score", steps) }],
     });
     Charts.bars($("chart-volume"), { ...spec, layers: volumeLayers(m) });
+    csvLink("csv-tickers", [...ov.tickers.map((s) => ({ kind: s.kind, value: s.value })), { kind: "all", value: "all" }], ov.window);
     renderTickerTable(ov);
   }
 
@@ -316,6 +317,7 @@
   // -- topics and health -----------------------------------------------------------------
 
   function renderTopics(view) {
+    if (view.topics.length) csvLink("csv-topics", view.topics.map((s) => ({ kind: s.kind, value: s.value })), view.window);
     const rows = view.topics.map((s) => node("tr", {},
       node("td", {}, s.value.replace(/-/g, " ")),
       node("td", { class: "num" }, num(s.totals.count)),
