@@ -796,6 +796,7 @@ def test_page_says_so_when_the_chart_library_is_missing(served: Served, browser:
             TICKERS
         )
         assert "charts unavailable" in browser.find_element(By.ID, "status").text
+        _shot(browser, "web-view-no-uplot.png")
     finally:
         browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
         browser.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": False})
