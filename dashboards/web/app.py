@@ -2,7 +2,8 @@
 
 Every `/api/` route is documented in the OpenAPI schema (`/docs`, `/openapi.json`). The
 page itself holds no data, so it is served without the optional bearer token; the API
-checks it. Time ranges end at the namespace watermark unless `end` is given.
+checks it. Time ranges end at the namespace watermark unless `end` is given; `start` with
+`end` is a free range (a zoom, a shared URL).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Final
 
@@ -49,7 +50,10 @@ log = logging.getLogger(__name__)
 
 NamespaceArg = Annotated[str, PathParam(pattern=r"^[a-z0-9][a-z0-9_\-]{0,39}$")]
 TickerArg = Annotated[str, PathParam(pattern=r"^[A-Z][A-Z0-9.\-]{0,9}$")]
-HoursArg = Annotated[float, Query(gt=0, le=24 * 400, description="Window length in hours.")]
+MAX_RANGE: Final = timedelta(days=400)
+HoursArg = Annotated[
+    float, Query(gt=0, le=MAX_RANGE / timedelta(hours=1), description="Window length in hours.")
+]
 EndArg = Annotated[
     AwareDatetime | None,
     Query(description="Window end; default: the namespace watermark (newest event time)."),
@@ -127,6 +131,8 @@ def create_app(
     ) -> tuple[datetime | None, Window]:
         if start is not None and (end is None or start >= end):
             raise HTTPException(status_code=422, detail="`start` needs an `end` after it")
+        if start is not None and end is not None and end - start > MAX_RANGE:
+            raise HTTPException(status_code=422, detail="a range spans at most 400 days")
         watermark, window = views.window_for(store, namespace, hours, end, clock.now(), start)
         if window is None:
             raise HTTPException(status_code=404, detail="namespace holds no data")

@@ -156,7 +156,8 @@
   }
 
   function setRange(from, to) {
-    const span = Math.max(60e3, to - from); // the store's finest step is a minute
+    // The store's finest step is a minute; the API serves at most 400 days.
+    const span = Math.min(400 * 86400e3, Math.max(60e3, to - from));
     state.from = Math.round(from);
     state.to = Math.round(from + span);
     syncWindowSelect();
