@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -665,6 +665,34 @@ def _view_in_new_tab(browser: WebDriver, url: str) -> tuple[_View, str]:
     finally:
         browser.close()
         browser.switch_to.window(first)
+
+
+def _url_range(driver: WebDriver) -> tuple[float, float] | None:
+    query = _query(driver)
+    if "from" not in query:
+        return None
+    return _at(query["from"]).timestamp() * 1000, _at(query["to"]).timestamp() * 1000
+
+
+def _url_range_is(want: tuple[int, int]) -> Callable[[WebDriver], bool]:
+    return lambda driver: _url_range(driver) == want
+
+
+def test_window_buttons_move_and_widen_the_window(served: Served, browser: WebDriver) -> None:
+    browser.get(f"{served.url}/?ns={served.namespace}&hours=6")
+    _loaded(browser)
+    chart = browser.find_element(By.ID, "chart-negative")
+    start, end = (int(chart.get_attribute(a) or 0) for a in ("data-from", "data-to"))
+    half = (end - start) // 2
+    # Each button acts on the window shown: half a window earlier, back, then twice as long.
+    for button, expected in (
+        ("pan-earlier", (start - half, end - half)),
+        ("pan-later", (start, end)),
+        ("zoom-out", (start - half, end + half)),
+    ):
+        browser.find_element(By.ID, button).click()
+        WebDriverWait(browser, 30).until(_url_range_is(expected))
+        _loaded(browser)
 
 
 def test_a_shared_url_reproduces_the_same_view(served: Served, browser: WebDriver) -> None:
