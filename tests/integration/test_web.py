@@ -749,6 +749,9 @@ def test_clicking_an_alert_opens_its_ticker_at_its_window_with_its_evidence(
     listed = {li.get_attribute("data-document") for li in box.find_elements(By.CSS_SELECTOR, "li")}
     assert listed == {e.document_id for e in alert.evidence}
     assert browser.find_element(By.ID, "drill-negative").get_attribute("data-bands") == "1"
+    card = browser.find_element(By.CSS_SELECTOR, "#alerts details.alert.selected")
+    assert card.get_attribute("data-incident") == alert.incident_id
+    assert card.get_attribute("open") is not None, "its evidence is shown in the list too"
     browser.execute_script("arguments[0].scrollIntoView()", drill)
     assert drill.screenshot(str(REPO / "reports" / "web-view-alert.png"))
 

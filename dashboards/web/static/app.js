@@ -201,8 +201,9 @@
     if (!a || !state.token) return;
     ev.preventDefault();
     const response = await fetch(a.href, { headers: { Authorization: `Bearer ${state.token}` } });
+    const named = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") || "");
     const url = URL.createObjectURL(await response.blob());
-    const save = node("a", { href: url, download: "finsent.csv" });
+    const save = node("a", { href: url, download: named ? named[1] : "finsent.csv" });
     save.click();
     URL.revokeObjectURL(url);
   });
@@ -298,7 +299,8 @@
       : node("div", { class: "none" }, "no evidence attached");
     const open = node("button", { type: "button", class: "ghost open-alert", title: "Open this alert's series at its window" }, "open at window");
     open.addEventListener("click", (ev) => { ev.preventDefault(); openAlert(a); });
-    return node("details", { class: `alert${a.incident_id === state.alert ? " selected" : ""}`, dataset: { incident: a.incident_id } },
+    const opened = a.incident_id === state.alert; // its evidence shows without a click
+    return node("details", { class: `alert${opened ? " selected" : ""}`, dataset: { incident: a.incident_id }, ...(opened ? { open: "" } : {}) },
       node("summary", {}, node("span", { class: `badge ${badge}` }, a.state === "resolved" ? "resolved" : a.severity),
         node("strong", {}, `${a.series.kind === "all" ? "market" : a.series.value}`), node("span", {}, a.rule),
         node("span", { class: "stats" }, `${utc(a.window_start)} → ${utc(a.window_end)} · observed ${a.observed.toFixed(3)} vs baseline ${a.baseline.toFixed(3)} · z ${a.z_score.toFixed(1)} · ${a.doc_count} docs`),
