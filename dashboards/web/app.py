@@ -2,14 +2,16 @@
 
 Every `/api/` route is documented in the OpenAPI schema (`/docs`, `/openapi.json`). The
 page itself holds no data, so it is served without the optional bearer token; the API
-checks it. Time ranges end at the namespace watermark unless `end` is given.
+checks it. Time ranges end at the namespace watermark unless `end` is given; `start` with
+`end` is a free range (a zoom, a shared URL).
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Final
 
@@ -23,7 +25,7 @@ from pydantic import AwareDatetime
 from swagger_ui_bundle import swagger_ui_path
 
 from dashboards.settings import WebSettings
-from dashboards.web import health, views
+from dashboards.web import export, health, views
 from dashboards.web.metrics import WebMetrics
 from dashboards.web.models import (
     NamespaceHealth,
@@ -41,13 +43,32 @@ from finsent.observability import instrument_process
 from finsent.schemas import Alert, Evidence, SeriesRef
 
 STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
+UPLOT: Final = STATIC_DIR / "vendor" / "uplot" / "uPlot.iife.min.js"
+"""The chart library, unpacked by `make setup` from its Maven Central webjar (never committed)."""
+
+log = logging.getLogger(__name__)
 
 NamespaceArg = Annotated[str, PathParam(pattern=r"^[a-z0-9][a-z0-9_\-]{0,39}$")]
 TickerArg = Annotated[str, PathParam(pattern=r"^[A-Z][A-Z0-9.\-]{0,9}$")]
-HoursArg = Annotated[float, Query(gt=0, le=24 * 400, description="Window length in hours.")]
+MAX_RANGE: Final = timedelta(days=400)
+HoursArg = Annotated[
+    float, Query(gt=0, le=MAX_RANGE / timedelta(hours=1), description="Window length in hours.")
+]
 EndArg = Annotated[
     AwareDatetime | None,
     Query(description="Window end; default: the namespace watermark (newest event time)."),
+]
+StartArg = Annotated[
+    AwareDatetime | None,
+    Query(description="Window start; with `end`, a free range `[start, end)` (`hours` unused)."),
+]
+SeriesArg = Annotated[
+    list[str],
+    Query(
+        min_length=1,
+        max_length=50,
+        description="Series as `kind:value`, repeated: `ticker:TSLA`, `topic:...`, `all:all`.",
+    ),
 ]
 
 
@@ -93,6 +114,9 @@ def create_app(
         description="Read-only sentiment series, top movers, evidence, alerts and pipeline health.",
     )
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(_require_token(settings))])
+    if not UPLOT.exists():
+        # The page still serves its data and tables, and says the same on screen.
+        log.warning("uPlot is not installed (run `make setup`): the web view draws no charts")
     metrics = WebMetrics(registry or CollectorRegistry())
     instrument_process(metrics.registry)
     app.middleware("http")(metrics.middleware)
@@ -103,9 +127,13 @@ def create_app(
         return JSONResponse(status_code=503, content={"detail": "store unavailable, retry"})
 
     def window_or_404(
-        namespace: str, hours: float, end: datetime | None
+        namespace: str, hours: float, end: datetime | None, start: datetime | None = None
     ) -> tuple[datetime | None, Window]:
-        watermark, window = views.window_for(store, namespace, hours, end, clock.now())
+        if start is not None and (end is None or start >= end):
+            raise HTTPException(status_code=422, detail="`start` needs an `end` after it")
+        if start is not None and end is not None and end - start > MAX_RANGE:
+            raise HTTPException(status_code=422, detail="a range spans at most 400 days")
+        watermark, window = views.window_for(store, namespace, hours, end, clock.now(), start)
         if window is None:
             raise HTTPException(status_code=404, detail="namespace holds no data")
         return watermark, window
@@ -124,11 +152,12 @@ def create_app(
     def overview(
         namespace: NamespaceArg,
         hours: HoursArg = settings.default_window_h,
+        start: StartArg = None,
         end: EndArg = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 12,
     ) -> Overview:
         """Market series and the tickers whose negative share moved most."""
-        watermark, window = window_or_404(namespace, hours, end)
+        watermark, window = window_or_404(namespace, hours, end, start)
         return views.overview(store, namespace, window, watermark, limit)
 
     @api.get("/namespaces/{namespace}/tickers/{ticker}", summary="Ticker drill-down")
@@ -136,11 +165,12 @@ def create_app(
         namespace: NamespaceArg,
         ticker: TickerArg,
         hours: HoursArg = settings.default_window_h,
+        start: StartArg = None,
         end: EndArg = None,
         evidence_limit: Annotated[int, Query(ge=1, le=50)] = 8,
     ) -> TickerDetail:
         """One ticker's series with the market's, its most negative documents and its alerts."""
-        watermark, window = window_or_404(namespace, hours, end)
+        watermark, window = window_or_404(namespace, hours, end, start)
         return views.ticker_detail(
             store, alerts, namespace, ticker, window, watermark, evidence_limit
         )
@@ -150,21 +180,54 @@ def create_app(
         namespace: NamespaceArg,
         ticker: TickerArg,
         hours: HoursArg = settings.default_window_h,
+        start: StartArg = None,
         end: EndArg = None,
         limit: Annotated[int, Query(ge=1, le=50)] = 10,
     ) -> list[Evidence]:
         """The most negative documents about a ticker in the window."""
-        _, window = window_or_404(namespace, hours, end)
+        _, window = window_or_404(namespace, hours, end, start)
         ref = SeriesRef(kind="ticker", value=ticker)
         return store.evidence(ref, namespace, window.start, window.end, limit)
 
     @api.get("/namespaces/{namespace}/topics", summary="Sentiment by topic")
     def topics(
-        namespace: NamespaceArg, hours: HoursArg = settings.default_window_h, end: EndArg = None
+        namespace: NamespaceArg,
+        hours: HoursArg = settings.default_window_h,
+        start: StartArg = None,
+        end: EndArg = None,
     ) -> TopicsView:
         """Every topic series, movers first."""
-        _, window = window_or_404(namespace, hours, end)
+        _, window = window_or_404(namespace, hours, end, start)
         return views.topics(store, namespace, window)
+
+    @api.get(
+        "/namespaces/{namespace}/series.csv",
+        summary="Series as CSV",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {"text/csv": {}}}},
+    )
+    def series_csv(
+        namespace: NamespaceArg,
+        series: SeriesArg,
+        hours: HoursArg = settings.default_window_h,
+        start: StartArg = None,
+        end: EndArg = None,
+    ) -> Response:
+        """The points of one or more series over the window, one row per series and step
+        (the same numbers as the JSON `points`), as a CSV download."""
+        try:
+            refs = [export.parse_series(text) for text in series]
+        except ValueError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from exc
+        _, window = window_or_404(namespace, hours, end, start)
+        summaries = [views.summarize(store, namespace, ref, window) for ref in refs]
+        return Response(
+            export.to_csv(summaries),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{export.filename(namespace, window)}"'
+            },
+        )
 
     @api.get("/namespaces/{namespace}/alerts", summary="Alert log")
     def alert_log(

@@ -15,7 +15,7 @@ from dashboards.web.models import (
     Totals,
 )
 from dashboards.web.reader import AlertReader, SeriesReader
-from dashboards.web.window import Window, window_ending_at
+from dashboards.web.window import Window, window_between, window_ending_at
 from finsent.schemas import LIVE_NAMESPACE, SeriesKind, SeriesRef
 from finsent.store.models import SeriesPoint, SeriesTotals
 
@@ -44,13 +44,17 @@ def window_for(
     hours: float,
     end: datetime | None,
     now: datetime | None = None,
+    start: datetime | None = None,
 ) -> tuple[datetime | None, Window | None]:
     """The namespace watermark and the window to show (None for an empty namespace).
 
-    `now` (the service clock) caps the default end: a document dated ahead of time must
-    not push a live view into a future that has not happened.
+    `start` and `end` together give a free range (`hours` is then ignored). `now` (the
+    service clock) caps the default end: a document dated ahead of time must not push a
+    live view into a future that has not happened.
     """
     watermark = store.watermark(namespace)
+    if start is not None and end is not None:
+        return watermark, (window_between(start, end) if watermark else None)
     anchor = end or (min(watermark, now) if watermark and now else watermark)
     if anchor is None:
         return watermark, None

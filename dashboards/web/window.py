@@ -44,6 +44,14 @@ class Window(BaseModel):
         return self.model_copy(update={"start": self.start - self.length, "end": self.start})
 
 
+def _steps(length: timedelta) -> tuple[Resolution, int]:
+    """The resolution to read and the step (ms) for a window of `length`."""
+    resolution: Resolution = "1h" if length >= HOURLY_FROM else "1m"
+    res_ms = RESOLUTION_MS[resolution]
+    length_ms = length // timedelta(milliseconds=1)
+    return resolution, max(res_ms, math.ceil(length_ms / MAX_POINTS / res_ms) * res_ms)
+
+
 def window_ending_at(anchor: datetime, length: timedelta) -> Window:
     """A window of about `length` whose last step contains `anchor`.
 
@@ -52,16 +60,33 @@ def window_ending_at(anchor: datetime, length: timedelta) -> Window:
         length: how much history to show; at least one minute.
     """
     length = max(length, timedelta(minutes=1))
-    resolution: Resolution = "1h" if length >= HOURLY_FROM else "1m"
-    res_ms = RESOLUTION_MS[resolution]
+    resolution, step_ms = _steps(length)
     length_ms = length // timedelta(milliseconds=1)
-    step_ms = max(res_ms, math.ceil(length_ms / MAX_POINTS / res_ms) * res_ms)
     # The step containing the anchor is the last one, so the newest data is always shown.
     end_ms = floor_ms(to_ms(anchor), step_ms) + step_ms
     steps = max(1, math.ceil(length_ms / step_ms))
     return Window(
         start=from_ms(end_ms - steps * step_ms),
         end=from_ms(end_ms),
+        step_s=step_ms // 1000,
+        resolution=resolution,
+    )
+
+
+def window_between(start: datetime, end: datetime) -> Window:
+    """The window covering `[start, end)` on whole steps (a free range, e.g. after a zoom).
+
+    The same `start` and `end` always give the same window, so a shared URL shows the same
+    view. Raises ValueError unless `start` is before `end`.
+    """
+    if start >= end:
+        raise ValueError("start must be before end")
+    resolution, step_ms = _steps(max(end - start, timedelta(minutes=1)))
+    first = floor_ms(to_ms(start), step_ms)
+    last = -floor_ms(-to_ms(end), step_ms)  # ceiling: the step holding `end` is shown
+    return Window(
+        start=from_ms(first),
+        end=from_ms(max(last, first + step_ms)),
         step_s=step_ms // 1000,
         resolution=resolution,
     )
