@@ -194,3 +194,40 @@ def test_the_same_headline_from_several_feeds_counts_once(
     # A short, generic headline is not enough on its own: the bodies decide.
     assert dedupe.check(article("rss:c", "Market wrap", "Stocks rose on Monday."))[0] == "new"
     assert dedupe.check(article("rss:d", "Market wrap", "Oil fell sharply."))[0] == "new"
+
+
+def _script_exists_calls(client: redis.Redis) -> int:
+    stats = client.info("commandstats")
+    return int(stats.get("cmdstat_script|exists", {}).get("calls", 0))
+
+
+def test_a_checked_and_confirmed_document_costs_no_script_exists_round_trip(
+    redis_client: redis.Redis, ns: str
+) -> None:
+    # redis-py's Script in a pipeline asked SCRIPT EXISTS before every execute: one more
+    # round trip per push request for the check and another for the confirmation.
+    dedupe = Deduplicator(redis_client, DedupeConfig())
+    _, claim = dedupe.check(doc("tw:warm", LONG, ns))  # loads the scripts if needed
+    assert claim is not None
+    dedupe.confirm([claim])
+    before = _script_exists_calls(redis_client)
+    for i in range(5):
+        _, claim = dedupe.check(doc(f"tw:{i}", f"{LONG} {i}", ns))
+        assert claim is not None
+        dedupe.confirm([claim])
+    assert _script_exists_calls(redis_client) == before
+
+
+def test_scripts_flushed_by_a_redis_restart_are_loaded_again(
+    redis_client: redis.Redis, ns: str
+) -> None:
+    dedupe = Deduplicator(redis_client, DedupeConfig())
+    assert dedupe.check(doc("tw:a", LONG, ns))[0] == "new"
+    redis_client.script_flush()  # what a restart does to the script cache
+    verdict, claim = dedupe.check(doc("tw:b", "another headline about bank earnings", ns))
+    assert verdict == "new" and claim is not None
+    redis_client.script_flush()
+    dedupe.confirm([claim])
+    redis_client.script_flush()
+    dedupe.release([claim])  # each script finds its way back after a flush
+    assert dedupe.check(doc("tw:a", LONG, ns))[0] == "pending"
