@@ -231,6 +231,9 @@ def bench_push_cmd(
         int, typer.Option(help="One-document requests from concurrent clients (each path)")
     ] = 3000,
     clients: Annotated[int, typer.Option(help="Concurrent clients")] = 32,
+    client_procs: Annotated[
+        int, typer.Option(help="Processes the clients are spread over (each its own GIL)")
+    ] = 2,
 ) -> None:
     """Measure push API throughput over loopback HTTP (scratch topic and namespace).
 
@@ -242,7 +245,7 @@ def bench_push_cmd(
     from ingest.bench import bench_push
 
     settings, ingest = _settings()
-    figures = bench_push(settings, ingest, singles, batches, concurrent, clients)
+    figures = bench_push(settings, ingest, singles, batches, concurrent, clients, client_procs)
     typer.echo(figures.model_dump_json(indent=2))
 
 
