@@ -21,7 +21,7 @@ SOAK ?= full
 soak: setup
 	OMP_WAIT_POLICY=PASSIVE .venv/bin/finsent soak --data $(DATA) $(if $(filter short,$(SOAK)),--short,) $(if $(SOAK_SPEED),--speed $(SOAK_SPEED),)
 
-# The minutes-long fault proofs (chaos with two consumers, 20 back-to-back `finsent run`).
+# The minutes-long fault proof (20 back-to-back `finsent run`); chaos and 20 SIGKILLs run in `make test`.
 test-long: setup
 	@bash scripts/test.sh -m long tests/integration
 
