@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -57,13 +57,21 @@ class AlertmanagerChannel:
         self._runbook_url = runbook_url
 
     def generator_url(self, alert: Alert) -> str | None:
-        """The web view's drill-down for the series (`#<namespace>/<ticker>`)."""
+        """The web view at this incident: its series, its window with one window of
+        context either side, and the alert itself opened (`?ns=&ticker=&from=&to=&alert=`,
+        the URL the page writes for a shared view)."""
         if self._web_url is None:
             return None
-        page = f"{self._web_url}/#{quote(alert.namespace, safe='')}"
+        span = alert.window_end - alert.window_start
+        params = {"ns": alert.namespace}
         if alert.series.kind == "ticker":
-            page += "/" + quote(alert.series.value, safe="")
-        return page
+            params["ticker"] = alert.series.value
+        params |= {
+            "from": rfc3339(alert.window_start - span),
+            "to": rfc3339(alert.window_end + span),
+            "alert": alert.incident_id,
+        }
+        return f"{self._web_url}/?{urlencode(params)}"
 
     def _window_api(self, alert: Alert) -> str | None:
         """The drill-down API for exactly the incident's window (the page shows the latest)."""

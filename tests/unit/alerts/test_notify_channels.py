@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -256,7 +257,17 @@ def test_alertmanager_short_ends_at_generator_url_and_runbook() -> None:
     assert fired["endsAt"] == "2026-03-02T10:04:00Z"  # now + 4 × resend_s
     assert again["endsAt"] == "2026-03-02T10:05:00Z" and again["startsAt"] == fired["startsAt"]
     assert resolved["endsAt"] == "2026-03-02T10:01:00Z"  # resolved: endsAt = now
-    assert fired["generatorURL"] == "https://finsent.example.com/#live/WMT"
+    # The web view at this incident: its ticker, its window with one window of context
+    # either side, the alert opened (the query the page itself writes for a shared view).
+    generator = urlsplit(fired["generatorURL"])
+    assert generator.netloc == "finsent.example.com" and generator.path == "/"
+    assert parse_qs(generator.query) == {
+        "ns": ["live"],
+        "ticker": ["WMT"],
+        "from": ["2026-03-02T09:30:00Z"],
+        "to": ["2026-03-02T10:15:00Z"],
+        "alert": [alert("firing").incident_id],
+    }
     assert fired["annotations"]["runbook_url"] == "https://wiki.example.com/finsent"
     assert fired["annotations"]["drilldown_api"] == (
         "https://finsent.example.com/api/v1/namespaces/live/tickers/WMT"
