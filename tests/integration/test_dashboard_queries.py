@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import redis
 
-from dashboards.definitions import REDIS_DS_UID
 from dashboards.generate import GRAFANA_DIR
+from dashboards.panels import REDIS_DS_UID
 from finsent.labels import TOPIC_LABELS, topic_slug
 from finsent.redis_keys import Resolution
 from finsent.schemas import SeriesKind, SeriesRef

@@ -5,8 +5,9 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from dashboards.definitions import PROMETHEUS_DS_UID, REDIS_DS_UID, all_dashboards
+from dashboards.definitions import all_dashboards
 from dashboards.generate import rendered
+from dashboards.panels import PROMETHEUS_DS_UID, REDIS_DS_UID
 from dashboards.push import push
 from dashboards.settings import GrafanaSettings
 from finsent.settings import RedisSettings

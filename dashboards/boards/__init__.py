@@ -1,0 +1,1 @@
+"""One module per dashboard; `dashboards.definitions.all_dashboards` lists them."""
