@@ -11,29 +11,24 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from pydantic import BaseModel, Field
 
+from cli.run_lane import GroupProbe, RunFailed, TrackingPacer, drop_lane
+from cli.run_report import RunReport, SeriesTotalsOut, alert_out
 from finsent.logs import configure_logging
 from finsent.schemas import LIVE_NAMESPACE, Alert
 from finsent.settings import FinsentSettings
 from ingest.cli import parse_speed
-from ingest.replay import Pacer
 
 log = logging.getLogger(__name__)
 
 EXIT_FAILED = 3
 """Exit status when the run stopped on a fault (the scorer died, or scoring stalled)."""
-
-
-class RunFailed(Exception):
-    """`finsent run` cannot finish: the message says why (the scorer's own error)."""
 
 
 class _Scorer(threading.Thread):
@@ -88,77 +83,6 @@ def quiet_model_loading() -> None:
     """transformers warns once that our encoder's config has no `loss_type`: inference never
     computes a transformers loss, so the warning is noise; other transformers warnings stay."""
     logging.getLogger("transformers.modeling_utils").setLevel(logging.ERROR)
-
-
-class SeriesTotalsOut(BaseModel):
-    documents: int
-    negative: int
-    neutral: int
-    positive: int
-    negative_share: float
-    mean_score: float
-
-
-class AlertOut(BaseModel):
-    """One alert state change, flattened for the report."""
-
-    rule: str
-    state: str
-    kind: str
-    value: str
-    window_start: str
-    window_end: str
-    decided_at: str | None
-    """Event time the decision became final (window end + lateness): time-to-page."""
-    severity: str
-    observed: float
-    baseline: float
-    z_score: float
-    doc_count: int
-    incident_id: str
-    evidence: list[dict[str, Any]] = Field(default_factory=list)
-
-
-class RunReport(BaseModel):
-    """What `finsent run --report FILE` writes.
-
-    `documents_in == duplicates + dead_lettered + scored`: every input is accounted for.
-    """
-
-    namespace: str
-    inputs: list[str]
-    documents_in: int
-    duplicates: int
-    dead_lettered: int
-    scored: int
-    refused_by_store: dict[str, int]
-    """Of the dead-lettered, the documents the store refused, by reason (a replay keeps its
-    whole history, so this stays empty unless something is wrong: it says what and why)."""
-    ingest: dict[str, Any]
-    per_ticker: dict[str, SeriesTotalsOut]
-    alerts: list[AlertOut]
-    model_version: str
-    started_at: str
-    finished_at: str
-
-
-def alert_out(alert: Alert) -> AlertOut:
-    return AlertOut(
-        rule=alert.rule,
-        state=alert.state,
-        kind=alert.series.kind,
-        value=alert.series.value,
-        window_start=alert.window_start.astimezone(UTC).isoformat(),
-        window_end=alert.window_end.astimezone(UTC).isoformat(),
-        decided_at=alert.decided_at.astimezone(UTC).isoformat() if alert.decided_at else None,
-        severity=alert.severity,
-        observed=alert.observed,
-        baseline=alert.baseline,
-        z_score=alert.z_score,
-        doc_count=alert.doc_count,
-        incident_id=alert.incident_id,
-        evidence=[e.model_dump(mode="json") for e in alert.evidence],
-    )
 
 
 def run(
@@ -305,13 +229,13 @@ def run_pipeline(
     changes: list[Alert] = []
     alerts_stop = threading.Event()
 
-    pacer = _TrackingPacer(speed)
+    pacer = TrackingPacer(speed)
 
     def evaluate_loop() -> None:
         # The store's watermark is the newest event of any partition, and partitions run
         # apart during a replay; windows may only close at an event time every input has
         # reached: all documents handed to Kafka before it, and the group caught up.
-        probe = _GroupProbe(base, group, topic)
+        probe = GroupProbe(base, group, topic)
         try:
             while not alerts_stop.wait(1.0):
                 safe = pacer.published_before
@@ -349,7 +273,7 @@ def run_pipeline(
             while True:
                 inference.join(timeout=1.0)
                 inference.check()
-        probe = _GroupProbe(base, group, topic)
+        probe = GroupProbe(base, group, topic)
         try:
             probe.wait_caught_up(inference.check)
         finally:
@@ -366,7 +290,7 @@ def run_pipeline(
         stop.set()
         inference.join(timeout=60)
         http.close()
-        _drop_lane(base, topic, group)
+        drop_lane(base, topic, group)
 
     far_past = datetime(1970, 1, 2, tzinfo=UTC)
     far_future = datetime.now(UTC) + timedelta(days=3650)
@@ -399,106 +323,6 @@ def run_pipeline(
         started_at=started_at.isoformat(),
         finished_at=datetime.now(UTC).isoformat(),
     )
-
-
-class _TrackingPacer(Pacer):
-    """The replay's pacer, remembering up to which event time documents went out."""
-
-    def __init__(self, speed: float | None) -> None:
-        super().__init__(speed)
-        self._current: datetime | None = None
-        self.published_before: datetime | None = None
-        """Every document with an earlier event time has been handed to the producer."""
-
-    def wait_for(self, event_time: datetime | None) -> None:
-        super().wait_for(event_time)
-        if event_time is not None:
-            self.published_before, self._current = self._current, event_time
-
-
-class _GroupProbe:
-    """Tells whether the scoring group has committed up to the end of the documents topic."""
-
-    def __init__(self, base: FinsentSettings, group_id: str, topic: str) -> None:
-        from kafka import TopicPartition
-
-        from finsent.kafka_io import make_consumer
-
-        self._settings = base
-        self._group = group_id
-        self._topic = topic
-        self._consumer = make_consumer(base.kafka, group_id=group_id)
-        partitions = self._consumer.partitions_for_topic(topic) or set()
-        self._tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-
-    def caught_up(self, settle_s: float = 0.0) -> bool:
-        time.sleep(settle_s)  # lets the producer's last linger reach the broker
-        # Ends first: whatever was produced by now must be committed to count as done.
-        ends = self._consumer.end_offsets(self._tps)
-        return all((self._consumer.committed(tp) or 0) >= ends[tp] for tp in self._tps)
-
-    def wait_caught_up(self, check: Callable[[], None], stall_s: float = 600.0) -> None:
-        """Wait until the group has committed every document; fail fast otherwise.
-
-        `check` raises if the scorer stopped. While the scorer runs, a stall (no commit
-        moving for `stall_s`) fails with what the broker says of the group, instead of
-        waiting without end.
-        """
-        last: dict[Any, int] = {}
-        moved_at = time.monotonic()
-        while True:
-            check()
-            committed = {tp: self._consumer.committed(tp) or 0 for tp in self._tps}
-            ends = self._consumer.end_offsets(self._tps)
-            if all(committed[tp] >= ends[tp] for tp in self._tps):
-                return
-            if committed != last:
-                last, moved_at = committed, time.monotonic()
-            elif time.monotonic() - moved_at > stall_s:
-                lag = {tp.partition: ends[tp] - committed[tp] for tp in self._tps}
-                raise RunFailed(
-                    f"scoring stalled for {stall_s:.0f} s with lag {lag} on {self._topic} "
-                    f"(group {self._group}: {self.describe_group()})"
-                )
-            time.sleep(0.5)
-
-    def describe_group(self) -> str:
-        """The broker's view of the group: its state and members' partitions."""
-        from finsent.kafka_io import make_admin
-
-        try:
-            admin = make_admin(self._settings.kafka)
-        except Exception as exc:  # noqa: BLE001 - diagnostics only
-            return f"not described: {exc}"
-        try:
-            info = admin.describe_groups([self._group])[self._group]
-            return f"state {info.get('group_state')}, {len(info.get('members') or [])} members"
-        except Exception as exc:  # noqa: BLE001 - diagnostics only
-            return f"not described: {exc}"
-        finally:
-            admin.close()
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._consumer.close(autocommit=False)
-
-
-def _drop_lane(base: FinsentSettings, topic: str, group: str) -> None:
-    """Delete the run's documents topic and group (its `.dlq` stays for inspection)."""
-    from finsent.kafka_io import make_admin
-
-    try:
-        admin = make_admin(base.kafka)
-    except Exception:  # best-effort cleanup: the broker may be gone
-        log.warning("could not drop the replay lane", exc_info=True)
-        return
-    try:
-        with contextlib.suppress(Exception):
-            admin.delete_groups([group])
-        with contextlib.suppress(Exception):
-            admin.delete_topics([topic])
-    finally:
-        admin.close()
 
 
 def _start_web(base: FinsentSettings, port: int, namespace: str) -> None:

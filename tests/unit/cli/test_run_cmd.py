@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from kafka import TopicPartition
 
-from cli.run_cmd import RunFailed, _GroupProbe, _Scorer
+from cli.run_cmd import _Scorer
+from cli.run_lane import GroupProbe, RunFailed
 from finsent.stream.errors import NotInGroup
 
 
@@ -33,8 +34,8 @@ class _Consumer:
         return dict.fromkeys(tps, self._end)
 
 
-def _probe(consumer: Any) -> _GroupProbe:
-    probe = _GroupProbe.__new__(_GroupProbe)
+def _probe(consumer: Any) -> GroupProbe:
+    probe = GroupProbe.__new__(GroupProbe)
     probe._consumer = consumer
     probe._tps = [TopicPartition("replay.x.documents.v1", 0)]
     probe._group, probe._topic = "inference-replay-x", "replay.x.documents.v1"
