@@ -97,6 +97,27 @@ def build_channels(
     return channels
 
 
+def build_notifier(
+    settings: AlertsSettings,
+    base: FinsentSettings,
+    client: httpx.Client,
+    clock: Clock,
+    metrics: AlertMetrics,
+) -> Notifier:
+    """The notifier every alert engine pages through: `alerts run` and `finsent run` alike.
+
+    One place, so that both honour the retry, backoff and Retry-After settings and count
+    into the engine's own metrics (`finsent run` used to build a bare `Notifier`).
+    """
+    return Notifier(
+        build_channels(settings, base, client, clock),
+        metrics,
+        attempts=settings.notify_attempts,
+        backoff_s=settings.notify_backoff_s,
+        max_retry_after_s=settings.notify_max_retry_after_s,
+    )
+
+
 def secret_values(settings: AlertsSettings, base: FinsentSettings) -> list[str]:
     """Every credential this service holds, for the log filter."""
     found = [
@@ -167,13 +188,7 @@ def run(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     clock = base.clock()  # paging recency, loop timing and Alertmanager times follow it
     with httpx.Client(timeout=settings.notify_timeout_s) as client:
-        notifier = Notifier(
-            build_channels(settings, base, client, clock),
-            metrics,
-            attempts=settings.notify_attempts,
-            backoff_s=settings.notify_backoff_s,
-            max_retry_after_s=settings.notify_max_retry_after_s,
-        )
+        notifier = build_notifier(settings, base, client, clock, metrics)
         engine = AlertEngine(store, settings, notifier, clock=clock, metrics=metrics)
         health.set_ready(True)
         try:

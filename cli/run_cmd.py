@@ -169,8 +169,8 @@ def run_pipeline(
 ) -> RunReport | None:
     """The orchestration behind `finsent run`; returns the report when it exits by itself."""
     # Heavy imports here, so `finsent --help` stays fast.
-    from alerts.cli import build_channels
-    from alerts.notify import Notifier
+    from alerts.cli import build_notifier
+    from alerts.metrics import AlertMetrics
     from alerts.service import AlertEngine
     from alerts.settings import AlertsSettings
     from finsent.kafka_io import ensure_pipeline_topics, ensure_topics
@@ -221,10 +221,14 @@ def run_pipeline(
     import httpx
 
     http = httpx.Client(timeout=alerts_settings.notify_timeout_s)
+    alert_metrics = AlertMetrics()  # one registry for the engine and its notifier
+    clock = base.clock()
     engine = AlertEngine(
         store,
         alerts_settings,
-        Notifier(build_channels(alerts_settings, base, http)),
+        build_notifier(alerts_settings, base, http, clock, alert_metrics),
+        clock=clock,
+        metrics=alert_metrics,
     )
     changes: list[Alert] = []
     alerts_stop = threading.Event()

@@ -63,3 +63,40 @@ def test_empty_variables_mean_unset_as_compose_passes_them(
         monkeypatch.setenv(f"FINSENT_ALERTS_{name}", "")
     settings = AlertsSettings()
     assert settings.webhook_secret is None and settings.slack_webhook_url is None
+
+
+def test_the_notifier_follows_the_retry_settings_and_counts_into_the_engines_metrics() -> None:
+    """`alerts run` and `finsent run` build their notifier here; `finsent run` used to build
+    a bare one that ignored FINSENT_ALERTS_NOTIFY_ATTEMPTS and counted into a registry of
+    its own."""
+    import httpx
+
+    from alerts.cli import build_notifier
+    from alerts.metrics import AlertMetrics
+    from finsent.settings import FinsentSettings
+    from tests.http_receiver import Reply, http_receiver
+    from tests.sample_alerts import sample_alert
+
+    page = sample_alert()
+    with http_receiver(lambda *_: Reply(500)) as receiver:
+        settings = AlertsSettings(
+            webhook_url=receiver.url + "/hook",
+            webhook_secret=new_secret(),
+            notify_attempts=4,
+            notify_backoff_s=0.0,
+        )
+        metrics = AlertMetrics()
+        with httpx.Client(timeout=5) as client:
+            notifier = build_notifier(
+                settings, FinsentSettings(), client, clock=lambda: page.window_end, metrics=metrics
+            )
+            assert notifier.send("webhook", page) == "failed"
+    assert receiver.paths() == ["/hook"] * 4
+    failures = [
+        sample.value
+        for family in metrics.registry.collect()
+        for sample in family.samples
+        if sample.name == "finsent_alerts_notification_failures_total"
+        and sample.labels["channel"] == "webhook"
+    ]
+    assert sum(failures) == 4  # counted into the registry handed in, the engine's own
