@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import signal
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -23,6 +22,7 @@ from alerts.redact import protect_logs
 from alerts.service import AlertEngine, Clock, run_forever, utc_now
 from alerts.settings import AlertsSettings
 from alerts.state import AlertStateStore
+from finsent.lifecycle import stop_on_signals
 from finsent.logs import configure_logging
 from finsent.observability import HealthState, instrument_process, serve_observability
 from finsent.settings import FinsentSettings, GrafanaSettings
@@ -185,9 +185,8 @@ def run(
         serve_observability(metrics.registry, health, host="0.0.0.0", port=settings.metrics_port)
     store = open_store(base, settings.store_backend)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     clock = base.clock()  # paging recency, loop timing and Alertmanager times follow it
-    with httpx.Client(timeout=settings.notify_timeout_s) as client:
+    with stop_on_signals(stop), httpx.Client(timeout=settings.notify_timeout_s) as client:
         notifier = build_notifier(settings, base, client, clock, metrics)
         engine = AlertEngine(store, settings, notifier, clock=clock, metrics=metrics)
         health.set_ready(True)

@@ -63,7 +63,8 @@ def infer(
         raise typer.BadParameter("--store must be auto, core or timeseries")
     settings = InferenceSettings(**overrides)  # type: ignore[arg-type]
     # Imported here so `finsent --help` does not pay for importing torch.
-    from inference.service import run_consumer, stop_on_signals
+    from finsent.lifecycle import stop_on_signals
+    from inference.service import run_consumer
 
     stop = threading.Event()
     with stop_on_signals(stop):

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 
 import torch
 from kafka.errors import KafkaError
@@ -36,22 +32,6 @@ def load_scorer(settings: InferenceSettings) -> Classifier:
     return Classifier.load(
         path, device=settings.device, precision=settings.precision, max_length=settings.max_length
     )
-
-
-@contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT/SIGTERM set `stop`: the runner finishes its in-flight batch and leaves."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        log.info("stopping on signal", extra={"signal": signal.Signals(signum).name})
-        stop.set()
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 def _wait_for_broker(

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Annotated
 
 import typer
 from prometheus_client import start_http_server
 
 from finsent.errors import ConfigurationError, DlqLimitExceeded, TransientError
+from finsent.lifecycle import stop_on_signals
 from finsent.logs import configure_logging
 from finsent.observability import instrument_process
 from finsent.schemas import LIVE_NAMESPACE
@@ -82,17 +81,6 @@ def _when(value: str, option: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _wait_for_signal() -> threading.Event:
-    stop = threading.Event()
-
-    def handler(_sig: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    return stop
-
-
 @app.command()
 def rss(
     config: Annotated[Path, typer.Option(help="feeds.toml: [[feeds]] name, url, interval_s ...")],
@@ -116,15 +104,18 @@ def rss(
     instrument_process(metrics.registry)
     if metrics_port:
         start_http_server(metrics_port, registry=metrics.registry)
-    stop = _wait_for_signal()
-    with open_pipeline(
-        settings,
-        ingest,
-        topic=topic,
-        clock=settings.clock(),
-        metrics=metrics,
-        max_consecutive_invalid=None,
-    ) as pipe:
+    stop = threading.Event()
+    with (
+        stop_on_signals(stop),
+        open_pipeline(
+            settings,
+            ingest,
+            topic=topic,
+            clock=settings.clock(),
+            metrics=metrics,
+            max_consecutive_invalid=None,
+        ) as pipe,
+    ):
         threads = start_feeds(
             feeds,
             pipe.handle,
