@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from prometheus_client import start_http_server
 
 from finsent.errors import ConfigurationError, DlqLimitExceeded, TransientError
 from finsent.lifecycle import stop_on_signals
 from finsent.logs import configure_logging
-from finsent.observability import instrument_process
+from finsent.observability import HealthState, instrument_process, serve_observability
 from finsent.schemas import LIVE_NAMESPACE
 from finsent.settings import FinsentSettings, PagingSettings
 from ingest.evaluate import dumps, load_sample, score_tagger
@@ -102,8 +101,9 @@ def rss(
         raise _fail(exc) from None
     metrics = IngestMetrics()
     instrument_process(metrics.registry)
+    health = HealthState()  # ready once the pipeline (Kafka, Redis) is open
     if metrics_port:
-        start_http_server(metrics_port, registry=metrics.registry)
+        serve_observability(metrics.registry, health, host="0.0.0.0", port=metrics_port)
     stop = threading.Event()
     with (
         stop_on_signals(stop),
@@ -125,6 +125,7 @@ def rss(
             max_bytes=ingest.rss_max_feed_bytes,
             user_agent=ingest.rss_user_agent,
         )
+        health.set_ready(True)
         typer.echo(f"polling {len(threads)} feeds; Ctrl-C to stop", err=True)
         while not stop.wait(5.0):
             try:

@@ -127,3 +127,64 @@ def test_feeds_to_kafka_with_304s_dedupe_and_failing_feeds(
         assert value("finsent_ingest_feed_up", {"feed": feed}) == up
     assert value("finsent_ingest_feed_polls_total", {"feed": "broken", "result": "malformed"})
     assert value("finsent_ingest_feed_polls_total", {"feed": "gone", "result": "http_error"})
+
+
+def test_the_rss_service_serves_health_and_metrics_and_stops_on_sigterm(
+    settings: FinsentSettings, topic_factory: Callable[..., str], server: str, tmp_path: Path
+) -> None:
+    """`finsent ingest rss` as operators run it: /readyz once its pipeline is open, the
+    feed gauges on /metrics (the same endpoint as every other service), exit 0 on SIGTERM."""
+    import json
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    topic = topic_factory("rss-svc", partitions=1)
+    config = tmp_path / "feeds.toml"
+    config.write_text(f'[[feeds]]\nname = "local"\nurl = "{server}/rss2.xml"\ninterval_s = 60\n')
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "FINSENT_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "FINSENT_REDIS__PORT": str(settings.redis.port),
+    }
+    finsent = str(Path(sys.executable).parent / "finsent")
+    args = ["ingest", "rss", "--config", str(config), "--metrics-port", str(port), "--topic", topic]
+    proc = subprocess.Popen([finsent, *args], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+
+        def get(path: str) -> tuple[int, str]:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as r:
+                    return r.status, r.read().decode()
+            except urllib.error.HTTPError as exc:
+                return exc.code, ""
+            except OSError:
+                return 0, ""
+
+        deadline = time.monotonic() + 120
+        while get("/readyz")[0] != 200:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "the rss service never became ready"
+            time.sleep(0.3)
+        while 'finsent_ingest_feed_up{feed="local"} 1.0' not in get("/metrics")[1]:
+            assert time.monotonic() < deadline, get("/metrics")[1][-2000:]
+            time.sleep(0.3)
+        # The services' one observability endpoint, not a metrics-only server that answers
+        # every path with metrics (as prometheus_client's did here).
+        assert get("/readyz") == (200, "ready\n") and get("/healthz") == (200, "ok\n")
+        assert get("/no-such-path")[0] == 404
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        report = proc.stderr.read() if proc.stderr else ""
+        assert "stopping on signal" in report or json.dumps("stopping on signal") in report
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
