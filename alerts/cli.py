@@ -66,7 +66,8 @@ def build_channels(
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
         channels.append(WebhookChannel(settings.webhook_url, secret, client))
     if settings.slack_webhook_url:
-        channels.append(SlackChannel(settings.slack_webhook_url.get_secret_value(), client))
+        slack_url = settings.slack_webhook_url.get_secret_value()
+        channels.append(SlackChannel(slack_url, client, web_url=settings.web_url))
     if settings.alertmanager_url:
         auth: httpx.Auth | None = None
         if settings.alertmanager_username and settings.alertmanager_password:

@@ -13,11 +13,11 @@ import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import httpx
 
-from alerts.channels.base import describe, post, rfc3339
+from alerts.channels.base import describe, post, rfc3339, web_view_url
 from finsent.schemas import Alert
 
 ALERTNAME = "FinsentNegativeSentiment"
@@ -57,21 +57,8 @@ class AlertmanagerChannel:
         self._runbook_url = runbook_url
 
     def generator_url(self, alert: Alert) -> str | None:
-        """The web view at this incident: its series, its window with one window of
-        context either side, and the alert itself opened (`?ns=&ticker=&from=&to=&alert=`,
-        the URL the page writes for a shared view)."""
-        if self._web_url is None:
-            return None
-        span = alert.window_end - alert.window_start
-        params = {"ns": alert.namespace}
-        if alert.series.kind == "ticker":
-            params["ticker"] = alert.series.value
-        params |= {
-            "from": rfc3339(alert.window_start - span),
-            "to": rfc3339(alert.window_end + span),
-            "alert": alert.incident_id,
-        }
-        return f"{self._web_url}/?{urlencode(params)}"
+        """The web view at the incident (`web_view_url`)."""
+        return web_view_url(self._web_url, alert)
 
     def _window_api(self, alert: Alert) -> str | None:
         """The drill-down API for exactly the incident's window (the page shows the latest)."""

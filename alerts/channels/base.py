@@ -6,6 +6,7 @@ from collections.abc import Generator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Protocol
+from urllib.parse import urlencode
 
 import httpx
 
@@ -108,3 +109,21 @@ class BearerAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = f"Bearer {self._token}"
         yield request
+
+
+def web_view_url(web_url: str | None, alert: Alert) -> str | None:
+    """finsent's web view at this incident: its series, its window with one window of
+    context either side, and the alert opened with its evidence (`?ns=&ticker=&from=&to=
+    &alert=`, the query the page writes for a shared view). None without a web URL."""
+    if not web_url:
+        return None
+    span = alert.window_end - alert.window_start
+    params = {"ns": alert.namespace}
+    if alert.series.kind == "ticker":
+        params["ticker"] = alert.series.value
+    params |= {
+        "from": rfc3339(alert.window_start - span),
+        "to": rfc3339(alert.window_end + span),
+        "alert": alert.incident_id,
+    }
+    return f"{web_url.rstrip('/')}/?{urlencode(params)}"

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from alerts.channels.base import describe, post
+from alerts.channels.base import describe, post, web_view_url
 from finsent.schemas import Alert
 
 SNIPPET_CHARS = 200
@@ -36,8 +36,11 @@ def _link(url: str | None, label: str) -> str:
     return f"<{safe_url}|{escape(label)}>"
 
 
-def message(alert: Alert) -> dict[str, Any]:
-    """The Slack payload: `text` (notifications, clients without blocks) and `blocks`."""
+def message(alert: Alert, web_url: str | None = None) -> dict[str, Any]:
+    """The Slack payload: `text` (notifications, clients without blocks) and `blocks`.
+
+    With `web_url` (FINSENT_ALERTS_WEB_URL), a link opens finsent's web view at the incident.
+    """
     summary = escape(describe(alert))
     evidence = [
         f"• {ev.score:+.2f} {_link(ev.url, ev.document_id)}: {escape(ev.snippet[:SNIPPET_CHARS])}"
@@ -61,13 +64,13 @@ def message(alert: Alert) -> dict[str, Any]:
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(evidence)[:3000]}}
         )
-    blocks.append(
-        {
-            "type": "context",
-            "elements": [{"type": "mrkdwn", "text": f"incident `{escape(alert.incident_id)}`"}],
-        }
-    )
-    return {"text": "\n".join([summary, *evidence]), "blocks": blocks}
+    context = f"incident `{escape(alert.incident_id)}`"
+    view = web_view_url(web_url, alert)
+    if view is not None:
+        context += " · " + _link(view, "open in finsent")
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+    lines = [summary, *evidence, *([_link(view, "open in finsent")] if view else [])]
+    return {"text": "\n".join(lines), "blocks": blocks}
 
 
 class SlackChannel:
@@ -75,9 +78,9 @@ class SlackChannel:
 
     name = "slack"
 
-    def __init__(self, url: str, client: httpx.Client) -> None:
-        self._url, self._client = url, client
+    def __init__(self, url: str, client: httpx.Client, web_url: str | None = None) -> None:
+        self._url, self._client, self._web_url = url, client, web_url
 
     def send(self, alert: Alert) -> None:
-        body = json.dumps(message(alert)).encode()
+        body = json.dumps(message(alert, self._web_url)).encode()
         post(self._client, self._url, body, {"Content-Type": "application/json"})

@@ -197,6 +197,20 @@ def test_slack_sends_block_kit_with_a_text_fallback() -> None:
     assert body["blocks"][0]["text"]["type"] == "plain_text"
 
 
+def test_slack_pages_open_the_web_view_at_the_incident() -> None:
+    page = alert()
+    payload = message(page, web_url="https://finsent.example.com/")
+    context = payload["blocks"][-1]["elements"][0]["text"]
+    # The same view as Alertmanager's generatorURL; `&` escaped as Slack expects in a link.
+    expected = AlertmanagerChannel(
+        "http://am.test", httpx.Client(), lambda: NOW, web_url="https://finsent.example.com"
+    ).generator_url(page)
+    assert expected is not None and expected.startswith("https://finsent.example.com/?ns=live")
+    link = f"<{escape(expected)}|open in finsent>"
+    assert link in context and link in payload["text"]
+    assert "open in finsent" not in json.dumps(message(page))  # no web URL configured
+
+
 def test_slack_links_only_http_urls() -> None:
     bad = alert().model_copy(
         update={
