@@ -208,12 +208,15 @@ def test_a_slow_pass_keeps_its_lease_so_a_second_replica_never_doubles() -> None
     first = threading.Thread(target=lambda: results.append(a.delivery.deliver(NS)))
     first.start()
     assert sending.wait(30)
-    tries = []
+    tries: list[tuple[int, int]] = []  # (what b's pass returned, pages sent by then)
     while first.is_alive():
-        tries.append(b.delivery.deliver(NS))
+        tries.append((b.delivery.deliver(NS), len(channel.got)))
         time.sleep(0.05)
     first.join()
-    assert results == [0] and set(tries) == {-1}
+    assert results == [0] and tries and tries[0][0] == -1  # the lease kept b out mid-pass
+    # b may get the lease in the moment between a's release and its thread's exit (a
+    # loaded machine widens it): then every page is already sent and b finds none.
+    assert all(got == -1 or (got == 0 and sent == 8) for got, sent in tries), tries
     assert sorted(channel.got) == tickers  # each page exactly once
     assert b.delivery.deliver(NS) == 0 and len(channel.got) == 8
 
