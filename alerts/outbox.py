@@ -26,8 +26,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from finsent import redis_keys
 from finsent.schemas import Alert
-from finsent.store.base import as_str, transient_errors
 from finsent.store.models import to_ms
+from finsent.store.replies import as_str, transient_errors
 
 MARKER_SLACK_S = 86_400
 """Markers outlive the retention by this much, so no late pass can miss one."""

@@ -30,8 +30,9 @@ from alerts.settings import AlertsSettings
 from alerts.state import AlertStateStore, OutboxEntry, Transition
 from finsent.errors import TransientError
 from finsent.schemas import Alert, SeriesRef
-from finsent.store.base import ALL_SERIES, SeriesStore, registry_member
+from finsent.store.base import ALL_SERIES, SeriesStore
 from finsent.store.models import floor_ms, from_ms, to_ms
+from finsent.store.replies import registry_member
 
 log = logging.getLogger(__name__)
 

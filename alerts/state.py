@@ -21,8 +21,8 @@ from alerts.detector import DetectorState
 from alerts.outbox import Outbox, OutboxEntry
 from finsent import redis_keys
 from finsent.schemas import Alert
-from finsent.store.base import as_str, transient_errors
 from finsent.store.models import to_ms
+from finsent.store.replies import as_str, transient_errors
 
 # OutboxEntry lives in alerts.outbox; the engine builds entries through this module too.
 __all__ = ["AlertStateStore", "Evaluate", "OutboxEntry", "Transition"]

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from finsent import redis_keys
 from finsent.schemas import Alert
-from finsent.store.base import transient_errors
+from finsent.store.replies import transient_errors
 
 log = logging.getLogger(__name__)
 

@@ -21,34 +21,27 @@ buckets per batch, not with documents.
 from __future__ import annotations
 
 import abc
-import contextlib
 import logging
-import time
-from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 from functools import cache
 from importlib import resources
-from typing import Any, Final
+from typing import Final
 
 import redis
 from redis.commands.core import Script
 
 from finsent import redis_keys
 from finsent.errors import TransientError
-from finsent.redis_keys import RESOLUTION_MS, Resolution
-from finsent.schemas import Evidence, ScoredDocument, SeriesKind, SeriesRef
+from finsent.redis_keys import Resolution
+from finsent.schemas import ScoredDocument, SeriesKind, SeriesRef
+from finsent.store.admin import NamespaceAdmin
 from finsent.store.models import (
-    HOUR_MS,
-    Mover,
-    SeriesPoint,
-    SeriesTotals,
     SourceOffset,
     StoreOptions,
     WriteResult,
-    floor_ms,
-    from_ms,
-    to_ms,
 )
+from finsent.store.replies import transient_errors
 from finsent.store.write import FUTURE_REASON, RETENTION_REASON, build_calls, empty_call
 
 log = logging.getLogger(__name__)
@@ -66,36 +59,7 @@ def lua_source(name: str) -> str:
     return resources.files("finsent.store").joinpath("lua", name).read_text()
 
 
-def as_str(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def as_int(value: Any) -> int:
-    """An integer from a Redis reply (bytes, str, int or float)."""
-    return int(float(value)) if isinstance(value, float) else int(value)
-
-
-def registry_member(ref: SeriesRef) -> str:
-    """How the series registry (and alert state) names a series: `<kind>:<value>`."""
-    return f"{ref.kind}:{ref.value}"
-
-
-def parse_registry_member(member: bytes | str) -> SeriesRef:
-    text = member.decode() if isinstance(member, bytes) else member
-    kind, _, value = text.partition(":")
-    return SeriesRef.model_validate({"kind": kind, "value": value})
-
-
-@contextlib.contextmanager
-def transient_errors() -> Iterator[None]:
-    """Turn Redis being unreachable or loading into `TransientError` (retry, don't commit)."""
-    try:
-        yield
-    except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
-        raise TransientError(f"redis unavailable: {type(exc).__name__}") from exc
-
-
-class SeriesStore(abc.ABC):
+class SeriesStore(NamespaceAdmin):
     """Sentiment time series per namespace, written by inference, read by everyone else.
 
     Args:
@@ -131,21 +95,6 @@ class SeriesStore(abc.ABC):
     def _series_labels(self, namespace: str, kind: str, value: str, model: str) -> list[str]:
         """Label name/value pairs for keys the backend creates (RedisTimeSeries)."""
         return []
-
-    @abc.abstractmethod
-    def _fetch(
-        self,
-        namespace: str,
-        resolution: Resolution,
-        ref: SeriesRef,
-        start_ms: int,
-        end_ms: int,
-    ) -> dict[int, SeriesTotals]:
-        """Non-empty buckets whose start lies in `[start_ms, end_ms)`, by start."""
-
-    def _trim_series(self, namespace: str, watermark_ms: int) -> int:
-        """Backend-specific retention; returns keys removed."""
-        return 0
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -343,217 +292,6 @@ class SeriesStore(abc.ABC):
                 sent += 1
             replies = pipe.execute()
         return sum(int(r[0]) for r in replies)
-
-    # -- retention -------------------------------------------------------------------------
-
-    def _maybe_trim(self, namespace: str) -> None:
-        if not self.options.trims(namespace):
-            return
-        wm = self.watermark_ms(namespace)
-        if wm is None:
-            return
-        last = self._trimmed_at.get(namespace)
-        if last is None:
-            self.trim(namespace)
-            return
-        last_wm, last_at = last
-        moved = wm - last_wm >= self.options.trim_every_s * 1000
-        if moved and time.monotonic() - last_at >= self.options.trim_min_interval_s:
-            self.trim(namespace)
-
-    def trim(self, namespace: str) -> int:
-        """Drop data older than retention behind the namespace watermark; returns keys removed.
-
-        A no-op for namespaces that keep their history (`StoreOptions.keep_replays`). Safe
-        while writers run: the write script never writes below the horizons this removes,
-        and the watermark never moves back.
-        """
-        if not self.options.trims(namespace):
-            return 0
-        with transient_errors():
-            wm = self.watermark_ms(namespace)
-            if wm is None:
-                return 0
-            removed = 0
-            index = redis_keys.evidence_index(namespace)
-            old = self._r.zrangebyscore(
-                index, "-inf", wm - self.options.evidence_retention_ms - HOUR_MS
-            )
-            if old:
-                removed += int(self._r.unlink(*old))
-                self._r.zrem(index, *old)
-            removed += self._trim_series(namespace, wm)
-            self._trimmed_at[namespace] = (wm, time.monotonic())
-            return removed
-
-    # -- reads -----------------------------------------------------------------------------
-
-    def watermark_ms(self, namespace: str) -> int | None:
-        with transient_errors():
-            raw = self._r.hget(redis_keys.meta(namespace), "watermark_ms")
-        return int(raw) if raw is not None else None
-
-    def watermark(self, namespace: str) -> datetime | None:
-        """The newest event time written to the namespace, or None if it is empty."""
-        wm = self.watermark_ms(namespace)
-        return from_ms(wm) if wm is not None else None
-
-    def first_event(self, namespace: str) -> datetime | None:
-        """The oldest event time ever written to the namespace, or None if it is empty."""
-        with transient_errors():
-            raw = self._r.hget(redis_keys.meta(namespace), "first_ms")
-        return from_ms(int(raw)) if raw is not None else None
-
-    def refusals(self, namespace: str) -> dict[str, int]:
-        """Documents of the namespace the store refused, by reason (each counted once)."""
-        with transient_errors():
-            raw = self._r.hgetall(redis_keys.meta(namespace))
-        out = {}
-        for name, value in raw.items():
-            text = as_str(name)
-            if text.startswith("refused:"):
-                out[text.removeprefix("refused:")] = int(value)
-        return dict(sorted(out.items()))
-
-    def document_count(self, namespace: str) -> int:
-        """Documents counted in the namespace (each once)."""
-        with transient_errors():
-            raw = self._r.hget(redis_keys.meta(namespace), "docs")
-        return int(raw) if raw is not None else 0
-
-    def total(
-        self,
-        series: SeriesRef,
-        namespace: str,
-        start: datetime,
-        end: datetime,
-        resolution: Resolution = "1m",
-    ) -> SeriesTotals:
-        """Sums over the buckets that start in `[start, end)`."""
-        buckets = self._fetch_checked(namespace, resolution, series, to_ms(start), to_ms(end))
-        out = SeriesTotals()
-        for totals in buckets.values():
-            out = out + totals
-        return out
-
-    def range(
-        self,
-        series: SeriesRef,
-        namespace: str,
-        start: datetime,
-        end: datetime,
-        step: timedelta,
-        resolution: Resolution = "1m",
-    ) -> list[SeriesPoint]:
-        """Dense points of width `step` (a multiple of the resolution, aligned to the epoch)
-        covering `[start, end)`; empty buckets are zero."""
-        step_ms = step // timedelta(milliseconds=1)
-        if step_ms <= 0 or step_ms % RESOLUTION_MS[resolution]:
-            raise ValueError(f"step must be a positive multiple of {resolution}")
-        first = floor_ms(to_ms(start), step_ms)
-        end_ms = to_ms(end)
-        buckets = self._fetch_checked(namespace, resolution, series, first, end_ms)
-        sums: dict[int, SeriesTotals] = {}
-        for bucket_ms, totals in buckets.items():
-            key = floor_ms(bucket_ms, step_ms)
-            sums[key] = sums.get(key, SeriesTotals()) + totals
-        return [
-            SeriesPoint(start=from_ms(at), totals=sums.get(at, SeriesTotals()))
-            for at in range(first, end_ms, step_ms)
-        ]
-
-    def buckets(
-        self,
-        series: SeriesRef,
-        namespace: str,
-        start: datetime,
-        end: datetime,
-        resolution: Resolution = "1m",
-    ) -> dict[int, SeriesTotals]:
-        """The non-empty buckets starting in `[start, end)`, by start (epoch ms): a sparse
-        `range` for readers that aggregate many steps themselves (the alert engine)."""
-        return self._fetch_checked(namespace, resolution, series, to_ms(start), to_ms(end))
-
-    def _fetch_checked(
-        self, namespace: str, resolution: Resolution, ref: SeriesRef, start_ms: int, end_ms: int
-    ) -> dict[int, SeriesTotals]:
-        if end_ms <= start_ms:
-            return {}
-        with transient_errors():
-            return self._fetch(namespace, resolution, ref, start_ms, end_ms)
-
-    def evidence(
-        self, series: SeriesRef, namespace: str, start: datetime, end: datetime, limit: int = 5
-    ) -> list[Evidence]:
-        """The most negative documents of a series published in `[start, end)`.
-
-        Kept `evidence_retention_s` behind the watermark.
-        """
-        start_ms, end_ms = to_ms(start), to_ms(end)
-        hours = range(floor_ms(start_ms, HOUR_MS), end_ms, HOUR_MS)
-        with transient_errors():
-            pipe = self._r.pipeline(transaction=False)
-            for hour in hours:
-                # Whole hour (capped at write time): the window may cut the hour.
-                pipe.zrange(redis_keys.evidence(namespace, series.kind, series.value, hour), 0, -1)
-            found = [Evidence.model_validate_json(m) for ms in pipe.execute() for m in ms]
-        inside = [e for e in found if start <= e.published_at < end]
-        inside.sort(key=lambda e: (e.score, e.published_at, e.document_id))
-        return inside[:limit]
-
-    def list_series(self, namespace: str, kind: SeriesKind | None = None) -> list[SeriesRef]:
-        """Series with data in the namespace, optionally of one kind, sorted."""
-        with transient_errors():
-            members = self._r.smembers(redis_keys.series_registry(namespace))
-        refs = [parse_registry_member(m) for m in members]
-        return sorted(
-            (r for r in refs if kind is None or r.kind == kind), key=lambda r: (r.kind, r.value)
-        )
-
-    def top_movers(
-        self,
-        namespace: str,
-        kind: SeriesKind,
-        end: datetime,
-        window: timedelta,
-        limit: int = 10,
-        min_count: int = 1,
-    ) -> list[Mover]:
-        """Series whose negative share rose most from `[end-2w, end-w)` to `[end-w, end)`.
-
-        Series with fewer than `min_count` documents in the recent window are skipped.
-        """
-        resolution: Resolution = "1h" if window >= timedelta(hours=1) else "1m"
-        movers = []
-        for ref in self.list_series(namespace, kind):
-            before = self.total(ref, namespace, end - 2 * window, end - window, resolution)
-            after = self.total(ref, namespace, end - window, end, resolution)
-            if after.count >= min_count:
-                movers.append(Mover(series=ref, before=before, after=after))
-        movers.sort(key=lambda m: (-m.change, m.series.kind, m.series.value))
-        return movers[:limit]
-
-    def list_namespaces(self) -> list[str]:
-        """Namespaces that hold data, sorted."""
-        with transient_errors():
-            return sorted(as_str(m) for m in self._r.smembers(redis_keys.NAMESPACES))
-
-    def drop_namespace(self, namespace: str) -> int:
-        """Delete every key of a namespace (a replay); returns how many were removed."""
-        removed = 0
-        with transient_errors():
-            self._r.srem(redis_keys.NAMESPACES, namespace)
-            batch: list[bytes] = []
-            for key in self._r.scan_iter(match=redis_keys.namespace_pattern(namespace), count=1000):
-                batch.append(key)
-                if len(batch) >= 500:
-                    removed += int(self._r.unlink(*batch))
-                    batch.clear()
-            if batch:
-                removed += int(self._r.unlink(*batch))
-        self._trimmed_at.pop(namespace, None)
-        log.info("namespace dropped", extra={"namespace": namespace, "keys": removed})
-        return removed
 
     def close(self) -> None:
         self._r.close()

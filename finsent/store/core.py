@@ -11,8 +11,9 @@ from __future__ import annotations
 from finsent import redis_keys
 from finsent.redis_keys import RESOLUTIONS, Resolution
 from finsent.schemas import SeriesRef
-from finsent.store.base import SeriesStore, as_int, transient_errors
+from finsent.store.base import SeriesStore
 from finsent.store.models import SeriesTotals
+from finsent.store.replies import as_int, transient_errors
 
 
 def _totals(raw: dict[bytes, bytes]) -> SeriesTotals:

@@ -29,8 +29,9 @@ from finsent import redis_keys
 from finsent.labels import SENTIMENT_LABELS
 from finsent.redis_keys import RESOLUTION_MS, SERIES_FIELDS, Resolution
 from finsent.schemas import SeriesRef
-from finsent.store.base import SeriesStore, as_str
+from finsent.store.base import SeriesStore
 from finsent.store.models import SeriesTotals, floor_ms, to_ms
+from finsent.store.replies import as_str
 
 _UNSAFE_IN_LABELS: Final = frozenset(",()%")
 

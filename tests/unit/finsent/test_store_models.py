@@ -16,8 +16,8 @@ from pydantic import ValidationError
 from finsent import redis_keys
 from finsent.schemas import SeriesRef
 from finsent.store import ALL_SERIES, CoreStore, StoreOptions, TimeSeriesStore, open_store_on
-from finsent.store.base import parse_registry_member, registry_member
 from finsent.store.models import SeriesTotals, floor_ms, from_ms, to_ms
+from finsent.store.replies import parse_registry_member, registry_member
 from finsent.store.testing import scored_doc
 from finsent.store.timeseries import label_value
 from finsent.store.write import build_calls, evidence_of, series_of
