@@ -274,7 +274,7 @@ def replay_engine(docs: Iterable[ScoredDocument], rules: tuple[Rule, ...]) -> li
     be (the clock is the newest event time, so the namespace pages and is clock-capped)."""
     import fakeredis
 
-    from alerts.service import AlertEngine
+    from alerts.engine import AlertEngine
     from alerts.settings import AlertsSettings
     from finsent.store import CoreStore, StoreOptions
 

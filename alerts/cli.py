@@ -16,10 +16,10 @@ from alerts.channels.base import BearerAuth, Channel, describe
 from alerts.channels.publish import GrafanaAnnotationChannel, KafkaChannel
 from alerts.channels.slack import SlackChannel
 from alerts.channels.webhook import WebhookChannel, new_secret
+from alerts.engine import AlertEngine, Clock, run_forever, utc_now
 from alerts.metrics import AlertMetrics
 from alerts.notify import Notifier
 from alerts.redact import protect_logs
-from alerts.service import AlertEngine, Clock, run_forever, utc_now
 from alerts.settings import AlertsSettings
 from alerts.state import AlertStateStore
 from finsent.lifecycle import stop_on_signals

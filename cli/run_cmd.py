@@ -170,8 +170,8 @@ def run_pipeline(
     """The orchestration behind `finsent run`; returns the report when it exits by itself."""
     # Heavy imports here, so `finsent --help` stays fast.
     from alerts.cli import build_notifier
+    from alerts.engine import AlertEngine
     from alerts.metrics import AlertMetrics
-    from alerts.service import AlertEngine
     from alerts.settings import AlertsSettings
     from finsent.kafka_io import ensure_pipeline_topics, ensure_topics
     from finsent.stack import Stack

@@ -153,7 +153,7 @@ def replay_files(
     try:
         _register(client, info)
         with open_pipeline(
-            settings, ingest, namespace=ns, topic=topic, clock=clock, replay=True
+            settings, ingest, namespace=ns, topic=topic, clock=clock, ingested_at_event_time=True
         ) as pipeline:
             _drive(pipeline, candidates, pacer, progress, ns)
             pipeline.flush()
@@ -213,7 +213,12 @@ def replay_kafka(
         with (
             reader,
             open_pipeline(
-                settings, ingest, namespace=ns, topic=topic, clock=clock, replay=False
+                settings,
+                ingest,
+                namespace=ns,
+                topic=topic,
+                clock=clock,
+                ingested_at_event_time=False,
             ) as pipeline,
         ):
             _drive(pipeline, reader, pacer or Pacer(speed), progress, ns, total=reader.total)

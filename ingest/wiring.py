@@ -25,7 +25,7 @@ def open_pipeline(
     namespace: str = LIVE_NAMESPACE,
     topic: str | None = None,
     clock: Clock = utc_now,
-    replay: bool = False,
+    ingested_at_event_time: bool = False,
     dedupe: bool = True,
     metrics: IngestMetrics | None = None,
     max_consecutive_invalid: int | None = 1000,
@@ -39,7 +39,8 @@ def open_pipeline(
         namespace: stamped on documents and on dedupe keys.
         topic: documents topic override (tests use uuid topics); its `.dlq` gets rejects.
         clock: injected wall clock.
-        replay: stamp `ingested_at = published_at` (deterministic replays).
+        ingested_at_event_time: stamp `ingested_at = published_at`, so that two replays
+            of the same history are byte-identical (replays use it).
         dedupe: False skips Redis dedupe entirely.
         metrics: Prometheus metrics, if the caller exposes them.
         max_consecutive_invalid: stop after this many rejects in a row (None: never).
@@ -64,7 +65,7 @@ def open_pipeline(
             topic=name,
             namespace=namespace,
             clock=clock,
-            ingested_at_event_time=replay,
+            ingested_at_event_time=ingested_at_event_time,
             metrics=metrics,
         )
         yield pipeline

@@ -23,9 +23,9 @@ from alerts.channels.base import Channel
 from alerts.channels.publish import KafkaChannel
 from alerts.channels.webhook import WebhookChannel, new_secret
 from alerts.detector import DetectorParams
+from alerts.engine import AlertEngine
 from alerts.notify import Notifier
 from alerts.rules import Rule
-from alerts.service import AlertEngine
 from alerts.settings import AlertsSettings
 from finsent.kafka_io import ensure_topics, make_consumer, make_producer
 from finsent.labels import SentimentLabel

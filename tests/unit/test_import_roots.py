@@ -134,7 +134,7 @@ def test_finsent_imports_no_service_package() -> None:
 
 def test_serving_code_never_reaches_the_training_modules() -> None:
     serving = sorted(_modules().keys() - TRAINING - TOOLING)
-    assert "inference.service" in serving and "alerts.service" in serving
+    assert "inference.service" in serving and "alerts.engine" in serving
     chains = [
         " -> ".join(chain)
         for name in serving

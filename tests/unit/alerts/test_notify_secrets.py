@@ -21,9 +21,9 @@ import pytest
 
 from alerts.channels.webhook import new_secret
 from alerts.cli import build_channels, setup_logging
+from alerts.engine import AlertEngine
 from alerts.metrics import AlertMetrics
 from alerts.notify import Notifier
-from alerts.service import AlertEngine
 from alerts.settings import AlertsSettings
 from alerts.state import OutboxEntry, Transition
 from finsent.schemas import Alert, AlertState

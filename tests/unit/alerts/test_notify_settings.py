@@ -84,6 +84,7 @@ def test_the_notifier_follows_the_retry_settings_and_counts_into_the_engines_met
             webhook_secret=new_secret(),
             notify_attempts=4,
             notify_backoff_s=0.0,
+            publish_kafka=False,  # a unit test: no broker (the Kafka channel needs one)
         )
         metrics = AlertMetrics()
         with httpx.Client(timeout=5) as client:

@@ -10,9 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from alerts.detector import DetectorParams
+from alerts.engine import AlertEngine
 from alerts.notify import Notifier, NotifyError
 from alerts.rules import DEFAULT_RULES, Rule
-from alerts.service import AlertEngine
 from alerts.settings import AlertsSettings
 from finsent.labels import SentimentLabel
 from finsent.schemas import Alert, ScoredDocument
