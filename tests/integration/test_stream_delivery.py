@@ -86,14 +86,18 @@ def test_bad_messages_are_dead_lettered_and_good_ones_counted(
     assert proc.wait(timeout=60) == 0
 
     assert count_all(store, namespace) == 30
-    reasons = []
+    by_offset: dict[int, set[str]] = {}
     for letter in letters:
         headers = dict(letter.headers)
         assert headers["original_topic"].decode() == topic
         assert int(headers["original_partition"]) == 0
-        assert int(headers["original_offset"]) in (10, 21, 22)
-        reasons.append(headers["reason"].decode())
-    assert len(reasons) == 3
+        by_offset.setdefault(int(headers["original_offset"]), set()).add(headers["reason"].decode())
+    # Dead letters are at least once: the group's second rebalance at start-up can revoke
+    # after a dead letter was sent and before its offset was committed, and the record is
+    # read and dead-lettered again, with the same reason. Only bad records, each with one.
+    assert sorted(by_offset) == [10, 21, 22]
+    assert all(len(reasons) == 1 for reasons in by_offset.values()), by_offset
+    reasons = [next(iter(by_offset[offset])) for offset in (10, 21, 22)]
     assert "json" in reasons[0].lower()
     assert "published_at" in reasons[1]
     assert "text" in reasons[2] and "at most" in reasons[2]
