@@ -199,8 +199,6 @@ def run(
             else:
                 interval_s = clock.real_seconds(settings.poll_interval_s)
                 run_forever(engine, namespaces, interval_s, stop.is_set, stop.wait)
-        except KeyboardInterrupt:
-            pass
         finally:
             store.close()
 
