@@ -41,6 +41,7 @@ from cli.main import app
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
 SCHEMA = REPO / "deploy" / "schema" / "compose_spec.json"
+START_SCRIPT = REPO / "deploy" / "redis" / "start.sh"
 PACKAGES = ("finsent", "ingest", "inference", "alerts", "dashboards")
 SECRET_WORDS = ("PASSWORD", "TOKEN", "SECRET")
 
@@ -111,7 +112,7 @@ def test_redis_is_8_with_append_only_persistence_on_a_volume() -> None:
     redis = SERVICES["redis"]
     assert re.fullmatch(r"redis:8(\.\d+)*", redis["image"])
     command = " ".join(redis["command"])
-    assert "--appendonly yes" in command and "--requirepass" in command
+    assert "--appendonly yes" in command and "--requirepass" not in command
     assert any(v.endswith(":/data") for v in redis["volumes"])
     assert re.fullmatch(r"apache/kafka:4\.\d+\.\d+", SERVICES["kafka"]["image"])
 
@@ -396,15 +397,35 @@ def _mounts(service: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+REDIS_START = "/usr/local/etc/finsent/redis-start.sh"
+"""Where compose mounts deploy/redis/start.sh in the Redis container."""
+
+
 def check_redis(data: Compose) -> list[str]:
-    """The official image loads its modules and drops root only for `redis-server …`."""
+    """The official image loads its modules and drops root only for `redis-server …`.
+
+    The one allowed wrapper is deploy/redis/start.sh, mounted read-only: it writes the
+    password into a config file and re-enters the image's docker-entrypoint.sh with that
+    `.conf` first, which the entrypoint turns back into `redis-server <conf> …`.
+    """
     problems = []
     redis = _services(data)["redis"]
     command = redis.get("command")
-    if not isinstance(command, list) or not command or command[0] != "redis-server":
+    volumes = redis.get("volumes", [])
+    if not isinstance(command, list) or not command:
+        problems.append(f"redis: command must be a list, not {command!r}")
+    elif command[:2] == ["sh", REDIS_START]:
+        if f"./deploy/redis/start.sh:{REDIS_START}:ro" not in volumes:
+            problems.append(f"redis: {REDIS_START} is not deploy/redis/start.sh (read-only)")
+        last = START_SCRIPT.read_text(encoding="utf-8").strip().splitlines()[-1]
+        if not last.startswith("exec docker-entrypoint.sh "):
+            problems.append("redis: start.sh does not hand over to the image's entrypoint")
+    elif command[0] != "redis-server":
         problems.append(f"redis: first argument must be redis-server, not {command!r}")
-    elif any(word in ("sh", "bash", "-c") for word in command):
+    if isinstance(command, list) and any(w in ("bash", "-c") for w in command):
         problems.append("redis: command wraps the server in a shell")
+    if isinstance(command, list) and any("PASSWORD" in str(w) for w in command):
+        problems.append("redis: a password on the command line (readable in /proc)")
     if redis.get("entrypoint") is not None:
         problems.append("redis: entrypoint overridden (the image's loads the modules)")
     if redis.get("user") not in (None, "redis"):
@@ -765,6 +786,17 @@ MISTAKES: dict[str, tuple[str, Callable[[Compose], None]]] = {
     "redis under sh -c": ("redis", _set(f"{S}/redis/command", SHELL_WRAPPED_REDIS)),
     "redis options only": ("redis", _set(f"{S}/redis/command", ["--appendonly", "yes"])),
     "redis entrypoint": ("redis", _set(f"{S}/redis/entrypoint", ["redis-server"])),
+    "redis password on its command line": (
+        "redis",
+        _set(
+            f"{S}/redis/command",
+            ["redis-server", "--appendonly", "yes", "--requirepass", "${FINSENT_REDIS__PASSWORD}"],
+        ),
+    ),
+    "redis start script not mounted": (
+        "redis",
+        _replace_volume("redis", "./deploy/redis/start.sh", None),
+    ),
     "redis health without module": (
         "redis",
         _set(f"{S}/redis/healthcheck/test", ["CMD", "redis-cli", "ping"]),
