@@ -82,6 +82,7 @@ def build_channels(
                 client,
                 clock,
                 resend_s=settings.alertmanager_resend_s,
+                hold_s=settings.alertmanager_hold_s,
                 web_url=settings.web_url,
                 runbook_url=settings.alertmanager_runbook_url,
                 auth=auth,

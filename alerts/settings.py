@@ -50,7 +50,12 @@ class AlertsSettings(PagingSettings):
     alertmanager_url: str | None = None
     """Base URL, e.g. `http://alertmanager:9093`; alerts go to `/api/v2/alerts`."""
     alertmanager_resend_s: Annotated[float, Field(ge=30, le=180)] = 60.0
-    """Active incidents are re-sent this often, with `endsAt` four intervals ahead."""
+    """Active incidents are re-sent this often, with `endsAt` `alertmanager_hold_s` ahead."""
+    alertmanager_hold_s: Annotated[float, Field(gt=0)] | None = None
+    """How long Alertmanager keeps an incident active without hearing from finsent (its
+    `endsAt` horizon). Unset: four re-send intervals, Prometheus' rule. Raise it where
+    `alerts run` can be down longer (slow restarts), at the cost of a stale alert
+    staying up that much longer if finsent dies for good."""
     alertmanager_username: str | None = None
     alertmanager_password: SecretStr | None = None
     """Basic auth (with `alertmanager_username`) for an Alertmanager behind a proxy."""
@@ -115,6 +120,13 @@ class AlertsSettings(PagingSettings):
             # Re-sends happen once per poll; endsAt is 4 intervals ahead, so a slower poll
             # would let Alertmanager resolve an incident that is still open.
             raise ValueError("FINSENT_ALERTS_POLL_INTERVAL_S must not exceed ALERTMANAGER_RESEND_S")
+        if self.alertmanager_hold_s is not None and (
+            self.alertmanager_hold_s < 2 * self.alertmanager_resend_s
+        ):
+            # One late re-send must never let Alertmanager resolve an open incident.
+            raise ValueError(
+                "FINSENT_ALERTS_ALERTMANAGER_HOLD_S must be at least twice ALERTMANAGER_RESEND_S"
+            )
         if (self.alertmanager_username is None) != (self.alertmanager_password is None):
             raise ValueError("set both FINSENT_ALERTS_ALERTMANAGER_USERNAME and _PASSWORD")
         if self.alertmanager_password is not None and self.alertmanager_bearer_token is not None:

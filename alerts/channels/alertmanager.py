@@ -1,8 +1,8 @@
 """Prometheus Alertmanager, `POST /api/v2/alerts`, the way Prometheus itself sends.
 
 A firing incident is re-sent every `resend_s` while it is open, each time with
-`endsAt = now + 4 × resend_s` (Prometheus' own rule), so Alertmanager keeps it active as
-long as finsent says so and lets it lapse if finsent stops talking. A resolution sends
+`endsAt = now + hold_s` (by default 4 × resend_s, Prometheus' own rule), so Alertmanager
+keeps it active as long as finsent says so and lets it lapse if finsent stops talking. A resolution sends
 `endsAt = now`. Alertmanager deduplicates on the label set, which is identical on every
 send of one incident (including `incident_id`): re-sends and retries never page twice.
 """
@@ -32,6 +32,7 @@ class AlertmanagerChannel:
         client: shared HTTP client (timeouts).
         clock: wall clock for `startsAt`/`endsAt`.
         resend_s: re-send interval of active alerts (30 s–3 min by convention).
+        hold_s: `endsAt` horizon of a firing alert; None: 4 × `resend_s`.
         web_url: public base URL of finsent's web view, for `generatorURL`; None omits it.
         runbook_url: added as the `runbook_url` annotation when set.
         auth: basic or bearer auth for an Alertmanager behind a proxy.
@@ -46,6 +47,7 @@ class AlertmanagerChannel:
         clock: Callable[[], datetime],
         *,
         resend_s: float = 60.0,
+        hold_s: float | None = None,
         web_url: str | None = None,
         runbook_url: str | None = None,
         auth: httpx.Auth | None = None,
@@ -53,6 +55,7 @@ class AlertmanagerChannel:
         self._url = base_url.rstrip("/") + "/api/v2/alerts"
         self._client, self._clock, self._auth = client, clock, auth
         self.resend_s = resend_s
+        self.hold_s = hold_s if hold_s is not None else ENDS_AFTER_RESENDS * resend_s
         self._web_url = web_url.rstrip("/") if web_url else None
         self._runbook_url = runbook_url
 
@@ -100,9 +103,7 @@ class AlertmanagerChannel:
             },
             "annotations": annotations,
             "startsAt": rfc3339(alert.window_end if firing else now),
-            "endsAt": rfc3339(
-                now + timedelta(seconds=ENDS_AFTER_RESENDS * self.resend_s) if firing else now
-            ),
+            "endsAt": rfc3339(now + timedelta(seconds=self.hold_s) if firing else now),
         }
         if (generator := self.generator_url(alert)) is not None:
             item["generatorURL"] = generator

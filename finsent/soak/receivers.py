@@ -293,8 +293,13 @@ def slack_deliveries(requests: list[Received]) -> tuple[list[Delivery], list[str
 # -- Alertmanager ----------------------------------------------------------------------
 
 
-def alertmanager_deliveries(requests: list[Received]) -> tuple[list[Delivery], list[str]]:
+def alertmanager_deliveries(
+    requests: list[Received], max_hold: timedelta = AM_LONG_HOLD
+) -> tuple[list[Delivery], list[str]]:
     """Alertmanager semantics: an alert is active while `endsAt` is ahead of arrival.
+
+    `max_hold` is the furthest ahead a firing post's `endsAt` may lie: the sender's
+    configured hold, never a day-long one that stops Alertmanager noticing a dead sender.
 
     A post that makes an inactive alert active is a page (firing); a post that ends an
     active one is its resolution; re-sends of an active alert are refreshes. An alert
@@ -341,7 +346,7 @@ def alertmanager_deliveries(requests: list[Received]) -> tuple[list[Delivery], l
                 continue
             if not alert.get("generatorURL"):
                 problems.append(f"alertmanager {series}: no generatorURL")
-            if ends - r.at > AM_LONG_HOLD:
+            if ends - r.at > max_hold:
                 hours = (ends - r.at) / timedelta(hours=1)
                 problems.append(f"alertmanager {series}: endsAt {hours:.0f}h ahead, not re-sent")
             if fingerprint not in active:

@@ -24,6 +24,7 @@ from finsent.schemas import LIVE_NAMESPACE
 from finsent.settings import FinsentSettings
 from finsent.soak.pusher import Pusher
 from finsent.soak.receivers import (
+    AM_LONG_HOLD,
     Receiver,
     alertmanager_deliveries,
     new_webhook_secret,
@@ -67,10 +68,12 @@ DROPPED_ENV = (
 """The user's own service settings (channels!) never reach the soak's services."""
 DEFAULT_RESEND_S = 60.0
 MAX_RESEND_S = 180.0
+RESTART_REAL_S = 60.0
+"""Real seconds a killed `alerts run` may take to come back without Alertmanager lapsing."""
 
 
 def alerts_timing_env(speed: float) -> dict[str, str]:
-    """`alerts run`'s poll and Alertmanager re-send intervals (service seconds) at `speed`.
+    """`alerts run`'s poll, Alertmanager re-send and hold intervals (service s) at `speed`.
 
     About two evaluations a real second, but never a poll longer than the re-send interval
     (`alerts run` refuses it: Alertmanager would resolve open incidents between re-sends),
@@ -78,9 +81,14 @@ def alerts_timing_env(speed: float) -> dict[str, str]:
     """
     resend_s = min(MAX_RESEND_S, max(DEFAULT_RESEND_S, 0.5 * speed))
     poll_s = min(resend_s, max(10.0, 0.5 * speed))
+    # A restart of `alerts run` takes real seconds, which the clock multiplies: at 360x
+    # a 5 s restart is 30 service minutes, far past four re-sends. Hold as long as a
+    # one-minute real outage, as production's four minutes cover a real restart.
+    hold_s = max(4 * resend_s, RESTART_REAL_S * speed)
     return {
         "FINSENT_ALERTS_POLL_INTERVAL_S": f"{poll_s:g}",
         "FINSENT_ALERTS_ALERTMANAGER_RESEND_S": f"{resend_s:g}",
+        "FINSENT_ALERTS_ALERTMANAGER_HOLD_S": f"{hold_s:g}",
     }
 
 
@@ -188,6 +196,8 @@ class _Soak:
             "FINSENT_ALERTS_WEBHOOK_SECRET": self.secret,
             "FINSENT_ALERTS_SLACK_WEBHOOK_URL": hook["slack"].url + "/services/T0/B0/soak",
             "FINSENT_ALERTS_ALERTMANAGER_URL": hook["alertmanager"].url,
+            # Links in pages (Alertmanager's generatorURL, Slack's button); nothing serves it.
+            "FINSENT_ALERTS_WEB_URL": "http://127.0.0.1:8080",
         }
         if self.options.rules is not None:
             extra["FINSENT_ALERTS_RULES"] = self.options.rules
@@ -392,7 +402,10 @@ class _Soak:
         hooks = self.receivers
         web, web_problems = webhook_deliveries(hooks["webhook"].requests, self.secret, self.clock)
         slack, slack_problems = slack_deliveries(hooks["slack"].requests)
-        am, am_problems = alertmanager_deliveries(hooks["alertmanager"].requests)
+        hold_s = float(alerts_timing_env(self.scenario.speed)["FINSENT_ALERTS_ALERTMANAGER_HOLD_S"])
+        am, am_problems = alertmanager_deliveries(
+            hooks["alertmanager"].requests, max(AM_LONG_HOLD, timedelta(seconds=hold_s))
+        )
         return Outcome(
             scenario=self.scenario,
             offset=self.offset,

@@ -27,11 +27,17 @@ FaultKind = Literal[
 
 
 class PlantedEvent(BaseModel):
-    """A real burst that must page once per channel and resolve once.
+    """A burst that must page once per channel and resolve once.
 
     `start` is where the burst begins (its first document is the first tweet filed under
     `ticker` at or after it); pages for `ticker` between `match_from` and `match_to`
     belong to this event, anything else outside every event is a page in a calm period.
+
+    A real event is StockNet's own tweets. A drill (`drill` non-empty) is a paging drill,
+    as desks run them: written headlines about a fictitious name, pushed evenly over
+    `drill_spread_s` from `start`. It proves the live paging contract (once per channel,
+    resolved once, through an outage and a kill -9) whatever the model makes of a real
+    event, and it is a first burst on a name with no history at all.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -42,6 +48,9 @@ class PlantedEvent(BaseModel):
     match_from: AwareDatetime
     match_to: AwareDatetime
     why: str
+    drill: tuple[str, ...] = ()
+    """Drill headlines (each names `ticker` as a cashtag); empty for a real event."""
+    drill_spread_s: Annotated[float, Field(gt=0)] = 1800.0
 
 
 class Fault(BaseModel):
@@ -100,26 +109,51 @@ JPM: Final = PlantedEvent(
     why="JPMorgan missed EPS and revenue after the bell (20:16 UTC); next close -2.5%.",
 )
 
+DRILL: Final = PlantedEvent(
+    name="HRGE paging drill",
+    ticker="HRGE",
+    start=_t("2015-10-14T16:30"),
+    match_from=_t("2015-10-14T16:00"),
+    match_to=_t("2015-10-15T12:00"),
+    why="Twelve written headlines about Harrowgate Energy, a fictitious name with no "
+    "history, over 30 minutes: a refinery blast, a guidance cut, a downgrade, lawsuits.",
+    drill=(
+        "$HRGE Harrowgate Energy shares plunge 8% after an explosion halts its main refinery",
+        "Harrowgate Energy cuts its full-year production guidance and the stock slides $HRGE",
+        "State attorney general subpoenas Harrowgate Energy over its safety records $HRGE",
+        "$HRGE heads for its worst day since 2008 as the refinery stays shut",
+        "Moody's downgrades Harrowgate Energy, outlook negative $HRGE",
+        "Harrowgate Energy suspends its buyback after a cash-flow miss $HRGE",
+        "Analysts slash $HRGE price targets after the refinery fire",
+        "Harrowgate faces lawsuits from residents over the refinery blast $HRGE",
+        "Heavy put buying in $HRGE as traders brace for more losses",
+        "The selloff deepens: $HRGE down 19%, its biggest drop in years",
+        "Harrowgate Energy warns of a quarterly loss; investors head for the exits $HRGE",
+        "S&P puts Harrowgate's rating on CreditWatch negative $HRGE",
+    ),
+)
+
 SHORT: Final = Scenario(
     name="short",
     start=_t("2015-10-14T11:00"),
     end=_t("2015-10-15T02:00"),
     speed=360,
-    events=(WMT,),
+    events=(WMT, DRILL),
     faults=(
         Fault(kind="future_document", at=_t("2015-10-14T11:20")),
         # A restart takes ~30 s real, hours of service time at this speed: after the burst.
         Fault(kind="broker_restart", at=_t("2015-10-14T21:00")),
         Fault(kind="redis_restart", at=_t("2015-10-14T13:40")),
         Fault(kind="late_batch", at=_t("2015-10-14T15:07"), span_s=600, duration_s=600),
+        # On the drill's first page, so they always strike an open incident.
         Fault(
             kind="channel_outage",
-            on_page=WMT.name,
-            deadline=_t("2015-10-14T18:00"),
+            on_page=DRILL.name,
+            deadline=_t("2015-10-14T19:00"),
             duration_s=300,
             channel="webhook",
         ),
-        Fault(kind="kill_alerts", on_page=WMT.name, deadline=_t("2015-10-14T18:00")),
+        Fault(kind="kill_alerts", on_page=DRILL.name, deadline=_t("2015-10-14T19:00")),
     ),
 )
 
@@ -128,20 +162,20 @@ FULL: Final = Scenario(
     start=_t("2015-10-12T00:00"),
     end=_t("2015-10-15T12:00"),
     speed=120,
-    events=(JPM, WMT),
+    events=(JPM, WMT, DRILL),
     faults=(
         Fault(kind="future_document", at=_t("2015-10-12T06:00")),
         Fault(kind="broker_restart", at=_t("2015-10-12T09:00")),
         Fault(kind="redis_restart", at=_t("2015-10-12T15:00")),
+        Fault(kind="late_batch", at=_t("2015-10-14T15:07"), span_s=600, duration_s=600),
         Fault(
             kind="channel_outage",
-            on_page=JPM.name,
-            deadline=_t("2015-10-14T00:00"),
+            on_page=DRILL.name,
+            deadline=_t("2015-10-14T19:00"),
             duration_s=300,
             channel="webhook",
         ),
-        Fault(kind="late_batch", at=_t("2015-10-14T15:07"), span_s=600, duration_s=600),
-        Fault(kind="kill_alerts", on_page=WMT.name, deadline=_t("2015-10-14T20:00")),
+        Fault(kind="kill_alerts", on_page=DRILL.name, deadline=_t("2015-10-14T19:00")),
     ),
 )
 
@@ -203,13 +237,13 @@ class PlannedDoc(BaseModel):
     text: str
     language: str | None
     filed_under: tuple[str, ...]
-    planted: Literal["", "future", "late"] = ""
+    planted: Literal["", "future", "late", "drill"] = ""
 
     def body(self) -> dict[str, object]:
         """The `POST /v1/documents` item."""
         item: dict[str, object] = {
             "id": self.id,
-            "source": "stocknet",
+            "source": "drill" if self.planted == "drill" else "stocknet",
             "text": self.text,
             "published_at": self.published_at.isoformat(),
         }
@@ -243,6 +277,21 @@ def plan(scenario: Scenario, tweets: list[Tweet], offset: timedelta) -> list[Pla
                 planted=planted,
             )
         )
+    for event in scenario.events:
+        step = timedelta(seconds=event.drill_spread_s / max(1, len(event.drill)))
+        for i, text in enumerate(event.drill):
+            when = event.start + offset + i * step
+            docs.append(
+                PlannedDoc(
+                    id=f"drill:{event.ticker.lower()}:{i}",
+                    published_at=when,
+                    due=when,
+                    text=text,
+                    language="en",
+                    filed_under=(event.ticker,),
+                    planted="drill",
+                )
+            )
     for fault in scenario.faults:
         if fault.kind == "future_document" and fault.at is not None:
             now = fault.at + offset

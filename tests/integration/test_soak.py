@@ -5,13 +5,15 @@ Kafka broker and Redis, an accelerated clock, real StockNet hours re-timed to no
 channel receivers, and every scheduled fault. Its failure message is the soak's own report,
 criterion by criterion.
 
-It gates the criteria that hold live today: nothing dropped, no false page, no window judged
-early, a future-dated document refused, channel conventions, services surviving the faults.
-The paging criteria (the planted WMT burst paged once per channel and resolved, and the
-faults timed on that incident) do not hold yet: the short scenario starts with a detector
-that has no history, and WMT's burst is judged against the market's prior (z 1.2 where 3.5
-fires; docs/soak.md, "Why the short soak does not page"). `make soak` judges every
-criterion and says so; issue 12 stays open until it passes.
+It gates the live-safety criteria (nothing dropped, no false page, no window judged early,
+a future-dated document refused, channel conventions, services surviving the faults) and
+the live paging contract, proven on the paging drill: a first burst on a name with no
+history pages once per channel and resolves once, through a 5-minute webhook outage and a
+kill -9 of `alerts run` mid-incident, and every page reaches every channel exactly once.
+
+The real WMT burst is judged and reported but not gated: with the shipped model its
+window sits at the detector's threshold (docs/alerts.md, docs/soak.md). `make soak`
+judges every criterion; issue 12 stays open until WMT pages too.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ import pytest
 
 from finsent.settings import FinsentSettings
 from finsent.soak.run import SoakOptions, run_soak
-from finsent.soak.scenario import DEFAULT_DATA
-from finsent.soak.verdict import render
+from finsent.soak.scenario import DEFAULT_DATA, DRILL
+from finsent.soak.verdict import event_criterion, render
 
 LIVE_SAFETY = (
     "no page for calm periods",
@@ -34,11 +36,18 @@ LIVE_SAFETY = (
     "channels follow their conventions",
     "services survived the faults",
 )
+LIVE_PAGING = (
+    event_criterion(DRILL),
+    "every page delivered exactly once per channel",
+    "every scheduled fault happened",
+)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_short_soak_loses_nothing_and_never_pages_falsely(settings: FinsentSettings) -> None:
+def test_short_soak_pages_the_drill_once_loses_nothing_and_never_pages_falsely(
+    settings: FinsentSettings,
+) -> None:
     data = Path(os.environ.get("FINSENT_DATA_DIR", DEFAULT_DATA))
     if not (data / "stocknet-dataset" / "tweet" / "raw").is_dir():
         pytest.skip(f"StockNet data not found under {data} (set FINSENT_DATA_DIR)")
@@ -46,5 +55,6 @@ def test_short_soak_loses_nothing_and_never_pages_falsely(settings: FinsentSetti
     result = run_soak(SoakOptions(short=True, data=data), settings, lines.append)
     report = render(result.verdict)
     judged = {c.name: c.passed for c in result.verdict.criteria}
-    assert set(LIVE_SAFETY) <= judged.keys(), sorted(judged)
-    assert all(judged[name] for name in LIVE_SAFETY), "\n".join(lines) + report
+    gated = (*LIVE_SAFETY, *LIVE_PAGING)
+    assert set(gated) <= judged.keys(), sorted(judged)
+    assert all(judged[name] for name in gated), "\n".join(lines) + report

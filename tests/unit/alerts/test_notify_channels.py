@@ -290,6 +290,16 @@ def test_alertmanager_short_ends_at_generator_url_and_runbook() -> None:
     assert channel.resend_s == 60
 
 
+def test_alertmanager_hold_sets_how_far_ahead_ends_at_lies() -> None:
+    client, seen = recording_client()
+    channel = AlertmanagerChannel("http://am.test", client, lambda: NOW, resend_s=60, hold_s=900)
+    channel.send(alert("firing"))
+    channel.send(alert("resolved"))
+    fired, resolved = (json.loads(r.content)[0] for r in seen)
+    assert fired["endsAt"] == "2026-03-02T10:15:00Z"  # now + hold_s
+    assert resolved["endsAt"] == "2026-03-02T10:00:00Z"  # a resolution is never held
+
+
 def test_alertmanager_basic_and_bearer_auth() -> None:
     client, seen = recording_client()
     AlertmanagerChannel(

@@ -35,6 +35,12 @@ def test_alertmanager_resends_need_a_poll_at_least_as_often() -> None:
     assert AlertsSettings(poll_interval_s=90)  # no Alertmanager: no constraint
 
 
+def test_alertmanager_hold_must_outlast_two_resends() -> None:
+    with pytest.raises(ValidationError, match="HOLD_S"):
+        AlertsSettings(alertmanager_resend_s=60, alertmanager_hold_s=119)
+    assert AlertsSettings(alertmanager_resend_s=60, alertmanager_hold_s=120)
+
+
 def test_the_lease_must_outlast_one_attempt_and_the_wait_after_it() -> None:
     with pytest.raises(ValidationError, match="DELIVERY_LEASE_S"):
         AlertsSettings(delivery_lease_s=8, notify_timeout_s=5, notify_max_retry_after_s=5)

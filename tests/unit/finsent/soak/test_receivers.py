@@ -98,6 +98,14 @@ def test_alertmanager_long_hold_and_missing_generator_url_are_reported() -> None
     _, problems = alertmanager_deliveries([_req("alertmanager", json.dumps([alert]).encode(), T0)])
     assert any("generatorURL" in p for p in problems)
     assert any("24h ahead" in p for p in problems)
+    # A sender configured to hold 6 h (the soak's accelerated clock) may; 24 h still fails.
+    body = json.dumps([{**alert, "endsAt": (T0 + timedelta(hours=6)).isoformat()}]).encode()
+    _, problems = alertmanager_deliveries([_req("alertmanager", body, T0)], timedelta(hours=6))
+    assert not any("ahead" in p for p in problems)
+    _, problems = alertmanager_deliveries(
+        [_req("alertmanager", json.dumps([alert]).encode(), T0)], timedelta(hours=6)
+    )
+    assert any("24h ahead" in p for p in problems)
 
 
 def test_slack_text_and_blocks_are_parsed_and_raw_mentions_flagged() -> None:

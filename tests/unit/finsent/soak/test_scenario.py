@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ import pytest
 
 from finsent.soak.scenario import (
     DEFAULT_DATA,
+    DRILL,
     FULL,
     SHORT,
     WMT,
@@ -104,3 +106,27 @@ def test_shipped_scenarios_find_their_bursts_in_the_real_data(scenario: Scenario
     for fault in scenario.faults:
         moment = fault.at or fault.deadline
         assert moment is not None and scenario.start <= moment < scenario.end
+
+
+def test_a_drill_is_pushed_evenly_over_its_spread_under_its_own_source() -> None:
+    scenario = Scenario(name="t", start=D, end=D + timedelta(days=1), speed=100,
+                        events=(DRILL,), faults=())  # fmt: skip
+    offset = timedelta(days=4058)
+    docs = [d for d in plan(scenario, [], offset) if d.planted == "drill"]
+    assert [d.text for d in docs] == list(DRILL.drill)
+    assert docs[0].published_at == DRILL.start + offset
+    gaps = {b.published_at - a.published_at for a, b in itertools.pairwise(docs)}
+    assert gaps == {timedelta(seconds=DRILL.drill_spread_s / len(DRILL.drill))}
+    assert all(d.due == d.published_at for d in docs)  # live, on time
+    assert {d.body()["source"] for d in docs} == {"drill"}
+    assert all(f"${DRILL.ticker}" in d.text for d in docs)  # each one is tagged
+    assert first_document(DRILL, docs, offset) is docs[0]
+
+
+def test_the_incident_timed_faults_strike_the_drill() -> None:
+    """The outage and the kill need an incident that pages whatever the model makes of
+    a real event: both scenarios hang them on the drill."""
+    for scenario in (SHORT, FULL):
+        triggered = {f.on_page for f in scenario.faults if f.on_page is not None}
+        assert triggered == {DRILL.name}
+        assert DRILL in scenario.events

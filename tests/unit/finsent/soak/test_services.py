@@ -44,3 +44,8 @@ def test_alerts_run_accepts_the_soak_timing(speed: float, monkeypatch: pytest.Mo
     settings = AlertsSettings()
     assert settings.poll_interval_s <= settings.alertmanager_resend_s
     assert settings.poll_interval_s == max(10.0, min(180.0, 0.5 * speed))
+    # A killed `alerts run` has a real minute to come back before Alertmanager would
+    # resolve the open incident on its own (a second page when it re-sends).
+    hold_s = settings.alertmanager_hold_s
+    assert hold_s is not None and hold_s / speed >= 60.0
+    assert hold_s >= 4 * settings.alertmanager_resend_s
