@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,8 @@ from finsent.observability import HealthState, instrument_process, serve_observa
 from finsent.settings import FinsentSettings, GrafanaSettings
 from finsent.store import open_store
 from finsent.topics import ALERTS
+
+log = logging.getLogger(__name__)
 
 app = typer.Typer(
     help="Page on-call once per real negative-sentiment incident; inspect the alert log.",
@@ -68,6 +71,12 @@ def build_channels(
     if settings.slack_webhook_url:
         slack_url = settings.slack_webhook_url.get_secret_value()
         channels.append(SlackChannel(slack_url, client, web_url=settings.web_url))
+    if (settings.alertmanager_url or settings.slack_webhook_url) and not settings.web_url:
+        # Not fatal (the page still goes out), but on-call gets no link to the evidence.
+        log.warning(
+            "FINSENT_ALERTS_WEB_URL is not set: Alertmanager pages carry no generatorURL "
+            "and Slack pages no 'open in finsent' button"
+        )
     if settings.alertmanager_url:
         auth: httpx.Auth | None = None
         if settings.alertmanager_username and settings.alertmanager_password:

@@ -158,3 +158,20 @@ def test_no_secret_in_any_log_line_of_the_delivery_path(
     ]
     leaked = [s for s in secrets if s in logged]
     assert leaked == []
+
+
+def test_channels_without_a_web_url_warn_that_pages_carry_no_link(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    base = FinsentSettings()
+    with httpx.Client(timeout=5) as client, caplog.at_level(logging.WARNING, "alerts.cli"):
+        build_channels(AlertsSettings(alertmanager_url="http://am.test", publish_kafka=False),
+                       base, client)  # fmt: skip
+        assert any("FINSENT_ALERTS_WEB_URL is not set" in r.message for r in caplog.records)
+        caplog.clear()
+        linked = AlertsSettings(
+            alertmanager_url="http://am.test", web_url="https://finsent.example.com",
+            publish_kafka=False,
+        )  # fmt: skip
+        build_channels(linked, base, client)
+        assert not any("WEB_URL" in r.message for r in caplog.records)
