@@ -4,10 +4,16 @@
 file (16.5% of topic valid rows are reposts of train tweets), so it is the figure
 to quote. Scores go through the serving path (``Classifier``), so they measure
 what is deployed, in its serving precision.
+
+``news_check`` is the sentiment head on 60 formal news headlines written for the project
+(checks/README.md): transfer from tweets to RSS prose, a sanity check beside the valid sets.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +34,14 @@ from inference.model.metrics import (
 )
 
 LABELS: dict[Task, tuple[str, ...]] = {"sentiment": SENTIMENT_LABELS, "topic": TOPIC_LABELS}
+NEWS_CHECK = "checks/news_headlines.csv"
+
+
+def news_check_examples() -> list[tuple[str, int]]:
+    """The news headline check: (text, index into SENTIMENT_LABELS)."""
+    text = resources.files("inference.model").joinpath(NEWS_CHECK).read_text("utf-8")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    return [(row["text"], SENTIMENT_LABELS.index(row["label"])) for row in rows]
 
 
 def _spread(rows: list[Example], limit: int | None) -> list[Example]:
@@ -100,6 +114,14 @@ def evaluate(classifier: Classifier, data_dir: Path, limit: int | None = None) -
             "dedup": split_metrics(logits[keep], labels[keep], LABELS[task], fitted),
             "temperature": {"fitted_on_holdout": fitted, "applied": applied[task]},
         }
+    news = news_check_examples()
+    sent, _ = classifier.logits(classifier.tokenize([text for text, _ in news]))
+    report["news_check"] = split_metrics(
+        sent.numpy().astype(np.float64),
+        np.array([label for _, label in news], dtype=np.int64),
+        SENTIMENT_LABELS,
+        _fitted(calibration, "sentiment", applied["sentiment"]),
+    )
     return report
 
 
@@ -124,6 +146,12 @@ def format_table(report: dict[str, Any]) -> str:
                 f"{task:<10} {split:<6} {m['n']:>5} {m['accuracy']:>6.3f} {m['macro_f1']:>8.3f} "
                 f"{m['ece_before']:>8.3f} {m['ece_after']:>7.3f}"
             )
+    if "news_check" in report:
+        m = report["news_check"]
+        lines.append(
+            f"{'news':<10} {'check':<6} {m['n']:>5} {m['accuracy']:>6.3f} {m['macro_f1']:>8.3f} "
+            f"{m['ece_before']:>8.3f} {m['ece_after']:>7.3f}"
+        )
     for task in TASKS:
         t = report[task]["temperature"]
         lines.append(

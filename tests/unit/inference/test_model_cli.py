@@ -89,6 +89,10 @@ def test_eval_json_has_the_agreed_keys(
         assert report[task]["raw"]["n"] == 7
         assert report[task]["dedup"]["n"] == 1  # only the unseen tweet survives dedup
     assert len(report["topic"]["raw"]["confusion_matrix"]) == 20
+    # The news headline check: 60 written headlines, 20 per sentiment class.
+    news = report["news_check"]
+    assert news["n"] == 60 and 0.0 <= news["accuracy"] <= 1.0
+    assert [sum(row) for row in news["confusion_matrix"]] == [20, 20, 20]
 
 
 def test_help_texts_render() -> None:
