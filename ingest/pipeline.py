@@ -21,14 +21,14 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from kafka.producer.future import FutureRecordMetadata
 
-from finsent.errors import InvalidMessage, TransientError
+from finsent.errors import InvalidMessage, TransientError, reason_class
 from finsent.schemas import LIVE_NAMESPACE, Document
 from finsent.stream.dlq import DeadLetter, DeadLetterProducer
 from finsent.topics import DOCUMENTS
 from ingest.dedupe import Claim, Deduplicator, Verdict
 from ingest.metrics import IngestMetrics
 from ingest.models import Candidate, IngestReport, RawItem, Rejected
-from ingest.normalize import Normalizer, reason_class
+from ingest.normalize import Normalizer
 
 log = logging.getLogger(__name__)
 

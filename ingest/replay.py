@@ -22,7 +22,7 @@ from pydantic import AwareDatetime, BaseModel
 from tqdm import tqdm  # type: ignore[import-untyped]
 
 from finsent import redis_keys
-from finsent.errors import ConfigurationError, InvalidMessage, TransientError
+from finsent.errors import ConfigurationError, InvalidMessage, Reason, TransientError, reason_text
 from finsent.kafka_io import make_consumer
 from finsent.schemas import LIVE_NAMESPACE, Document
 from finsent.settings import FinsentSettings
@@ -343,9 +343,8 @@ def _republishable(
     try:
         doc = DOCUMENTS.decode(value)
     except InvalidMessage as exc:
-        return [
-            Rejected(source="replay:kafka", raw=value or b"", reason=f"malformed: {exc.reason}")
-        ]
+        reason = reason_text(Reason.MALFORMED, exc.reason)
+        return [Rejected(source="replay:kafka", raw=value or b"", reason=reason)]
     if doc.namespace != source_namespace:
         return []
     return [doc.model_copy(update={"namespace": namespace})]
