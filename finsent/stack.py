@@ -8,16 +8,12 @@ pid files under the stack home, so `down` stops exactly what `up` started.
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import hashlib
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -25,6 +21,8 @@ from typing import Literal
 import redis
 
 from finsent.errors import ConfigurationError
+from finsent.kraft import format_kafka_storage, new_cluster_id
+from finsent.pidfile import live_pid, spawn, stop_pid_file
 from finsent.settings import REPO_ROOT, FinsentSettings
 
 log = logging.getLogger(__name__)
@@ -80,7 +78,7 @@ class Stack:
         """Stop the processes `up` started, by pid file; returns the names stopped."""
         stopped: list[str] = []
         for name, home, marker in self._services():
-            if name in services and _stop_pid_file(home / f"{name}.pid", marker):
+            if name in services and stop_pid_file(home / f"{name}.pid", marker):
                 stopped.append(name)
         return stopped
 
@@ -88,7 +86,7 @@ class Stack:
         stack = self._settings.stack
         out = []
         for name, home, marker in self._services():
-            pid = _live_pid(home / f"{name}.pid", marker)
+            pid = live_pid(home / f"{name}.pid", marker)
             port = stack.kafka_port if name == "kafka" else stack.redis_port
             detail = self._redis_detail() if name == "redis" and pid is not None else ""
             out.append(
@@ -111,7 +109,7 @@ class Stack:
 
     def _start_redis(self) -> None:
         pid_file = self._redis_home / "redis.pid"
-        if _live_pid(pid_file, "redis-server") is not None:
+        if live_pid(pid_file, "redis-server") is not None:
             return
         binary = shutil.which("redis-server") or _first_existing("/usr/bin/redis-server")
         if binary is None:
@@ -126,7 +124,7 @@ class Stack:
             # The module links OpenSSL 1.1 (not in Debian 12): ours, for this process only.
             env = {**os.environ, "LD_LIBRARY_PATH": str(module.parent / "lib")}
         args = [binary, str(config)]
-        self._procs["redis"] = _spawn(args, self._redis_home / "redis.log", pid_file, env)
+        self._procs["redis"] = spawn(args, self._redis_home / "redis.log", pid_file, env)
 
     def _write_redis_config(self, module: Path | None) -> Path:
         """`redis.conf` in the stack home, mode 0600: the password never reaches a command
@@ -186,7 +184,7 @@ class Stack:
 
     def _check_redis_is_ours(self, client: redis.Redis) -> None:
         """Another Redis on our port would answer PING for us: refuse to use it silently."""
-        ours = _live_pid(self._redis_home / "redis.pid", "redis-server")
+        ours = live_pid(self._redis_home / "redis.pid", "redis-server")
         theirs = int(client.info("server")["process_id"])
         if ours is None:
             raise ConfigurationError(
@@ -202,7 +200,7 @@ class Stack:
 
     def _start_kafka(self) -> None:
         pid_file = self._kafka_home / "kafka.pid"
-        if _live_pid(pid_file, KAFKA_MAIN) is not None:
+        if live_pid(pid_file, KAFKA_MAIN) is not None:
             return
         java = shutil.which("java")
         if java is None:
@@ -223,7 +221,7 @@ class Stack:
             KAFKA_MAIN,
             str(config),
         ]
-        self._procs["kafka"] = _spawn(args, self._kafka_home / "kafka.log", pid_file)
+        self._procs["kafka"] = spawn(args, self._kafka_home / "kafka.log", pid_file)
 
     def _ensure_kafka_libs(self) -> Path:
         """Copy the broker's jars from Maven Central once per change of `stack/pom.xml`."""
@@ -334,7 +332,7 @@ class Stack:
             exited = (
                 proc.poll() is not None
                 if proc is not None
-                else _live_pid(self._kafka_home / "kafka.pid", KAFKA_MAIN) is None
+                else live_pid(self._kafka_home / "kafka.pid", KAFKA_MAIN) is None
             )
             if exited:
                 raise ConfigurationError(
@@ -378,95 +376,3 @@ def as_text(value: bytes | str | int) -> str:
 
 def _first_existing(*paths: str) -> str | None:
     return next((p for p in paths if Path(p).exists()), None)
-
-
-def _spawn(
-    args: list[str], log_file: Path, pid_file: Path, env: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    with log_file.open("ab") as out:
-        # A new session so Ctrl-C in the caller's terminal does not reach the servers.
-        proc = subprocess.Popen(
-            args,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            close_fds=True,
-            env=env,
-        )
-    pid_file.write_text(str(proc.pid))
-    return proc
-
-
-def _live_pid(pid_file: Path, marker: str) -> int | None:
-    """The pid in `pid_file` if that process is alive and is the one we started."""
-    try:
-        pid = int(pid_file.read_text().strip())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (OSError, ValueError):
-        return None
-    if marker.encode() not in cmdline:
-        return None  # the pid was reused by an unrelated process
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
-    except (OSError, IndexError):
-        return None
-    return None if state == "Z" else pid
-
-
-def _stop_pid_file(pid_file: Path, marker: str, timeout_s: float = 60.0) -> bool:
-    pid = _live_pid(pid_file, marker)
-    if pid is None:
-        pid_file.unlink(missing_ok=True)
-        return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and _live_pid(pid_file, marker) is not None:
-        _reap(pid)
-        time.sleep(0.1)
-    if _live_pid(pid_file, marker) is not None:
-        os.kill(pid, signal.SIGKILL)
-        time.sleep(0.2)
-        _reap(pid)
-    pid_file.unlink(missing_ok=True)
-    return True
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
-
-
-def new_cluster_id() -> str:
-    """A random KRaft cluster id: a UUID in URL-safe base64, 22 characters."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-
-
-def format_kafka_storage(java: str, libs: Path, config: Path, cluster_id: str) -> None:
-    """Format the broker's log dirs for KRaft (a no-op on already formatted dirs).
-
-    Raises:
-        ConfigurationError: the storage tool failed; its output is in the message.
-    """
-    result = subprocess.run(
-        [
-            java,
-            "-cp",
-            f"{libs}/*",
-            "kafka.tools.StorageTool",
-            "format",
-            # `--opt=value`, not `-t value`: one id in 64 starts with "-", which the
-            # tool's argument parser would read as an option and fail on.
-            f"--cluster-id={cluster_id}",
-            f"--config={config}",
-            "--ignore-formatted",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise ConfigurationError(
-            f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}"
-        )

@@ -8,7 +8,7 @@ from typing import Final, Generic, TypeVar
 
 from pydantic import ValidationError
 
-from finsent.errors import InvalidMessage
+from finsent.errors import InvalidMessage, Reason
 from finsent.schemas import Alert, Document, ScoredDocument, WireModel
 
 M = TypeVar("M", bound=WireModel)
@@ -39,18 +39,18 @@ class Topic(Generic[M]):
     def decode(self, raw: bytes | None) -> M:
         """Parse one message value; anything unparseable is an `InvalidMessage`."""
         if raw is None:
-            raise InvalidMessage("empty message value")
+            raise InvalidMessage(Reason.EMPTY_VALUE)
         try:
             return self.schema.model_validate_json(raw)
         except ValidationError as exc:
-            raise InvalidMessage(_short_reason(exc)) from None
+            raise InvalidMessage(Reason.SCHEMA, _short_reason(exc), max_chars=500) from None
 
 
 def _short_reason(exc: ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "message"
     more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{first['type']} at {where}: {first['msg']}{more}"[:500]
+    return f"{first['type']} at {where}: {first['msg']}{more}"
 
 
 def _document_key(doc: Document) -> str | None:

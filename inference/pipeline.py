@@ -14,10 +14,10 @@ from typing import Protocol
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from finsent.errors import TransientError
+from finsent.errors import Reason, TransientError, reason_text
 from finsent.schemas import LIVE_NAMESPACE, Document, ScoredDocument
 from finsent.store.models import SourceOffset, WriteResult
-from finsent.stream.base import Envelope, Refused
+from finsent.stream.base import Envelope, Rejected
 from finsent.topics import DOCUMENTS, SCORED
 from inference.metrics import InferenceMetrics
 from inference.model.classifier import EncodedBatch, TextScore
@@ -144,7 +144,7 @@ class ScoringPipeline:
 
     def write(
         self, batch: Sequence[Envelope[Document]], results: Sequence[TextScore]
-    ) -> list[Refused]:
+    ) -> list[Rejected]:
         now = datetime.now(UTC)  # scored_at is metadata; series use published_at
         version = self._scorer.model_version
         scored = [to_scored(e.value, r, version, now) for e, r in zip(batch, results, strict=True)]
@@ -156,7 +156,7 @@ class ScoringPipeline:
         # dead-letter topic, not silently uncounted.
         reasons = dict(outcome.rejected)
         refused = [
-            Refused(i, f"store refused: {reasons[d.document_id]}")
+            Rejected(i, reason_text(Reason.STORE_REFUSED, reasons[d.document_id]))
             for i, d in enumerate(scored)
             if d.document_id in reasons
         ]

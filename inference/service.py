@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from kafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from finsent.errors import FinsentError
 from finsent.kafka_io import ensure_pipeline_topics, make_consumer, make_producer
@@ -35,19 +37,31 @@ def load_scorer(settings: InferenceSettings) -> Classifier:
 
 
 def _wait_for_broker(
-    base: FinsentSettings, settings: InferenceSettings, timeout_s: float = 180.0
+    base: FinsentSettings,
+    settings: InferenceSettings,
+    timeout_s: float = 180.0,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Create the topics, waiting for a broker that is (re)starting instead of crashing."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            ensure_pipeline_topics(base.kafka, [DOCUMENTS, SCORED])
-            return
-        except KafkaError as exc:
-            if time.monotonic() > deadline:
-                raise
-            log.warning("broker not reachable yet; retrying", extra={"error": str(exc)[:200]})
-            time.sleep(2.0)
+    """Create the topics, waiting for a broker that is (re)starting instead of crashing.
+
+    Raises:
+        KafkaError: the broker was still unreachable after `timeout_s`.
+    """
+    retrying = Retrying(
+        stop=stop_after_delay(timeout_s),
+        wait=wait_fixed(2.0),
+        retry=retry_if_exception_type(KafkaError),
+        before_sleep=_log_broker_retry,
+        sleep=sleep,
+        reraise=True,
+    )
+    retrying(ensure_pipeline_topics, base.kafka, [DOCUMENTS, SCORED])
+
+
+def _log_broker_retry(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome is not None else None
+    log.warning("broker not reachable yet; retrying", extra={"error": str(exc)[:200]})
 
 
 def run_consumer(

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeVar
 
 import redis
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from finsent import redis_keys
 from finsent.errors import TransientError
@@ -205,13 +206,28 @@ class Deduplicator:
     Args:
         client: a Redis client (bytes responses).
         config: windows and thresholds.
-        retries: attempts on a connection error before raising `TransientError`.
+        retries: attempts on a connection error before raising `TransientError`; they
+            wait 0.2 s, then 0.4 s, ... between them.
+        sleep: how to wait between attempts (tests pass a recorder).
     """
 
-    def __init__(self, client: redis.Redis, config: DedupeConfig, retries: int = 3) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        config: DedupeConfig,
+        retries: int = 3,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._client = client
         self._config = config
-        self._retries = retries
+        self._retrying = Retrying(
+            stop=stop_after_attempt(retries),
+            wait=wait_exponential(multiplier=0.2),
+            retry=retry_if_exception_type((redis.ConnectionError, redis.TimeoutError)),
+            sleep=sleep,
+            reraise=True,
+        )
         self._script = _Lua(_SCRIPT)
         self._confirm = _Lua(_CONFIRM)
         self._release = _Lua(_RELEASE)
@@ -350,19 +366,14 @@ class Deduplicator:
             return False
 
     def _call(self, fn: Callable[[], T]) -> T:
-        delay = 0.2
-        for attempt in range(self._retries):
-            try:
-                return fn()
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
-                if attempt == self._retries - 1:
-                    raise TransientError(f"redis unavailable: {type(exc).__name__}") from exc
-                time.sleep(delay)
-                delay *= 2
-            except redis.ResponseError as exc:
-                # READONLY (failover), OOM, BUSY, LOADING, MISCONF: the server, not the input.
-                raise TransientError(f"redis refused: {str(exc)[:120]}") from exc
-        raise AssertionError("unreachable")
+        """`fn`, retried on connection errors; Redis's failures as `TransientError`."""
+        try:
+            return self._retrying(fn)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise TransientError(f"redis unavailable: {type(exc).__name__}") from exc
+        except redis.ResponseError as exc:
+            # READONLY (failover), OOM, BUSY, LOADING, MISCONF: the server, not the input.
+            raise TransientError(f"redis refused: {str(exc)[:120]}") from exc
 
 
 def drop_namespace_keys(client: redis.Redis, namespace: str) -> int:

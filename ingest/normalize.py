@@ -1,6 +1,6 @@
 """The one pure step every source shares: `RawItem` in, wire `Document` out.
 
-Bad input raises `InvalidMessage(reason)`; reasons start with a short class
+Bad input raises `InvalidMessage(Reason..., detail)`; its reason starts with the class
 (`oversized:`, `missing_text:`, ...) that the report and metrics count by.
 """
 
@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
-from finsent.errors import InvalidMessage
+from finsent.errors import InvalidMessage, Reason
 from finsent.schemas import LIVE_NAMESPACE, MAX_TEXT_CHARS, Document
 from ingest.language import LanguageDetector
 from ingest.models import RawItem
@@ -22,11 +22,6 @@ from ingest.tickers import TickerTagger
 MAX_ID_CHARS = 200
 MAX_TITLE_CHARS = 1000
 MAX_URL_CHARS = 2048
-
-
-def reason_class(reason: str) -> str:
-    """The counted class of a dead-letter reason: the part before the first colon."""
-    return reason.split(":", 1)[0].strip() or "unknown"
 
 
 @dataclass(frozen=True)
@@ -80,12 +75,12 @@ class Normalizer:
         """
         limits = self._limits
         if len(raw.raw) > limits.max_raw_bytes:
-            raise InvalidMessage(f"oversized: {len(raw.raw)} bytes > {limits.max_raw_bytes}")
+            raise InvalidMessage(Reason.OVERSIZED, f"{len(raw.raw)} bytes > {limits.max_raw_bytes}")
         title = clean_text(raw.title)[:MAX_TITLE_CHARS] if raw.title else None
         body = clean_text(raw.text) if raw.text else ""
         text = (body or title or "")[:MAX_TEXT_CHARS].strip()
         if not text:
-            raise InvalidMessage("missing_text: no text or title after cleaning")
+            raise InvalidMessage(Reason.MISSING_TEXT, "no text or title after cleaning")
         published_at = self._check_time(raw.published_at, now)
         source_id = clean_text(raw.source_id) if raw.source_id else ""
         doc_id = source_id if 0 < len(source_id) <= MAX_ID_CHARS else content_id(title, text)
@@ -106,23 +101,27 @@ class Normalizer:
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            raise InvalidMessage(f"invalid_document: {where}: {first['msg']}"[:500]) from None
+            raise InvalidMessage(
+                Reason.INVALID_DOCUMENT, f"{where}: {first['msg']}", max_chars=500
+            ) from None
 
     def _check_time(self, published_at: datetime | None, now: datetime) -> datetime:
         if published_at is None:
-            raise InvalidMessage("missing_time: no publication time")
+            raise InvalidMessage(Reason.MISSING_TIME, "no publication time")
         try:
             published_at = published_at.astimezone(UTC)
         except (OverflowError, ValueError):
-            raise InvalidMessage("time_too_old: publication time out of range") from None
+            raise InvalidMessage(Reason.TIME_TOO_OLD, "publication time out of range") from None
         if published_at.year < self._limits.min_year:
             raise InvalidMessage(
-                f"time_too_old: {published_at.isoformat()} is before {self._limits.min_year}"
+                Reason.TIME_TOO_OLD,
+                f"{published_at.isoformat()} is before {self._limits.min_year}",
             )
         if published_at > now + timedelta(seconds=self._limits.max_future_s):
             raise InvalidMessage(
-                f"time_in_future: {published_at.isoformat()} is more than "
-                f"{self._limits.max_future_s:g} s after the clock ({now.isoformat()})"
+                Reason.TIME_IN_FUTURE,
+                f"{published_at.isoformat()} is more than "
+                f"{self._limits.max_future_s:g} s after the clock ({now.isoformat()})",
             )
         return published_at
 

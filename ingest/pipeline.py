@@ -11,7 +11,6 @@ import itertools
 import json
 import logging
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,14 +20,15 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from kafka.producer.future import FutureRecordMetadata
 
-from finsent.errors import InvalidMessage, TransientError
+from finsent.errors import InvalidMessage, TransientError, reason_class
 from finsent.schemas import LIVE_NAMESPACE, Document
 from finsent.stream.dlq import DeadLetter, DeadLetterProducer
 from finsent.topics import DOCUMENTS
+from ingest.accounting import Accounting
 from ingest.dedupe import Claim, Deduplicator, Verdict
 from ingest.metrics import IngestMetrics
 from ingest.models import Candidate, IngestReport, RawItem, Rejected
-from ingest.normalize import Normalizer, reason_class
+from ingest.normalize import Normalizer
 
 log = logging.getLogger(__name__)
 
@@ -115,17 +115,13 @@ class IngestPipeline:
         self.namespace = namespace
         self._clock = clock
         self._event_time = ingested_at_event_time
-        self._metrics = metrics
+        self._accounting = Accounting(metrics)
         self._flush_every = flush_every
         self._lock = threading.RLock()
         self._pending: list[_Pending] = []
         # Filled by the producer's I/O thread as records settle; drained by callers.
         self._settled: list[tuple[_Pending, bool]] = []
         self._last_delivery_ok = True
-        self._counts: Counter[str] = Counter()
-        self._dup_kinds: Counter[str] = Counter()
-        self._dlq_reasons: Counter[str] = Counter()
-        self._tickers: Counter[str] = Counter()
 
     def handle(self, candidate: Candidate) -> Handled:
         """Process one input. Never raises for bad input; raises `TransientError`."""
@@ -188,8 +184,7 @@ class IngestPipeline:
         track: bool = True,
     ) -> _Call:
         self._drain_settled()
-        with self._lock:
-            self._counts["in"] += len(candidates)
+        self._accounting.received(len(candidates))
         out: list[Handled | None] = []
         dead: list[FutureRecordMetadata] = []
         docs: list[tuple[int, Document]] = []
@@ -244,12 +239,7 @@ class IngestPipeline:
     ) -> tuple[Handled, _Pending | None]:
         if verdict != "new":
             kind = "id" if verdict == "pending" else verdict  # a batch source's repeat
-            with self._lock:
-                self._counts["duplicates"] += 1
-                self._dup_kinds[kind] += 1
-            if self._metrics:
-                self._metrics.duplicates.labels(kind).inc()
-                self._metrics.documents.labels(_kind(doc.source), "duplicate").inc()
+            self._accounting.duplicate(doc, kind)
             return Handled("duplicate", doc.id, kind), None
         key = doc.primary_ticker.encode() if doc.primary_ticker else None
         try:
@@ -294,7 +284,7 @@ class IngestPipeline:
                 self._settled = todo + self._settled
             raise
         for item in acked:
-            self._count_produced(item.doc)
+            self._accounting.produced(item.doc)
         if failed:
             log.warning("documents not acknowledged; claims released", extra={"count": len(failed)})
 
@@ -360,50 +350,16 @@ class IngestPipeline:
         return self.report()
 
     def report(self) -> IngestReport:
-        with self._lock:
-            tickers = dict(self._tickers)
-            untagged = tickers.pop("", 0)
-            return IngestReport(
-                namespace=self.namespace,
-                documents_in=self._counts["in"],
-                duplicates=self._counts["duplicates"],
-                dead_lettered=self._counts["dead_lettered"],
-                produced=self._counts["produced"],
-                duplicates_by_kind=dict(self._dup_kinds),
-                dead_letter_reasons=dict(self._dlq_reasons),
-                per_ticker=dict(sorted(tickers.items())),
-                untagged=untagged,
-            )
-
-    def _count_produced(self, doc: Document) -> None:
-        with self._lock:
-            self._counts["produced"] += 1
-            for ticker in doc.tickers or ("",):
-                self._tickers[ticker] += 1
-        if self._metrics:
-            self._metrics.documents.labels(_kind(doc.source), "produced").inc()
+        return self._accounting.report(self.namespace)
 
     def _dead_letter(self, raw: bytes, reason: str, source: str) -> FutureRecordMetadata:
         cls = reason_class(reason)
         # DlqLimitExceeded and TransientError propagate: a stream that is all garbage is
         # a bad deploy, and a broker that refuses dead letters is down.
         future = self._dlq.send(DeadLetter(value=raw, reason=reason, original_topic=self.topic))
-        with self._lock:
-            self._counts["dead_lettered"] += 1
-            self._dlq_reasons[cls] += 1
-        if self._metrics:
-            self._metrics.dead_letters.labels(cls).inc()
-            self._metrics.documents.labels(_kind(source), "dead_lettered").inc()
+        self._accounting.dead_lettered(cls, source)
         log.info("rejected input", extra={"source": source, "reason": cls})
         return future
-
-
-def _kind(source: str) -> str:
-    """The metric label for a source: `rss`, `push`, `file`, `stocknet`, ...
-
-    Not the full source: push clients choose theirs, and labels must stay a bounded set.
-    """
-    return source.split(":", 1)[0][:20]
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -27,17 +27,15 @@ class Envelope(Generic[T]):
 
 
 @dataclass(frozen=True, slots=True)
-class Refused:
-    """An item of a written batch that the sink will never accept: `batch[index]`."""
+class Rejected:
+    """Item `index` of a batch, which will never succeed: it is dead-lettered with `reason`.
+
+    What `compute` (an item that failed on its own while others computed) and `write` (an
+    item the sink will never accept) return instead of raising `InvalidMessage`; `reason`
+    is the same `reason_text`.
+    """
 
     index: int
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """An item that failed on its own while others computed: it is dead-lettered."""
-
     reason: str
 
 
@@ -65,7 +63,7 @@ class Pipeline(Protocol[T, P, R]):
         """The expensive step (the model): one result per item, in order."""
         ...
 
-    def write(self, batch: Sequence[Envelope[T]], results: Sequence[R]) -> Sequence[Refused]:
+    def write(self, batch: Sequence[Envelope[T]], results: Sequence[R]) -> Sequence[Rejected]:
         """Persist results idempotently; raise `TransientError` when a dependency is down.
 
         Returns the items the sink refused for good (e.g. too late for retention): they

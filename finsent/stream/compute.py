@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
 
+from finsent.errors import Reason, reason_text
 from finsent.stream.base import Pipeline, Rejected
 from finsent.stream.errors import ComputeFault
 
@@ -58,12 +59,12 @@ def compute_guarded(pipeline: Pipeline[T, P, R], items: Sequence[T], prepared: P
                 prepared = pipeline.prepare(items)
     out: list[R | Rejected] = []
     failures: list[BaseException] = []
-    for item in items:
+    for index, item in enumerate(items):
         try:
             out.append(pipeline.compute(pipeline.prepare([item]))[0])
         except Exception as exc:  # noqa: BLE001 - judged below: poison item or our fault
             failures.append(exc)
-            out.append(Rejected(f"compute failed: {_describe(exc)}"))
+            out.append(Rejected(index, reason_text(Reason.COMPUTE_FAILED, _describe(exc))))
     if failures and len(failures) == len(items):
         if len(items) > 1:
             raise ComputeFault(

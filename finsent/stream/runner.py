@@ -36,13 +36,12 @@ from kafka.consumer.subscription_state import AsyncConsumerRebalanceListener
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from finsent.errors import ConfigurationError, DlqLimitExceeded, InvalidMessage
+from finsent.errors import ConfigurationError, DlqLimitExceeded, InvalidMessage, reason_class
 from finsent.kafka_io import keep_rejoining
 from finsent.stream.base import (
     Envelope,
     NullObserver,
     Pipeline,
-    Refused,
     Rejected,
     RetryPolicy,
     RunnerObserver,
@@ -61,7 +60,6 @@ __all__ = [
     "NotInGroup",
     "NullObserver",
     "Pipeline",
-    "Refused",
     "Rejected",
     "RetryPolicy",
     "RunStats",
@@ -316,7 +314,7 @@ class StreamRunner(Generic[T, P, R]):
             else:
                 good_envs.append(env)
                 good.append(result)
-        refused: list[Refused] = []
+        refused: list[Rejected] = []
         if good:
             written = self._writer.write(good_envs, good)
             self.stats.transient_failures = self._writer.failures
@@ -348,7 +346,7 @@ class StreamRunner(Generic[T, P, R]):
         self, raw: bytes | None, key: bytes | None, partition: int, offset: int, reason: str
     ) -> None:
         self.stats.dead_lettered += 1
-        self._observer.dead_lettered(reason.split(":", 1)[0])
+        self._observer.dead_lettered(reason_class(reason))
         try:
             self._dlq.send(DeadLetter(raw, reason, self._topic, partition, offset, key))
         except DlqLimitExceeded as exc:

@@ -2,7 +2,7 @@
 
 Nothing is committed while a write is retried, and nothing is dead-lettered for it: a
 dependency that is down (Redis out of memory, read-only during a failover, the broker
-restarting) is not bad input. Only the sink's per-item refusals come back as `Refused`.
+restarting) is not bad input. Only the sink's per-item refusals come back as `Rejected`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 from finsent.errors import TransientError
-from finsent.stream.base import Envelope, Pipeline, Refused, RetryPolicy, RunnerObserver
+from finsent.stream.base import Envelope, Pipeline, Rejected, RetryPolicy, RunnerObserver
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class RetryingWriter(Generic[T, R]):
 
     def write(
         self, envelopes: Sequence[Envelope[T]], results: Sequence[R]
-    ) -> Sequence[Refused] | None:
+    ) -> Sequence[Rejected] | None:
         """The sink's refusals once written; None when the write was given up."""
         backoff = self._retry.initial_backoff_s
         paused = False

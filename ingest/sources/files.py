@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from finsent.errors import InvalidMessage
+from finsent.errors import InvalidMessage, Reason, reason_text
 from ingest.models import Candidate, RawItem, Rejected
 from ingest.sources.records import decode_json_line, parse_record
 
@@ -56,7 +56,7 @@ def read_file(path: Path, max_raw_bytes: int) -> Iterator[Candidate]:
         else:
             yield from _read_jsonl(path, max_raw_bytes)
     except OSError as exc:
-        reason = f"unreadable: {type(exc).__name__} reading {path.name}"
+        reason = reason_text(Reason.UNREADABLE, f"{type(exc).__name__} reading {path.name}")
         yield Rejected(source=f"file:{path.name}"[:100], raw=str(path).encode(), reason=reason)
 
 
@@ -79,7 +79,7 @@ def _read_jsonl(path: Path, max_raw_bytes: int) -> Iterator[Candidate]:
             if not line:
                 continue
             if len(line) > max_raw_bytes:
-                reason = f"oversized: {len(line)} bytes > {max_raw_bytes}"
+                reason = reason_text(Reason.OVERSIZED, f"{len(line)} bytes > {max_raw_bytes}")
                 yield Rejected(source=default_source, raw=line[:max_raw_bytes], reason=reason)
                 continue
             try:
@@ -98,7 +98,7 @@ def _read_csv(path: Path, max_raw_bytes: int) -> Iterator[Candidate]:
             raw = json.dumps(record).encode()  # ensure_ascii: escapes the bad bytes
             bad = next((k for k, v in record.items() if _has_surrogates(v)), None)
             if bad is not None:
-                reason = f"undecodable: invalid UTF-8 in column {bad[:40]!r}"
+                reason = reason_text(Reason.UNDECODABLE, f"invalid UTF-8 in column {bad[:40]!r}")
                 yield Rejected(source=default_source, raw=raw, reason=reason)
                 continue
             if isinstance(record.get("tickers"), str):

@@ -28,12 +28,12 @@ from prometheus_client import generate_latest
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from finsent.errors import ConfigurationError, InvalidMessage, TransientError
+from finsent.errors import ConfigurationError, InvalidMessage, Reason, TransientError, reason_text
 from ingest.metrics import IngestMetrics
 from ingest.models import Candidate, Rejected
 from ingest.pipeline import IngestPipeline
 from ingest.settings import IngestSettings
-from ingest.sources.records import DocumentIn, raw_from_document, validation_reason
+from ingest.sources.records import DocumentIn, raw_from_document, validation_error
 
 ItemStatus = Literal["accepted", "duplicate", "rejected"]
 
@@ -198,7 +198,7 @@ def create_app(
         try:  # parsing up to a megabyte is CPU work: keep it off the event loop
             candidates = await run_in_threadpool(_candidates, body, settings.push_max_batch)
         except InvalidMessage as exc:
-            status = 413 if exc.reason.startswith("batch_too_large") else 400
+            status = 413 if exc.kind is Reason.BATCH_TOO_LARGE else 400
             return problem(status, exc.reason)
         try:
             handled = await run_in_threadpool(
@@ -296,22 +296,22 @@ def _candidates(body: bytes, max_batch: int) -> list[Candidate]:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InvalidMessage(f"undecodable: body is not UTF-8 (byte {exc.start})") from None
+        raise InvalidMessage(Reason.UNDECODABLE, f"body is not UTF-8 (byte {exc.start})") from None
     try:
         parsed = json.loads(text, parse_constant=_no_constant)
     except _NotJson as exc:
-        raise InvalidMessage(f"malformed: {exc}") from None
+        raise InvalidMessage(Reason.MALFORMED, str(exc)) from None
     except (ValueError, RecursionError):  # ValueError: also ints over 4300 digits
-        raise InvalidMessage("malformed: body is not valid JSON") from None
+        raise InvalidMessage(Reason.MALFORMED, "body is not valid JSON") from None
     if isinstance(parsed, dict) and "documents" in parsed:
         parsed = parsed["documents"]
         if not isinstance(parsed, list):
-            raise InvalidMessage("malformed: `documents` must be an array")
+            raise InvalidMessage(Reason.MALFORMED, "`documents` must be an array")
     items = parsed if isinstance(parsed, list) else [parsed]
     if not items:
-        raise InvalidMessage("empty_batch: no documents in the request")
+        raise InvalidMessage(Reason.EMPTY_BATCH, "no documents in the request")
     if len(items) > max_batch:
-        raise InvalidMessage(f"batch_too_large: {len(items)} documents > {max_batch}")
+        raise InvalidMessage(Reason.BATCH_TOO_LARGE, f"{len(items)} documents > {max_batch}")
     return [_candidate(item) for item in items]
 
 
@@ -330,12 +330,12 @@ def _candidate(item: Any) -> Candidate:
     except (ValueError, RecursionError):
         raw = b""
     if not isinstance(item, dict):
-        reason = f"malformed: expected a JSON object, got {type(item).__name__}"
+        reason = reason_text(Reason.MALFORMED, f"expected a JSON object, got {type(item).__name__}")
         return Rejected(source="push", raw=raw, reason=reason)
     try:
         record = DocumentIn.model_validate(item)
     except ValidationError as exc:
-        return Rejected(source="push", raw=raw, reason=validation_reason(exc))
+        return Rejected(source="push", raw=raw, reason=validation_error(exc).reason)
     source = f"push:{record.source or 'default'}"
     record = record.model_copy(update={"source": None})
     return raw_from_document(record, source, raw, scope_id=True)

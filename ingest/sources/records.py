@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from finsent.errors import InvalidMessage
+from finsent.errors import InvalidMessage, Reason
 from ingest.models import RawItem
 
 SOURCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,59}$"
@@ -95,7 +95,7 @@ def raw_from_tweet(tweet: TweetIn, source: str) -> RawItem:
     try:
         published = datetime.strptime(tweet.created_at, "%a %b %d %H:%M:%S %z %Y")
     except ValueError:
-        raise InvalidMessage("malformed: created_at is not a Twitter timestamp") from None
+        raise InvalidMessage(Reason.MALFORMED, "created_at is not a Twitter timestamp") from None
     symbols = tuple(s.text for s in tweet.entities.symbols)
     kept = {
         "id_str": tweet.id_str,
@@ -123,24 +123,28 @@ def parse_record(obj: Any, default_source: str, raw: bytes, tweet_source: str) -
         InvalidMessage: not an object, or not a valid document or tweet.
     """
     if not isinstance(obj, dict):
-        raise InvalidMessage(f"malformed: expected a JSON object, got {type(obj).__name__}")
+        raise InvalidMessage(Reason.MALFORMED, f"expected a JSON object, got {type(obj).__name__}")
     try:
         if "id_str" in obj and "created_at" in obj:
             return raw_from_tweet(TweetIn.model_validate(obj), tweet_source)
         return raw_from_document(DocumentIn.model_validate(obj), default_source, raw)
     except ValidationError as exc:
-        raise InvalidMessage(validation_reason(exc)) from None
+        raise validation_error(exc) from None
 
 
-def validation_reason(exc: ValidationError) -> str:
+def validation_error(exc: ValidationError) -> InvalidMessage:
+    """A record's first validation error as the dead-letter reason it earns."""
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "record"
-    kind = "missing_text" if where in ("text", "title") and first["type"] == "missing" else ""
-    prefix = kind or (
-        "missing_time" if where == "published_at" and first["type"] == "missing" else "malformed"
-    )
+    missing = first["type"] == "missing"
+    if missing and where in ("text", "title"):
+        kind = Reason.MISSING_TEXT
+    elif missing and where == "published_at":
+        kind = Reason.MISSING_TIME
+    else:
+        kind = Reason.MALFORMED
     more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{prefix}: {where}: {first['msg']}{more}"[:500]
+    return InvalidMessage(kind, f"{where}: {first['msg']}{more}", max_chars=500)
 
 
 def decode_json_line(line: bytes) -> Any:
@@ -152,9 +156,9 @@ def decode_json_line(line: bytes) -> Any:
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InvalidMessage(f"undecodable: invalid UTF-8 at byte {exc.start}") from None
+        raise InvalidMessage(Reason.UNDECODABLE, f"invalid UTF-8 at byte {exc.start}") from None
     try:
         return json.loads(text)
     except (ValueError, RecursionError) as exc:  # ValueError: also ints over 4300 digits
         msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deep or too large"
-        raise InvalidMessage(f"malformed: invalid JSON: {msg}") from None
+        raise InvalidMessage(Reason.MALFORMED, f"invalid JSON: {msg}") from None

@@ -101,7 +101,7 @@ def test_a_long_range_is_streamed_through_a_bounded_window(
     settings: FinsentSettings, topic_factory: Callable[..., str], namespace: str
 ) -> None:
     """`replay kafka` holds at most its reorder window, not the whole range."""
-    from ingest.replay import _RangeReader
+    from ingest.sources.kafka_range import KafkaRangeReader
     from tests.integration.conftest import make_documents, produce
 
     topic = topic_factory("docs", partitions=3)
@@ -111,7 +111,7 @@ def test_a_long_range_is_streamed_through_a_bounded_window(
     end = datetime.now(UTC) + timedelta(seconds=1)
 
     held = []
-    with _RangeReader(
+    with KafkaRangeReader(
         settings, topic, start, end, namespace, namespace + "-rp", reorder_window=25
     ) as reader:
         assert reader.total == 600

@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from finsent.errors import ConfigurationError
+from finsent.kraft import format_kafka_storage, new_cluster_id
 from finsent.settings import FinsentSettings, RedisSettings, StackSettings
-from finsent.stack import Stack, format_kafka_storage, new_cluster_id
+from finsent.stack import Stack
 
 
 def test_up_is_idempotent_and_status_reports_both(settings: FinsentSettings) -> None:

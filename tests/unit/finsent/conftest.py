@@ -19,8 +19,8 @@ import pytest
 from kafka import TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from finsent.errors import InvalidMessage, TransientError
-from finsent.stream.base import Envelope, Refused
+from finsent.errors import InvalidMessage, Reason, TransientError
+from finsent.stream.base import Envelope, Rejected
 from finsent.stream.dlq import DeadLetterProducer
 
 TOPIC = "docs.v1"
@@ -185,7 +185,7 @@ class FakePipeline:
 
     def decode(self, raw: bytes | None) -> str:
         if raw is None or raw.startswith(b"bad"):
-            raise InvalidMessage("not a document")
+            raise InvalidMessage(Reason.MALFORMED, "not a document")
         return raw.decode()
 
     def cost(self, item: str) -> int:
@@ -204,13 +204,13 @@ class FakePipeline:
             raise ValueError("cannot score this one")
         return [len(p) for p in prepared]
 
-    def write(self, batch: Sequence[Envelope[str]], results: Sequence[int]) -> list[Refused]:
+    def write(self, batch: Sequence[Envelope[str]], results: Sequence[int]) -> list[Rejected]:
         self.write_calls += 1
         if self.write_failures:
             self.write_failures -= 1
             raise TransientError("redis unavailable: OutOfMemoryError")
         refused = [
-            Refused(i, "store refused: too late")
+            Rejected(i, "store refused: too late")
             for i, e in enumerate(batch)
             if e.value in self.refuse
         ]

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from finsent.errors import reason_class
 from ingest.models import RawItem, Rejected
-from ingest.normalize import reason_class
 from ingest.settings import IngestSettings
 from ingest.sources.files import event_order, iter_paths, read_file, read_files
 

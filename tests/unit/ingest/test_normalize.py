@@ -4,11 +4,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from finsent.errors import InvalidMessage
+from finsent.errors import InvalidMessage, reason_class
 from finsent.schemas import MAX_TEXT_CHARS, Document
 from ingest.language import LanguageDetector
 from ingest.models import RawItem
-from ingest.normalize import Limits, Normalizer, reason_class
+from ingest.normalize import Limits, Normalizer
 from ingest.settings import IngestSettings
 from ingest.tickers import TickerTagger
 

@@ -7,9 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from finsent.errors import InvalidMessage
+from finsent.errors import InvalidMessage, reason_class
 from ingest.models import RawItem, Rejected
-from ingest.normalize import reason_class
 from ingest.sources.push import TokenBucket, _candidates, bearer_token
 
 DOC = {"text": "Apple falls", "published_at": "2015-10-14T12:00:00Z"}
