@@ -127,4 +127,6 @@ class RunStats(BaseModel):
     dead_lettered: int = 0
     batches: int = 0
     commits: int = 0
+    commits_deferred: int = 0
+    """Commits the broker could not take (unreachable); their offsets went with a later one."""
     transient_failures: int = 0

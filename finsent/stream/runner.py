@@ -372,6 +372,15 @@ class StreamRunner(Generic[T, P, R]):
             # The group moved on without us; the new owner redoes the work (idempotent).
             log.warning("commit failed after a rebalance; records will be redelivered")
             return
+        except KafkaError as exc:
+            if not exc.retriable:
+                raise
+            # The broker or coordinator is away (a restart, a network cut): our machine's
+            # fault, not the records'. The offsets stay committable; the next commit
+            # carries them once the broker answers again.
+            self.stats.commits_deferred += 1
+            log.warning("commit deferred: broker unreachable", extra={"error": str(exc)[:200]})
+            return
         self._offsets.committed(offsets)
         self.stats.commits += 1
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
+from kafka.errors import GroupAuthorizationFailedError, KafkaConnectionError
 
 from finsent.errors import DlqLimitExceeded
 from finsent.stream.base import Envelope, RetryPolicy
@@ -404,3 +405,46 @@ def test_a_dead_letter_the_broker_does_not_take_stops_before_any_commit_past_it(
     with pytest.raises(TransientError):
         runner.run()
     assert all(offsets.get(0, 0) <= 1 for offsets in consumer.commits)
+
+
+def test_a_commit_while_the_broker_is_down_is_deferred_not_fatal(
+    producer: FakeProducer, make_dlq: Callable[..., DeadLetterProducer]
+) -> None:
+    """A broker restart can land on a commit: kafka-python raises KafkaConnectionError
+    (ECONNREFUSED) from commit(). That is our machine's fault, not the records': the
+    runner keeps the offsets and commits them once the broker is back, never dies.
+    (It killed `finsent infer` in test_broker_restart_mid_stream under load.)"""
+    consumer = FakeConsumer(mixed_logs(2, 40, seed=3), max_records=5)
+    refused: list[dict[int, int]] = []
+
+    def broker_down(offsets: dict[int, int]) -> None:
+        if len(refused) < 3:
+            refused.append(offsets)
+            raise KafkaConnectionError("111 ECONNREFUSED")
+
+    consumer.on_commit.append(broker_down)
+    pipeline = FakePipeline()
+    runner, stop = runner_for(consumer, pipeline, make_dlq())
+    stop_when_drained(consumer, stop)
+    stats = runner.run()
+
+    assert len(refused) == 3
+    assert consumer.committed_offsets == {p: len(log) for p, log in consumer.logs.items()}
+    assert stats.commits == len(consumer.commits) and stats.commits_deferred == 3
+    everything = {(p, o) for p, log in consumer.logs.items() for o in range(len(log))}
+    assert set(pipeline.written) == everything
+
+
+def test_a_commit_error_that_is_not_retriable_still_stops_the_runner(
+    producer: FakeProducer, make_dlq: Callable[..., DeadLetterProducer]
+) -> None:
+    consumer = FakeConsumer(mixed_logs(1, 10, seed=4), max_records=5)
+
+    def unauthorised(offsets: dict[int, int]) -> None:
+        raise GroupAuthorizationFailedError("not allowed")
+
+    consumer.on_commit.append(unauthorised)
+    runner, stop = runner_for(consumer, FakePipeline(), make_dlq())
+    stop_when_drained(consumer, stop)
+    with pytest.raises(GroupAuthorizationFailedError):
+        runner.run()
