@@ -18,8 +18,9 @@ from finsent.kafka_io import ensure_pipeline_topics, make_consumer, make_produce
 from finsent.observability import HealthState, instrument_process, serve_observability
 from finsent.settings import FinsentSettings
 from finsent.store import open_store
+from finsent.stream.base import RunStats
 from finsent.stream.dlq import DeadLetterProducer
-from finsent.stream.runner import RunStats, StreamRunner
+from finsent.stream.runner import StreamRunner
 from finsent.topics import DOCUMENTS, SCORED
 from inference.metrics import InferenceMetrics
 from inference.model.classifier import Classifier
