@@ -17,7 +17,9 @@ Modules:
     hardware: the serving path (precision, runtime) chosen from the device and CPU flags.
     onnx_int8: the opt-in int8 CPU path (ONNX export, dynamic quantisation, ONNX Runtime).
     bench: CPU throughput and latency benchmark.
-    cli: typer commands ``adapt``, ``train``, ``eval``, ``classify``, ``bench-model``.
+    cli: typer commands ``adapt``, ``train``, ``eval``, ``classify``, ``bench-model``
+        (``classify`` in ``classify_cmd``; shared options in ``cli_options``).
+    teachers_cmd: typer commands ``finsent teachers list`` and ``import``.
 
 Only ``classifier`` and ``scores`` are meant to be imported by the rest of ``inference``;
 ``classifier`` imports torch, so import it lazily in code paths that do not score text.

@@ -41,6 +41,7 @@ TRAINING = frozenset(
 TOOLING = frozenset(
     {
         "inference.model.cli",  # `finsent train`, `eval`, `adapt`, `classify`, `bench model`
+        "inference.model.teachers_cmd",  # `finsent teachers list`, `import`
         "inference.model.bench",  # model throughput benchmark
         "inference.bench_pipeline",  # `finsent bench pipeline`
         "cli.main",  # the top-level CLI mounts the model commands
