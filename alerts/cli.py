@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -17,15 +17,15 @@ from alerts.channels.base import BearerAuth, Channel, describe
 from alerts.channels.publish import GrafanaAnnotationChannel, KafkaChannel
 from alerts.channels.slack import SlackChannel
 from alerts.channels.webhook import WebhookChannel, new_secret
-from alerts.engine import AlertEngine, Clock, run_forever, utc_now
+from alerts.engine import Clock, utc_now
 from alerts.metrics import AlertMetrics
 from alerts.notify import Notifier
 from alerts.redact import protect_logs
+from alerts.service import AlertService
 from alerts.settings import AlertsSettings
 from alerts.state import AlertStateStore
-from finsent.lifecycle import stop_on_signals
 from finsent.logs import configure_logging
-from finsent.observability import HealthState, instrument_process, serve_observability
+from finsent.service import run_service
 from finsent.settings import FinsentSettings, GrafanaSettings
 from finsent.store import open_store
 from finsent.topics import ALERTS
@@ -188,29 +188,17 @@ def run(
     base = FinsentSettings()
     settings = load_settings()
     setup_logging(settings, base)
-    namespaces = tuple(namespace) if namespace else settings.namespaces
-    metrics = AlertMetrics()
-    instrument_process(metrics.registry)
-    health = HealthState()
-    if settings.metrics_port is not None:
-        serve_observability(metrics.registry, health, host="0.0.0.0", port=settings.metrics_port)
-    store = open_store(base, settings.store_backend)
-    stop = threading.Event()
-    clock = base.clock()  # paging recency, loop timing and Alertmanager times follow it
-    with stop_on_signals(stop), httpx.Client(timeout=settings.notify_timeout_s) as client:
-        notifier = build_notifier(settings, base, client, clock, metrics)
-        engine = AlertEngine(store, settings, notifier, clock=clock, metrics=metrics)
-        health.set_ready(True)
-        try:
-            if once:
-                for ns in namespaces:
-                    for alert in engine.evaluate(ns):
-                        typer.echo(describe(alert))
-            else:
-                interval_s = clock.real_seconds(settings.poll_interval_s)
-                run_forever(engine, namespaces, interval_s, stop.is_set, stop.wait)
-        finally:
-            store.close()
+    service = AlertService(
+        base,
+        settings,
+        tuple(namespace) if namespace else settings.namespaces,
+        functools.partial(build_notifier, settings, base),
+        once=once,
+        echo=typer.echo,
+    )
+    code = run_service(service, service.endpoint, command="finsent alerts run")
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command("webhook-secret")

@@ -62,12 +62,12 @@ def bench_pipeline(
     from inference.bench_pipeline import run_pipeline_bench
     from inference.model.bench import bench_texts
     from inference.model.classifier import Classifier
-    from inference.model.cli import _precision
+    from inference.model.cli_options import precision_choice
     from inference.model.settings import ModelSettings
 
     model_settings = ModelSettings()
     classifier = Classifier.load(
-        model, device=device, precision=_precision(precision), frozen=False if eager else None
+        model, device=device, precision=precision_choice(precision), frozen=False if eager else None
     )
     texts = bench_texts(model_settings.data_dir, 4000)
     policy = BatchPolicy(

@@ -16,6 +16,7 @@ from cli import bench_cmd, run_cmd, stack_cmd
 from dashboards import cli as dashboards_cli
 from finsent.soak import cli as soak_cli
 from inference import cli as inference_cli
+from inference.model import classify_cmd, teachers_cmd
 from inference.model import cli as model_cli
 from ingest import cli as ingest_cli
 
@@ -65,8 +66,8 @@ app.command("infer")(inference_cli.infer)
 app.command("train")(model_cli.train)
 app.command("adapt")(model_cli.adapt)
 app.command("eval")(model_cli.eval_model)
-app.command("classify")(model_cli.classify)
-app.add_typer(model_cli.teachers_app, name="teachers")
+app.command("classify")(classify_cmd.classify)
+app.add_typer(teachers_cmd.teachers_app, name="teachers")
 app.command("soak")(soak_cli.soak)
 
 

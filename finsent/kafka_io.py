@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from finsent.errors import ConfigurationError
 from finsent.settings import KafkaSettings
 from finsent.topics import Topic
 
@@ -52,6 +54,29 @@ def make_consumer(settings: KafkaSettings, group_id: str | None, **overrides: An
     }
     kwargs.update(overrides)
     return KafkaConsumer(**kwargs)
+
+
+def await_partitions(
+    consumer: KafkaConsumer,
+    topic: str,
+    stop: threading.Event,
+    clock: Callable[[], float] = time.monotonic,
+    timeout_s: float = 60.0,
+) -> None:
+    """Return once the consumer's metadata lists the topic's partitions.
+
+    Join only then: a group leader that assigns before its metadata lists the topic's
+    partitions assigns nothing ("No partition metadata"), and the group has to rebalance
+    again once they appear; joining with them known avoids that round entirely.
+
+    Raises:
+        ConfigurationError: the topic is not there within `timeout_s` (or `stop` is set).
+    """
+    deadline = clock() + timeout_s
+    while not consumer.partitions_for_topic(topic):
+        if clock() > deadline or stop.is_set():
+            raise ConfigurationError(f"topic {topic!r} does not exist")
+        time.sleep(0.2)
 
 
 def keep_rejoining(consumer: KafkaConsumer) -> None:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Annotated
 
 import typer
 
 from finsent.errors import FinsentError
 from finsent.logs import configure_logging
+from finsent.service import run_service
 from finsent.settings import FinsentSettings
 from inference.settings import InferenceSettings
-
-EXIT_STOPPED = 3
-"""Exit status when the consumer stopped itself on a fault (see `finsent infer --help`)."""
 
 
 def infer(
@@ -63,15 +60,13 @@ def infer(
         raise typer.BadParameter("--store must be auto, core or timeseries")
     settings = InferenceSettings(**overrides)  # type: ignore[arg-type]
     # Imported here so `finsent --help` does not pay for importing torch.
-    from finsent.lifecycle import stop_on_signals
-    from inference.service import run_consumer
+    from inference.service import ScoringService
 
-    stop = threading.Event()
-    with stop_on_signals(stop):
-        try:
-            run_consumer(base, settings, stop=stop)
-        except FinsentError as exc:
-            # A broken model, too many dead letters in a row, or no partitions: an
-            # operator must look; nothing after the failing batch was committed.
-            typer.echo(f"finsent infer stopped: {type(exc).__name__}: {exc}", err=True)
-            raise typer.Exit(EXIT_STOPPED) from exc
+    service = ScoringService(base, settings)
+    # A broken model, too many dead letters in a row, or no partitions: an operator must
+    # look; nothing after the failing batch was committed.
+    code = run_service(
+        service, service.endpoint, command="finsent infer", stopped_on=(FinsentError,)
+    )
+    if code:
+        raise typer.Exit(code)

@@ -20,7 +20,8 @@ from finsent.store.models import SourceOffset, WriteResult
 from finsent.stream.base import Envelope, Rejected
 from finsent.topics import DOCUMENTS, SCORED
 from inference.metrics import InferenceMetrics
-from inference.model.classifier import EncodedBatch, TextScore
+from inference.model.classifier import EncodedBatch
+from inference.model.scores import TextScore
 from inference.store_errors import write_isolating
 
 SNIPPET_CHARS = 280

@@ -1,4 +1,4 @@
-"""Builds the inference consumer from settings and runs it until SIGINT/SIGTERM."""
+"""The inference consumer as a service: built from settings, run until stopped."""
 
 from __future__ import annotations
 
@@ -15,11 +15,13 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from finsent.errors import FinsentError
 from finsent.kafka_io import ensure_pipeline_topics, make_consumer, make_producer
-from finsent.observability import HealthState, instrument_process, serve_observability
+from finsent.observability import HealthState, instrument_process
+from finsent.service import Endpoint, observed
 from finsent.settings import FinsentSettings
 from finsent.store import open_store
+from finsent.stream.base import RunStats
 from finsent.stream.dlq import DeadLetterProducer
-from finsent.stream.runner import RunStats, StreamRunner
+from finsent.stream.runner import StreamRunner
 from finsent.topics import DOCUMENTS, SCORED
 from inference.metrics import InferenceMetrics
 from inference.model.classifier import Classifier
@@ -64,6 +66,102 @@ def _log_broker_retry(state: RetryCallState) -> None:
     log.warning("broker not reachable yet; retrying", extra={"error": str(exc)[:200]})
 
 
+class ScoringService:
+    """One consumer process of the scoring group (`finsent.service.Service`).
+
+    `scorer` and `store` default to the shipped model and the configured Redis store,
+    loaded in `run`; tests and benchmarks pass their own.
+    """
+
+    def __init__(
+        self,
+        base: FinsentSettings,
+        settings: InferenceSettings,
+        *,
+        scorer: Scorer | None = None,
+        store: SeriesWriter | None = None,
+        metrics: InferenceMetrics | None = None,
+    ) -> None:
+        if settings.torch_threads:
+            torch.set_num_threads(settings.torch_threads)
+        self._base = base
+        self._settings = settings
+        self._scorer = scorer
+        self._store = store
+        self.health = HealthState()
+        if metrics is None:
+            metrics = InferenceMetrics(CollectorRegistry(), self.health, base.clock())
+        else:
+            metrics.attach_health(self.health)
+        self._metrics = metrics
+        self.stats = RunStats()
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        return self._metrics.registry
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint(self._settings.metrics_host, self._settings.metrics_port)
+
+    def run(self, stop: threading.Event) -> int:
+        """Consume until `stop` is set; the counts are left in `stats`.
+
+        Raises:
+            FinsentError: the consumer stopped itself (see `finsent.stream.errors`).
+        """
+        base, settings, metrics = self._base, self._settings, self._metrics
+        _wait_for_broker(base, settings)
+        scorer = self._scorer or load_scorer(settings)
+        instrument_process(metrics.registry, model_version=scorer.model_version)
+        store = self._store or open_store(base, backend=settings.store_backend)
+        producer = make_producer(base.kafka)
+        consumer = make_consumer(base.kafka, settings.group_id)
+        pipeline = ScoringPipeline(
+            scorer,
+            store,
+            producer,
+            metrics,
+            scored_topic=settings.scored_topic,
+            source_topic=settings.topic,
+            latency_namespaces=frozenset(settings.latency_namespaces),
+        )
+        runner = StreamRunner(
+            consumer,
+            settings.topic,
+            pipeline,
+            DeadLetterProducer(producer, max_consecutive=settings.max_consecutive_invalid),
+            settings.batch,
+            retry=settings.retry,
+            observer=metrics,
+            stop=stop,
+            unassigned_timeout_s=settings.unassigned_timeout_s,
+        )
+        log.info(
+            "inference consumer starting",
+            extra={
+                "topic": settings.topic,
+                "group": settings.group_id,
+                "device": settings.device,
+                "model_version": scorer.model_version,
+            },
+        )
+        try:
+            self.stats = runner.run()
+        except FinsentError as exc:
+            # A fault of ours, not of the input (see `finsent.stream.errors`): say so and stop.
+            self.stats = runner.stats
+            log.error(
+                "inference consumer stopped on an error",
+                extra={"error": f"{type(exc).__name__}: {exc}", **runner.stats.model_dump()},
+            )
+            raise
+        finally:
+            producer.close(timeout=10)
+        log.info("inference consumer stopped", extra=self.stats.model_dump())
+        return 0
+
+
 def run_consumer(
     base: FinsentSettings,
     settings: InferenceSettings,
@@ -73,69 +171,12 @@ def run_consumer(
     stop: threading.Event | None = None,
     metrics: InferenceMetrics | None = None,
 ) -> RunStats:
-    """Run one consumer process of the scoring group until `stop` is set.
+    """Run a `ScoringService` with its endpoint until `stop` is set, off the main thread too.
 
-    `scorer` and `store` default to the shipped model and the configured Redis store;
-    tests and benchmarks pass their own.
+    For a process that runs the consumer beside other work (`finsent run`, tests); the
+    `finsent infer` command runs it with `finsent.service.run_service` instead.
     """
-    if settings.torch_threads:
-        torch.set_num_threads(settings.torch_threads)
-    stop = stop or threading.Event()
-    health = HealthState()
-    if metrics is None:
-        metrics = InferenceMetrics(CollectorRegistry(), health, base.clock())
-    else:
-        metrics.attach_health(health)
-    server = serve_observability(
-        metrics.registry, health, settings.metrics_host, settings.metrics_port
-    )
-    log.info("observability endpoint up", extra={"port": server.server_port})
-    _wait_for_broker(base, settings)
-    scorer = scorer or load_scorer(settings)
-    instrument_process(metrics.registry, model_version=scorer.model_version)
-    store = store or open_store(base, backend=settings.store_backend)
-    producer = make_producer(base.kafka)
-    consumer = make_consumer(base.kafka, settings.group_id)
-    pipeline = ScoringPipeline(
-        scorer,
-        store,
-        producer,
-        metrics,
-        scored_topic=settings.scored_topic,
-        source_topic=settings.topic,
-        latency_namespaces=frozenset(settings.latency_namespaces),
-    )
-    runner = StreamRunner(
-        consumer,
-        settings.topic,
-        pipeline,
-        DeadLetterProducer(producer, max_consecutive=settings.max_consecutive_invalid),
-        settings.batch,
-        retry=settings.retry,
-        observer=metrics,
-        stop=stop,
-        unassigned_timeout_s=settings.unassigned_timeout_s,
-    )
-    log.info(
-        "inference consumer starting",
-        extra={
-            "topic": settings.topic,
-            "group": settings.group_id,
-            "device": settings.device,
-            "model_version": scorer.model_version,
-        },
-    )
-    try:
-        stats = runner.run()
-    except FinsentError as exc:
-        # A fault of ours, not of the input (see `finsent.stream.errors`): say so and stop.
-        log.error(
-            "inference consumer stopped on an error",
-            extra={"error": f"{type(exc).__name__}: {exc}", **runner.stats.model_dump()},
-        )
-        raise
-    finally:
-        producer.close(timeout=10)
-        server.shutdown()
-    log.info("inference consumer stopped", extra=stats.model_dump())
-    return stats
+    service = ScoringService(base, settings, scorer=scorer, store=store, metrics=metrics)
+    with observed(service, service.endpoint):
+        service.run(stop or threading.Event())
+    return service.stats

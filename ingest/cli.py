@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -12,18 +10,19 @@ from typing import Annotated
 import typer
 
 from finsent.errors import ConfigurationError, DlqLimitExceeded, TransientError
-from finsent.lifecycle import stop_on_signals
 from finsent.logs import configure_logging
-from finsent.observability import HealthState, instrument_process, serve_observability
+from finsent.observability import instrument_process
 from finsent.schemas import LIVE_NAMESPACE
+from finsent.service import run_service
 from finsent.settings import FinsentSettings, PagingSettings
 from ingest.evaluate import dumps, load_sample, score_tagger
 from ingest.metrics import IngestMetrics
 from ingest.models import IngestReport
 from ingest.replay import drop_replay, list_replays, replay_files, replay_kafka
+from ingest.service import FeedService
 from ingest.settings import IngestSettings
 from ingest.sources.files import check_paths, read_files
-from ingest.sources.rss import load_feeds, start_feeds
+from ingest.sources.rss import load_feeds
 from ingest.tickers import TickerTagger
 from ingest.wiring import open_pipeline
 
@@ -94,47 +93,16 @@ def rss(
     Health per feed: finsent_ingest_feed_up, finsent_ingest_feed_polls_total{result}.
     """
     settings, ingest = _settings()
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per poll is noise
     try:
         feeds = load_feeds(config)
     except ConfigurationError as exc:
         raise _fail(exc) from None
-    metrics = IngestMetrics()
-    instrument_process(metrics.registry)
-    health = HealthState()  # ready once the pipeline (Kafka, Redis) is open
-    if metrics_port:
-        serve_observability(metrics.registry, health, host="0.0.0.0", port=metrics_port)
-    stop = threading.Event()
-    with (
-        stop_on_signals(stop),
-        open_pipeline(
-            settings,
-            ingest,
-            topic=topic,
-            clock=settings.clock(),
-            metrics=metrics,
-            max_consecutive_invalid=None,
-        ) as pipe,
-    ):
-        threads = start_feeds(
-            feeds,
-            pipe.handle,
-            metrics,
-            stop,
-            max_backoff_s=ingest.rss_max_backoff_s,
-            max_bytes=ingest.rss_max_feed_bytes,
-            user_agent=ingest.rss_user_agent,
-        )
-        health.set_ready(True)
-        typer.echo(f"polling {len(threads)} feeds; Ctrl-C to stop", err=True)
-        while not stop.wait(5.0):
-            try:
-                pipe.flush()
-            except TransientError as exc:  # feeds keep polling; dedupe makes re-sends safe
-                typer.echo(f"warning: {exc}", err=True)
-        for thread in threads:
-            thread.join(timeout=30)
-    _echo_report(pipe.report())
+    service = FeedService(settings, ingest, feeds, topic=topic, metrics_port=metrics_port)
+    code = run_service(service, service.endpoint, command="finsent ingest rss")
+    if code:
+        raise typer.Exit(code)
+    if service.report is not None:
+        _echo_report(service.report)
 
 
 @app.command()

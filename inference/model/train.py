@@ -20,7 +20,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,32 +30,20 @@ from torch import nn
 from tqdm import tqdm  # type: ignore[import-untyped]
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from finsent.labels import SENTIMENT_LABELS, TOPIC_LABELS
 from inference.model.data import (
     TASKS,
     Example,
     Task,
     length_bucketed_batches,
-    prepare_text,
     read_examples,
     stratified_split,
 )
-from inference.model.metrics import (
-    FloatArray,
-    IntArray,
-    accuracy,
-    expected_calibration_error,
-    fit_temperature,
-    macro_f1,
-    softmax,
-)
+from inference.model.distill import ensemble_probabilities, soft_cross_entropy
+from inference.model.encoding import IGNORE, N_CLASSES, collate, encode, predict_logits
 from inference.model.network import FinsentNet, HeadsConfig, Pooling
+from inference.model.selection import holdout_metrics, save_best
 
 logger = logging.getLogger(__name__)
-
-N_CLASSES: dict[Task, int] = {"sentiment": len(SENTIMENT_LABELS), "topic": len(TOPIC_LABELS)}
-TASK_ID: dict[Task, int] = {"sentiment": 0, "topic": 1}
-IGNORE = -100
 
 
 class TrainConfig(BaseModel):
@@ -121,20 +109,6 @@ class TrainConfig(BaseModel):
 
 
 @dataclass(frozen=True)
-class Encoded:
-    """Examples tokenised once up front; batches are padded from these lists."""
-
-    ids: list[list[int]]
-    task: list[Task]
-    label: list[int]
-    soft: dict[Task, FloatArray] = field(default_factory=dict)
-
-    def lengths(self) -> list[int]:
-        """Token count per example."""
-        return [len(x) for x in self.ids]
-
-
-@dataclass(frozen=True)
 class TrainResult:
     """What a run produced.
 
@@ -176,83 +150,6 @@ def warmup_linear_decay(
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def encode(
-    examples: Sequence[Example], tokenizer: PreTrainedTokenizerBase, max_length: int
-) -> Encoded:
-    """Tokenise ``examples`` (after ``prepare_text``) without padding."""
-    ids = tokenizer(
-        [prepare_text(e.text) for e in examples], truncation=True, max_length=max_length
-    )["input_ids"]
-    return Encoded(
-        ids=list(ids), task=[e.task for e in examples], label=[e.label for e in examples]
-    )
-
-
-def collate(data: Encoded, index: Sequence[int], pad_id: int) -> dict[str, torch.Tensor]:
-    """Pad one batch to its longest row; labels of the other task are ``IGNORE``.
-
-    With teacher targets, ``<task>_soft`` holds each row's teacher probabilities.
-    """
-    width = max(len(data.ids[i]) for i in index)
-    input_ids = torch.full((len(index), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(index), width), dtype=torch.long)
-    labels = {task: torch.full((len(index),), IGNORE, dtype=torch.long) for task in TASKS}
-    for row, i in enumerate(index):
-        ids = data.ids[i]
-        input_ids[row, : len(ids)] = torch.tensor(ids)
-        mask[row, : len(ids)] = 1
-        labels[data.task[i]][row] = data.label[i]
-    batch = {
-        "input_ids": input_ids,
-        "attention_mask": mask,
-        "sentiment": labels["sentiment"],
-        "topic": labels["topic"],
-    }
-    for task, probs in data.soft.items():
-        batch[f"{task}_soft"] = torch.from_numpy(probs[list(index)]).float()
-    return batch
-
-
-def teacher_probabilities(
-    teacher_dir: Path, examples: Sequence[Example], device: str
-) -> dict[Task, FloatArray]:
-    """A trained finsent model's calibrated probabilities for both heads, per example.
-
-    The teacher tokenises with its own tokenizer and max length, so it need not
-    share the student's base model.
-    """
-    teacher = FinsentNet.load(teacher_dir).to(device)
-    tokenizer = AutoTokenizer.from_pretrained(str(teacher_dir), local_files_only=True)
-    data = encode(examples, tokenizer, teacher.heads.max_length)
-    sent, topic = predict_logits(teacher, data, int(tokenizer.pad_token_id or 0))
-    return {
-        "sentiment": softmax(sent, teacher.heads.sentiment_temperature),
-        "topic": softmax(topic, teacher.heads.topic_temperature),
-    }
-
-
-def ensemble_probabilities(
-    teacher_dirs: Sequence[Path], examples: Sequence[Example], device: str
-) -> dict[Task, FloatArray]:
-    """The mean of several teachers' calibrated probabilities, per head and example.
-
-    Averaging probabilities (not logits) keeps each teacher's own temperature scaling,
-    so a confident but miscalibrated teacher cannot outvote the others.
-    """
-    if not teacher_dirs:
-        raise ValueError("an ensemble needs at least one teacher")
-    total: dict[Task, FloatArray] = {}
-    for teacher_dir in teacher_dirs:
-        for task, probs in teacher_probabilities(teacher_dir, examples, device).items():
-            total[task] = total[task] + probs if task in total else probs.copy()
-    return {task: probs / len(teacher_dirs) for task, probs in total.items()}
-
-
-def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy of ``logits`` against probability ``targets``."""
-    return -(targets * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
-
-
 def class_weights(examples: Sequence[Example], task: Task, power: float) -> torch.Tensor:
     """Inverse-frequency weights ``(n_max / n_c) ** power``, mean 1."""
     counts = Counter(e.label for e in examples if e.task == task)
@@ -287,53 +184,6 @@ def param_groups(net: FinsentNet, config: TrainConfig) -> list[dict[str, object]
         {"params": params, "lr": lr, "initial_lr": lr, "weight_decay": wd}
         for (lr, wd), params in groups.items()
     ]
-
-
-@torch.inference_mode()
-def predict_logits(
-    net: FinsentNet, data: Encoded, pad_id: int, batch_size: int = 128, bf16: bool = True
-) -> tuple[FloatArray, FloatArray]:
-    """Untempered logits of both heads for every example, in input order."""
-    net.eval()
-    order = sorted(range(len(data.ids)), key=lambda i: len(data.ids[i]))
-    sent = np.zeros((len(order), N_CLASSES["sentiment"]))
-    topic = np.zeros((len(order), N_CLASSES["topic"]))
-    device = next(net.parameters()).device
-    for start in range(0, len(order), batch_size):
-        index = order[start : start + batch_size]
-        batch = collate(data, index, pad_id)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            s, t = net(batch["input_ids"].to(device), batch["attention_mask"].to(device))
-        sent[index] = s.float().cpu().numpy()
-        topic[index] = t.float().cpu().numpy()
-    return sent, topic
-
-
-def holdout_metrics(
-    logits: dict[Task, FloatArray], data: Encoded
-) -> tuple[dict[str, float], dict[Task, float], dict[Task, tuple[float, float]]]:
-    """Per-task accuracy/macro-F1, fitted temperatures and ECE before/after."""
-    metrics: dict[str, float] = {}
-    temps: dict[Task, float] = {}
-    eces: dict[Task, tuple[float, float]] = {}
-    task_arr = np.array(data.task)
-    label_arr = np.array(data.label, dtype=np.int64)
-    for task in TASKS:
-        rows = task_arr == task
-        if not rows.any():
-            continue
-        task_logits = logits[task][rows]
-        labels: IntArray = label_arr[rows]
-        preds: IntArray = task_logits.argmax(axis=1)
-        metrics[f"{task}_accuracy"] = accuracy(labels, preds)
-        metrics[f"{task}_macro_f1"] = macro_f1(labels, preds, N_CLASSES[task])
-        temps[task] = fit_temperature(task_logits, labels)
-        eces[task] = (
-            expected_calibration_error(softmax(task_logits), labels),
-            expected_calibration_error(softmax(task_logits, temps[task]), labels),
-        )
-    metrics["score"] = float(np.mean([metrics[k] for k in metrics]))
-    return metrics, temps, eces
 
 
 def train(
@@ -479,7 +329,7 @@ def train(
                 if metrics["score"] > best:
                     best = metrics["score"]
                     stale = 0
-                    _save_best(net, tokenizer, out_dir, heads, temps, eces, record)
+                    save_best(net, tokenizer, out_dir, heads, temps, eces, record)
                 else:
                     stale += 1
                 (out_dir / "train_log.json").write_text(json.dumps(history, indent=1) + "\n")
@@ -539,35 +389,3 @@ def train_generations(
             )
             teachers = (target,)
     return result
-
-
-def _save_best(
-    net: FinsentNet,
-    tokenizer: PreTrainedTokenizerBase,
-    out_dir: Path,
-    heads: HeadsConfig,
-    temps: dict[Task, float],
-    eces: dict[Task, tuple[float, float]],
-    record: dict[str, float],
-) -> None:
-    # Keep a fitted temperature only where it lowers holdout ECE, as the serving
-    # side applies whatever is stored.
-    use = {task: temps[task] if eces[task][1] < eces[task][0] else 1.0 for task in temps}
-    calibration = {
-        task: {
-            "fitted_temperature": temps[task],
-            "ece_before": eces[task][0],
-            "ece_after": eces[task][1],
-        }
-        for task in temps
-    }
-    train_record = {**heads.train, "calibration_holdout": calibration, "selected_at": record}
-    net.heads = heads.model_copy(
-        update={
-            "sentiment_temperature": use.get("sentiment", 1.0),
-            "topic_temperature": use.get("topic", 1.0),
-            "train": train_record,
-        }
-    )
-    net.save(out_dir)
-    tokenizer.save_pretrained(str(out_dir))

@@ -128,8 +128,9 @@ def broken_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A model that loads but cannot compute anything: its vocabulary is smaller than its
     tokenizer's (a wrong model/tokenizer pairing), so every document, and the canary,
     fails inside the embedding lookup, like a wrong device or a bug would."""
-    from inference.model.classifier import Classifier, tiny_bert_config, tiny_tokenizer
+    from inference.model.classifier import Classifier
     from inference.model.network import FinsentNet, HeadsConfig
+    from inference.model.tiny import tiny_bert_config, tiny_tokenizer
 
     folder = tmp_path_factory.mktemp("broken-model")
     net = FinsentNet.from_encoder_config(tiny_bert_config(4), HeadsConfig(model_version="broken"))

@@ -26,6 +26,9 @@ ROOTS = ("finsent", *SERVICES)
 TRAINING = frozenset(
     {
         "inference.model.train",  # multi-task fine-tuning, with distillation from teachers
+        "inference.model.encoding",  # training examples tokenised, padded and scored
+        "inference.model.distill",  # teachers' soft targets
+        "inference.model.selection",  # holdout scores, calibration, saving the best model
         "inference.model.adapt",  # task-adaptive masked-LM pre-training
         "inference.model.teachers",  # fetching teacher encoders
         "inference.model.onnx_bert",  # converting a teacher's ONNX graph to torch
@@ -38,6 +41,7 @@ TRAINING = frozenset(
 TOOLING = frozenset(
     {
         "inference.model.cli",  # `finsent train`, `eval`, `adapt`, `classify`, `bench model`
+        "inference.model.teachers_cmd",  # `finsent teachers list`, `import`
         "inference.model.bench",  # model throughput benchmark
         "inference.bench_pipeline",  # `finsent bench pipeline`
         "cli.main",  # the top-level CLI mounts the model commands

@@ -10,8 +10,8 @@ import torch
 from transformers import BertForMaskedLM
 
 from inference.model.adapt import AdaptConfig, adapt_encoder
-from inference.model.classifier import tiny_bert_config, tiny_tokenizer
 from inference.model.network import FinsentNet, HeadsConfig
+from inference.model.tiny import tiny_bert_config, tiny_tokenizer
 
 TEXTS = [
     f"$AAPL shares {verb} after earnings beat #{i}"

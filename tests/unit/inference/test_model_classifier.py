@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from finsent.labels import SENTIMENT_LABELS, TOPIC_LABELS
-from inference.model.classifier import Classifier, TextScore
+from inference.model.classifier import Classifier
 from inference.model.data import Task, normalise_text, prepare_text, read_examples
+from inference.model.scores import TextScore
 from inference.model.settings import SHIPPED_MODEL_DIR, ModelSettings
 
 TEXTS = [

@@ -10,19 +10,14 @@ import torch
 import torch.nn.functional as F
 from transformers import BertModel
 
-import inference.model.train as train_module
-from inference.model.classifier import Classifier, tiny_bert_config, tiny_tokenizer
+import inference.model.distill as distill_module
+from inference.model.classifier import Classifier
 from inference.model.data import Example
+from inference.model.encoding import encode, predict_logits
 from inference.model.metrics import softmax
 from inference.model.network import FinsentNet, HeadsConfig
-from inference.model.train import (
-    TrainConfig,
-    encode,
-    param_groups,
-    predict_logits,
-    train,
-    train_generations,
-)
+from inference.model.tiny import tiny_bert_config, tiny_tokenizer
+from inference.model.train import TrainConfig, param_groups, train, train_generations
 
 WORDS = {
     ("sentiment", 0): "shares plunge miss downgrade",
@@ -186,13 +181,13 @@ def test_ensemble_probabilities_average_the_teachers(tmp_path: Path) -> None:
     _confident_teacher(tmp_path / "a", seed=1)
     _confident_teacher(tmp_path / "b", seed=2)
     rows = _examples()[:10]
-    a = train_module.teacher_probabilities(tmp_path / "a", rows, "cpu")
-    b = train_module.teacher_probabilities(tmp_path / "b", rows, "cpu")
-    both = train_module.ensemble_probabilities([tmp_path / "a", tmp_path / "b"], rows, "cpu")
+    a = distill_module.teacher_probabilities(tmp_path / "a", rows, "cpu")
+    b = distill_module.teacher_probabilities(tmp_path / "b", rows, "cpu")
+    both = distill_module.ensemble_probabilities([tmp_path / "a", tmp_path / "b"], rows, "cpu")
     for task in ("sentiment", "topic"):
         assert both[task] == pytest.approx((a[task] + b[task]) / 2)
     with pytest.raises(ValueError, match="teacher"):
-        train_module.ensemble_probabilities([], rows, "cpu")
+        distill_module.ensemble_probabilities([], rows, "cpu")
 
 
 def test_distillation_without_a_teacher_is_refused(tmp_path: Path) -> None:
@@ -232,13 +227,13 @@ def test_each_generation_is_taught_by_the_one_before(
     BertModel(tiny_bert_config(len(tokenizer))).save_pretrained(base)
     tokenizer.save_pretrained(str(base))
     teachers: list[dict[str, object]] = []
-    real = train_module.teacher_probabilities
+    real = distill_module.teacher_probabilities
 
     def recording(teacher_dir: Path, examples: list[Example], device: str) -> object:
         teachers.append(FinsentNet.load(teacher_dir).heads.train)
         return real(teacher_dir, examples, device)
 
-    monkeypatch.setattr(train_module, "teacher_probabilities", recording)
+    monkeypatch.setattr(distill_module, "teacher_probabilities", recording)
     config = SMALL_RUN.model_copy(update={"max_steps": 8, "generations": 3, "distill_weight": 1.0})
     train_generations(
         tmp_path / "data-unused", base, tmp_path / "out", config, train_examples=_examples()
