@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from kafka.structs import OffsetAndMetadata
 
 from finsent.errors import ConfigurationError
 from finsent.settings import KafkaSettings
 from finsent.topics import Topic
+
+log = logging.getLogger(__name__)
+CommitOutcome = Literal["committed", "rebalanced", "deferred"]
 
 # Throughput-friendly producer defaults: batch for a few ms, compress, wait for the leader.
 PRODUCER_DEFAULTS: dict[str, Any] = {
@@ -151,3 +156,27 @@ def probe_round_trip(settings: KafkaSettings, timeout_s: float = 30.0) -> float:
     finally:
         consumer.close()
     raise TimeoutError("probe message was produced but not consumed in time")
+
+
+def commit_offsets(consumer: Any, topic: str, offsets: Mapping[int, int]) -> CommitOutcome:
+    """Commit `offsets` (partition -> next offset) synchronously; say what became of them.
+
+    - `rebalanced`: the group moved on without us; the new owner redoes the work
+      (the store is idempotent).
+    - `deferred`: the broker or coordinator is away (a restart, a network cut), which
+      is our machine's fault, not the records'. The caller keeps the offsets and a
+      later commit carries them. A non-retriable Kafka error is raised.
+    """
+    try:
+        consumer.commit(
+            {TopicPartition(topic, p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()}
+        )
+    except CommitFailedError:
+        log.warning("commit failed after a rebalance; records will be redelivered")
+        return "rebalanced"
+    except KafkaError as exc:
+        if not exc.retriable:
+            raise
+        log.warning("commit deferred: broker unreachable", extra={"error": str(exc)[:200]})
+        return "deferred"
+    return "committed"

@@ -34,12 +34,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import CommitFailedError, KafkaError
-from kafka.structs import OffsetAndMetadata
+from kafka import KafkaConsumer
+from kafka.errors import KafkaError
 
 from finsent.errors import DlqLimitExceeded, InvalidMessage, reason_class
-from finsent.kafka_io import await_partitions, keep_rejoining
+from finsent.kafka_io import await_partitions, commit_offsets, keep_rejoining
 from finsent.stream.base import (
     Envelope,
     NullObserver,
@@ -301,28 +300,12 @@ class StreamRunner(Generic[T, P, R]):
         if not offsets or self._revocations.pending:
             return  # a revocation drops all of it next: the new owner commits
         self._dlq.flush()  # never commit past a dead letter the broker has not taken
-        try:
-            self._consumer.commit(
-                {
-                    TopicPartition(self._topic, p): OffsetAndMetadata(o, "", -1)
-                    for p, o in offsets.items()
-                }
-            )
-        except CommitFailedError:
-            # The group moved on without us; the new owner redoes the work (idempotent).
-            log.warning("commit failed after a rebalance; records will be redelivered")
-            return
-        except KafkaError as exc:
-            if not exc.retriable:
-                raise
-            # The broker or coordinator is away (a restart, a network cut): our machine's
-            # fault, not the records'. The offsets stay committable; the next commit
-            # carries them once the broker answers again.
+        outcome = commit_offsets(self._consumer, self._topic, offsets)
+        if outcome == "deferred":
             self.stats.commits_deferred += 1
-            log.warning("commit deferred: broker unreachable", extra={"error": str(exc)[:200]})
-            return
-        self._offsets.committed(offsets)
-        self.stats.commits += 1
+        elif outcome == "committed":
+            self._offsets.committed(offsets)
+            self.stats.commits += 1
 
     def _stop_on_dlq_limit(self, exc: DlqLimitExceeded) -> None:
         """Write what is in hand, commit past the dead letters, then stop.
