@@ -14,14 +14,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
 
-from kafka import TopicPartition
 from pydantic import BaseModel, ConfigDict
 
 from finsent import redis_keys
 from finsent.clock import Clock
-from finsent.kafka_io import make_consumer
 from finsent.schemas import LIVE_NAMESPACE
 from finsent.settings import FinsentSettings
+from finsent.soak.observe import dead_letters, firing_matcher, is_firing_for
 from finsent.soak.pusher import Pusher
 from finsent.soak.receivers import (
     AM_LONG_HOLD,
@@ -44,8 +43,10 @@ from finsent.soak.scenario import (
     plan,
 )
 from finsent.soak.services import (
+    DROPPED_ENV,
     ServiceName,
     Services,
+    alerts_timing_env,
     free_port,
     private_settings,
     service_env,
@@ -55,41 +56,11 @@ from finsent.stack import ServiceName as StackService
 from finsent.stack import Stack
 from finsent.store import SeriesStore, open_store
 from finsent.store.base import ALL_SERIES
-from finsent.topics import DOCUMENTS
 
 Progress = Callable[[str], None]
 SERVICES: tuple[ServiceName, ...] = ("ingest", "infer", "alerts")
 ALIGN = timedelta(minutes=15)
 """The re-timing offset is a whole number of these, so windows align as in the original."""
-DROPPED_ENV = (
-    "FINSENT_ALERTS_", "FINSENT_INGEST_", "FINSENT_INFERENCE_", "FINSENT_GRAFANA_",
-    "FINSENT_CLOCK_", "FINSENT_WEB_", "FINSENT_STACK__",
-)  # fmt: skip
-"""The user's own service settings (channels!) never reach the soak's services."""
-DEFAULT_RESEND_S = 60.0
-MAX_RESEND_S = 180.0
-RESTART_REAL_S = 60.0
-"""Real seconds a killed `alerts run` may take to come back without Alertmanager lapsing."""
-
-
-def alerts_timing_env(speed: float) -> dict[str, str]:
-    """`alerts run`'s poll, Alertmanager re-send and hold intervals (service s) at `speed`.
-
-    About two evaluations a real second, but never a poll longer than the re-send interval
-    (`alerts run` refuses it: Alertmanager would resolve open incidents between re-sends),
-    and a re-send interval within Alertmanager's convention (30 s to 3 min).
-    """
-    resend_s = min(MAX_RESEND_S, max(DEFAULT_RESEND_S, 0.5 * speed))
-    poll_s = min(resend_s, max(10.0, 0.5 * speed))
-    # A restart of `alerts run` takes real seconds, which the clock multiplies: at 360x
-    # a 5 s restart is 30 service minutes, far past four re-sends. Hold as long as a
-    # one-minute real outage, as production's four minutes cover a real restart.
-    hold_s = max(4 * resend_s, RESTART_REAL_S * speed)
-    return {
-        "FINSENT_ALERTS_POLL_INTERVAL_S": f"{poll_s:g}",
-        "FINSENT_ALERTS_ALERTMANAGER_RESEND_S": f"{resend_s:g}",
-        "FINSENT_ALERTS_ALERTMANAGER_HOLD_S": f"{hold_s:g}",
-    }
 
 
 class SoakOptions(BaseModel):
@@ -252,7 +223,7 @@ class _Soak:
         triggered = [f for f in self.scenario.faults if f.on_page is not None]
         for fault in triggered:
             if fault.kind == "channel_outage":
-                matches = _firing_matcher(self._ticker(fault))
+                matches = firing_matcher(self._ticker(fault))
                 self.receivers[fault.channel].arm_outage(matches, fault.duration_s)
         for fault in self.scenario.faults:
             if fault.kind in ("late_batch", "future_document"):
@@ -306,7 +277,7 @@ class _Soak:
         # kill_alerts: mid-incident, i.e. once a firing page for the event reached us.
         ticker = self._ticker(fault)
         paged = any(
-            _is_firing_for(r.body, ticker) for rec in self.receivers.values() for r in rec.requests
+            is_firing_for(r.body, ticker) for rec in self.receivers.values() for r in rec.requests
         )
         late = fault.deadline is not None and now >= fault.deadline + self.offset
         if not (paged or late):
@@ -415,45 +386,8 @@ class _Soak:
             log=log,
             deliveries=[*web, *slack, *am],
             channel_problems=sorted(set(web_problems)) + slack_problems + am_problems,
-            dead_letter_reasons=_dead_letters(self.settings),
+            dead_letter_reasons=dead_letters(self.settings),
             faults_done=self.faults_done,
             faults_missed=self.faults_missed,
             service_failures=[],
         )
-
-
-def _firing_matcher(ticker: str) -> Callable[[bytes], bool]:
-    return lambda body: _is_firing_for(body, ticker)
-
-
-def _is_firing_for(body: bytes, ticker: str) -> bool:
-    """Does this channel request page (not resolve) an incident about `ticker`?"""
-    text = body.decode("utf-8", "replace")
-    if ticker not in text:
-        return False
-    lowered = text.lower()
-    return "resolved" not in lowered or "firing" in lowered
-
-
-def _dead_letters(settings: FinsentSettings) -> list[str]:
-    """The `reason` header of every dead letter on the documents topic's DLQ."""
-    topic = DOCUMENTS.dlq
-    consumer = make_consumer(settings.kafka, group_id=None)
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        if not tps:
-            return []
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        end = consumer.end_offsets(tps)
-        reasons: list[str] = []
-        deadline = time.monotonic() + 30
-        while any(consumer.position(tp) < end[tp] for tp in tps) and time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=1000).values():
-                for record in records:
-                    headers = dict(record.headers or [])
-                    reasons.append(headers.get("reason", b"").decode("utf-8", "replace"))
-        return reasons
-    finally:
-        consumer.close()
