@@ -131,10 +131,9 @@ def test_redis_outage_mid_stream(
     assert proc.wait(timeout=60) == 0
 
 
-# `long` (`make test-long`) for now: it timed out waiting for recovery in 1 of 5 fresh-clone
-# runs on 2026-11-30 (cause not found yet; see issue 13's note). The chaos test, in
-# `make test`, restarts the broker mid-stream too and checks exact counts.
-@pytest.mark.long
+# Under load the restart can land on a commit: kafka-python raised KafkaConnectionError
+# from commit() and `finsent infer` died (1 in 5 runs with two busy cores, 2026-11-30).
+# The runner now defers such a commit; the consumer must survive the restart.
 def test_broker_restart_mid_stream(
     private_stack: tuple[Stack, FinsentSettings],
     consumer_factory: Callable[..., subprocess.Popen[bytes]],
