@@ -2,9 +2,12 @@
 # One image for every finsent service; the command picks the service (docker-compose.yml):
 #   docker run --rm finsent:latest ingest serve | ingest rss --config ... | infer | alerts run | web
 #
-# Dependencies come from pyproject.toml only (never listed twice), installed before the
-# source is copied so a code change does not reinstall torch. CPU torch wheels by default;
-# GPU image: --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128
+# Dependencies: requirements.lock (`make lock`, resolved from pyproject.toml) pins every
+# runtime package with its hashes, and pip refuses anything else. torch is the exception:
+# it comes by itself, at pyproject.toml's version, from TORCH_INDEX_URL (CPU wheels by
+# default; GPU image: --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128),
+# which is not PyPI, so its hash is not in the lock. Both steps run before the source is
+# copied, so a code change does not reinstall torch.
 
 ARG PYTHON_VERSION=3.11
 FROM python:${PYTHON_VERSION}-slim-bookworm
@@ -20,10 +23,10 @@ RUN python -m venv /opt/venv
 WORKDIR /app
 
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-COPY pyproject.toml README.md ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
-    && pip install --extra-index-url "${TORCH_INDEX_URL}" -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+COPY pyproject.toml README.md requirements.lock ./
+RUN pip install --require-hashes --no-deps -r requirements.lock \
+    && pip install --no-deps --index-url "${TORCH_INDEX_URL}" "$(python -c "import tomllib; print(next(d for d in tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'] if d.startswith('torch==')))")" \
+    && pip check
 
 # The source tree stays at /app (editable install): the shipped model and data files are
 # found relative to it (models/finsent-minilm, ingest/data).

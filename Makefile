@@ -1,6 +1,6 @@
 # finsent: `make run` runs the main job, `make test` runs every test. Both do all set-up
 # on a fresh Debian 12 machine (apt, pip into .venv, mvn for the Kafka broker).
-.PHONY: setup run test test-long test-fast lint soak stack-up stack-down clean
+.PHONY: setup run test test-long test-fast lint lock soak stack-up stack-down clean
 
 DATA ?= ../shared/data
 SPEED ?= 7200
@@ -27,6 +27,10 @@ test-long: setup
 
 test-fast: setup
 	.venv/bin/pytest -m "not integration"
+
+# The image's dependencies, pinned with hashes (run after changing pyproject's dependencies).
+lock: setup
+	.venv/bin/python scripts/lock.py
 
 lint: setup
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy

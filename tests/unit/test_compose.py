@@ -19,7 +19,6 @@ import copy
 import importlib
 import json
 import re
-import shlex
 import subprocess
 import sys
 import tomllib
@@ -31,6 +30,8 @@ import jsonschema
 import pytest
 import typer
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 from pydantic_settings import BaseSettings
@@ -313,21 +314,68 @@ def _dockerfile_lines() -> list[str]:
     return (REPO / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ").splitlines()
 
 
-def test_dockerfile_installs_exactly_the_pyproject_dependencies() -> None:
-    """Run the Dockerfile's own requirements step and compare with pyproject.toml."""
-    step = next(line for line in _dockerfile_lines() if "tomllib" in line)
-    argv = shlex.split(step.removeprefix("RUN").split("&&")[0].split(">")[0])
-    assert argv[:2] == ["python", "-c"]
-    out = subprocess.run(
-        [sys.executable, "-c", argv[2]], cwd=REPO, capture_output=True, text=True, check=True
-    ).stdout.split()
+LOCK = REPO / "requirements.lock"
+CUDA_ONLY = re.compile(r"(torch|triton|nvidia-.+|cuda-.+)")
+
+
+def _lock() -> dict[str, tuple[str, list[str], list[str]]]:
+    """requirements.lock as name -> (version, hashes, what it is there for)."""
+    out: dict[str, tuple[str, list[str], list[str]]] = {}
+    name = ""
+    for line in LOCK.read_text(encoding="utf-8").splitlines():
+        if match := re.fullmatch(r"([A-Za-z0-9._-]+)==(\S+) \\", line):
+            name = canonicalize_name(match[1])
+            out[name] = (match[2], [], [])
+        elif match := re.fullmatch(r"\s+--hash=sha256:([0-9a-f]{64})( \\)?", line):
+            out[name][1].append(match[1])
+        elif match := re.fullmatch(r"\s+#( via|  )\s+(.+)", line):
+            out[name][2].append(match[2])
+    return out
+
+
+def test_the_lock_pins_every_runtime_dependency_with_hashes_and_nothing_stale() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    assert out == [d.replace(" ", "") for d in project["dependencies"]]
-    pip_lines = [line for line in _dockerfile_lines() if "pip install" in line]
-    for line in pip_lines:
-        args = line.split("pip install", 1)[1].split("&&")[0].split()
-        named = [a for a in args if not a.startswith(("-", '"', "$", "/", "."))]
-        assert not named, f"package installed outside pyproject.toml: {named}"
+    wanted = [Requirement(d) for d in project["dependencies"]]
+    lock = _lock()
+    for requirement in wanted:
+        name = canonicalize_name(requirement.name)
+        if name == "torch":
+            continue  # from TORCH_INDEX_URL, by itself (below)
+        assert name in lock, f"{name} is in pyproject.toml but not in requirements.lock"
+        version, hashes, _ = lock[name]
+        assert requirement.specifier.contains(version, prereleases=True), (name, version)
+        assert hashes, f"{name} has no hash"
+    direct = {name for name, (_, _, via) in lock.items() if "finsent (pyproject.toml)" in via}
+    assert direct == {canonicalize_name(r.name) for r in wanted} - {"torch"}, "run `make lock`"
+    assert all(hashes for _, hashes, _ in lock.values())
+    assert not [n for n in lock if CUDA_ONLY.fullmatch(n)], "CUDA wheels in the CPU image"
+
+
+def test_dockerfile_installs_the_lock_with_hashes_and_torch_at_its_pin() -> None:
+    """Run the Dockerfile's own torch step and compare with pyproject.toml."""
+    step = next(
+        line for line in _dockerfile_lines() if "requirements.lock" in line and "RUN" in line
+    )
+    commands = [c.strip() for c in step.removeprefix("RUN").split("&&")]
+    assert commands[0] == "pip install --require-hashes --no-deps -r requirements.lock"
+    # torch by itself from the index the build argument names, at pyproject.toml's pin,
+    # which the step reads with its own one-liner (run here as the build would).
+    inner = re.fullmatch(
+        r'pip install --no-deps --index-url "\$\{TORCH_INDEX_URL\}" "\$\(python -c "(.+)"\)"',
+        commands[1],
+    )
+    assert inner is not None, commands[1]
+    printed = subprocess.run(
+        [sys.executable, "-c", inner[1]], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert printed in project["dependencies"] and printed.startswith("torch==")
+    assert commands[2] == "pip check"
+    for line in _dockerfile_lines():
+        if "pip install" in line and "requirements.lock" not in line:
+            args = line.split("pip install", 1)[1].split("&&")[0].split()
+            named = [a for a in args if not a.startswith(("-", '"', "$", "/", "."))]
+            assert not named, f"package installed outside the lock: {named}"
 
 
 def test_dockerfile_python_satisfies_requires_python() -> None:
