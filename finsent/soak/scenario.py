@@ -133,6 +133,21 @@ DRILL: Final = PlantedEvent(
     ),
 )
 
+ON_THE_BURSTS: Final = (
+    # An RSS-like batch inside WMT's burst.
+    Fault(kind="late_batch", at=_t("2015-10-14T15:07"), span_s=600, duration_s=600),
+    # On the drill's first page, so they always strike an open incident.
+    Fault(
+        kind="channel_outage",
+        on_page=DRILL.name,
+        deadline=_t("2015-10-14T19:00"),
+        duration_s=300,
+        channel="webhook",
+    ),
+    Fault(kind="kill_alerts", on_page=DRILL.name, deadline=_t("2015-10-14T19:00")),
+)
+"""The faults both scenarios time on 10-14's bursts."""
+
 SHORT: Final = Scenario(
     name="short",
     start=_t("2015-10-14T11:00"),
@@ -144,16 +159,7 @@ SHORT: Final = Scenario(
         # A restart takes ~30 s real, hours of service time at this speed: after the burst.
         Fault(kind="broker_restart", at=_t("2015-10-14T21:00")),
         Fault(kind="redis_restart", at=_t("2015-10-14T13:40")),
-        Fault(kind="late_batch", at=_t("2015-10-14T15:07"), span_s=600, duration_s=600),
-        # On the drill's first page, so they always strike an open incident.
-        Fault(
-            kind="channel_outage",
-            on_page=DRILL.name,
-            deadline=_t("2015-10-14T19:00"),
-            duration_s=300,
-            channel="webhook",
-        ),
-        Fault(kind="kill_alerts", on_page=DRILL.name, deadline=_t("2015-10-14T19:00")),
+        *ON_THE_BURSTS,
     ),
 )
 
@@ -167,15 +173,7 @@ FULL: Final = Scenario(
         Fault(kind="future_document", at=_t("2015-10-12T06:00")),
         Fault(kind="broker_restart", at=_t("2015-10-12T09:00")),
         Fault(kind="redis_restart", at=_t("2015-10-12T15:00")),
-        Fault(kind="late_batch", at=_t("2015-10-14T15:07"), span_s=600, duration_s=600),
-        Fault(
-            kind="channel_outage",
-            on_page=DRILL.name,
-            deadline=_t("2015-10-14T19:00"),
-            duration_s=300,
-            channel="webhook",
-        ),
-        Fault(kind="kill_alerts", on_page=DRILL.name, deadline=_t("2015-10-14T19:00")),
+        *ON_THE_BURSTS,
     ),
 )
 
