@@ -36,6 +36,7 @@ from finsent.store import (
     open_store_on,
 )
 from finsent.store.base import lua_source
+from finsent.store.testing import scored_doc
 from finsent.store.write import FUTURE_REASON, RETENTION_REASON, build_calls
 
 T0 = datetime(2015, 10, 14, 12, 0, tzinfo=UTC)
@@ -70,25 +71,10 @@ def make_doc(
     topic: str = "Stock Movement",
     model: str = "m1",
 ) -> ScoredDocument:
-    probs = {"negative": (0.8, 0.1, 0.1), "neutral": (0.1, 0.8, 0.1), "positive": (0.1, 0.1, 0.8)}
-    return ScoredDocument(
-        document_id=doc_id,
-        source=source,
-        namespace=namespace,
-        tickers=tickers,
-        published_at=at,
-        ingested_at=INGESTED,
-        scored_at=INGESTED,
-        title=f"title {doc_id}",
-        snippet="snippet",
-        url=f"https://example.test/{doc_id}",
-        sentiment=sentiment,
-        sentiment_probs=probs[sentiment],
-        score=score,
-        topic=topic,
-        topic_probs=tuple(1.0 / len(TOPIC_LABELS) for _ in TOPIC_LABELS),
-        model_version=model,
-    )
+    return scored_doc(
+        doc_id, at, namespace, sentiment, tickers=tickers, source=source, topic=topic,
+        model_version=model, score=score, ingested_at=INGESTED,
+    )  # fmt: skip
 
 
 def random_docs(namespace: str, n: int, seed: int) -> list[ScoredDocument]:
