@@ -48,6 +48,7 @@ from finsent.soak.services import (
     Services,
     alerts_timing_env,
     free_port,
+    hold_s,
     private_settings,
     service_env,
 )
@@ -373,9 +374,9 @@ class _Soak:
         hooks = self.receivers
         web, web_problems = webhook_deliveries(hooks["webhook"].requests, self.secret, self.clock)
         slack, slack_problems = slack_deliveries(hooks["slack"].requests)
-        hold_s = float(alerts_timing_env(self.scenario.speed)["FINSENT_ALERTS_ALERTMANAGER_HOLD_S"])
+        held = timedelta(seconds=hold_s(self.scenario.speed))  # what `alerts run` was told
         am, am_problems = alertmanager_deliveries(
-            hooks["alertmanager"].requests, max(AM_LONG_HOLD, timedelta(seconds=hold_s))
+            hooks["alertmanager"].requests, max(AM_LONG_HOLD, held)
         )
         return Outcome(
             scenario=self.scenario,

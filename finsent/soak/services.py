@@ -179,21 +179,31 @@ RESTART_REAL_S = 60.0
 """Real seconds a killed `alerts run` may take to come back without Alertmanager lapsing."""
 
 
+def resend_s(speed: float) -> float:
+    """Alertmanager's re-send interval (service s) at `speed`: within its 30 s–3 min convention."""
+    return min(MAX_RESEND_S, max(DEFAULT_RESEND_S, 0.5 * speed))
+
+
+def hold_s(speed: float) -> float:
+    """How far ahead a firing alert's `endsAt` lies (service s) at `speed`.
+
+    A restart of `alerts run` takes real seconds, which the clock multiplies: at 360x a
+    5 s restart is 30 service minutes, far past four re-sends. Hold as long as a one-minute
+    real outage, as production's four re-sends cover a real restart.
+    """
+    return max(4 * resend_s(speed), RESTART_REAL_S * speed)
+
+
 def alerts_timing_env(speed: float) -> dict[str, str]:
     """`alerts run`'s poll, Alertmanager re-send and hold intervals (service s) at `speed`.
 
     About two evaluations a real second, but never a poll longer than the re-send interval
-    (`alerts run` refuses it: Alertmanager would resolve open incidents between re-sends),
-    and a re-send interval within Alertmanager's convention (30 s to 3 min).
+    (`alerts run` refuses it: Alertmanager would resolve open incidents between re-sends).
     """
-    resend_s = min(MAX_RESEND_S, max(DEFAULT_RESEND_S, 0.5 * speed))
-    poll_s = min(resend_s, max(10.0, 0.5 * speed))
-    # A restart of `alerts run` takes real seconds, which the clock multiplies: at 360x
-    # a 5 s restart is 30 service minutes, far past four re-sends. Hold as long as a
-    # one-minute real outage, as production's four minutes cover a real restart.
-    hold_s = max(4 * resend_s, RESTART_REAL_S * speed)
+    resend = resend_s(speed)
+    poll_s = min(resend, max(10.0, 0.5 * speed))
     return {
         "FINSENT_ALERTS_POLL_INTERVAL_S": f"{poll_s:g}",
-        "FINSENT_ALERTS_ALERTMANAGER_RESEND_S": f"{resend_s:g}",
-        "FINSENT_ALERTS_ALERTMANAGER_HOLD_S": f"{hold_s:g}",
+        "FINSENT_ALERTS_ALERTMANAGER_RESEND_S": f"{resend:g}",
+        "FINSENT_ALERTS_ALERTMANAGER_HOLD_S": f"{hold_s(speed):g}",
     }
