@@ -2,9 +2,10 @@
 
 A firing incident is re-sent every `resend_s` while it is open, each time with
 `endsAt = now + hold_s` (by default 4 × resend_s, Prometheus' own rule), so Alertmanager
-keeps it active as long as finsent says so and lets it lapse if finsent stops talking. A resolution sends
-`endsAt = now`. Alertmanager deduplicates on the label set, which is identical on every
-send of one incident (including `incident_id`): re-sends and retries never page twice.
+keeps it active as long as finsent says so and lets it lapse if finsent stops talking.
+A resolution sends `endsAt = now`. Alertmanager deduplicates on the label set, which is
+identical on every send of one incident (including `incident_id`): re-sends and retries
+never page twice.
 """
 
 from __future__ import annotations
