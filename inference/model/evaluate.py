@@ -139,17 +139,14 @@ def format_table(report: dict[str, Any]) -> str:
         f"model {report['model_version']}",
         f"{'task':<10} {'split':<6} {'n':>5} {'acc':>6} {'macroF1':>8} {'ECE T=1':>8} {'ECE T':>7}",
     ]
-    for task in TASKS:
-        for split in ("raw", "dedup"):
-            m = report[task][split]
-            lines.append(
-                f"{task:<10} {split:<6} {m['n']:>5} {m['accuracy']:>6.3f} {m['macro_f1']:>8.3f} "
-                f"{m['ece_before']:>8.3f} {m['ece_after']:>7.3f}"
-            )
+    rows: list[tuple[str, str, Any]] = [
+        (task, split, report[task][split]) for task in TASKS for split in ("raw", "dedup")
+    ]
     if "news_check" in report:
-        m = report["news_check"]
+        rows.append(("news", "check", report["news_check"]))
+    for name, split, m in rows:
         lines.append(
-            f"{'news':<10} {'check':<6} {m['n']:>5} {m['accuracy']:>6.3f} {m['macro_f1']:>8.3f} "
+            f"{name:<10} {split:<6} {m['n']:>5} {m['accuracy']:>6.3f} {m['macro_f1']:>8.3f} "
             f"{m['ece_before']:>8.3f} {m['ece_after']:>7.3f}"
         )
     for task in TASKS:
