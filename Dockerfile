@@ -36,6 +36,8 @@ COPY inference ./inference
 COPY alerts ./alerts
 COPY dashboards ./dashboards
 COPY cli ./cli
+# training/: the CLI mounts `finsent train | eval` (they refuse to run without the train extra).
+COPY training ./training
 COPY models ./models
 RUN pip install --no-deps -e . \
     && finsent --help > /dev/null

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from inference.model.cli import bench_model_cmd
+from inference.model.bench_cmd import bench_model_cmd
 
 app = typer.Typer(
     help="Benchmarks: the bare model, and the whole Kafka-to-Redis scoring path.",

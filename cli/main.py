@@ -16,9 +16,10 @@ from cli import bench_cmd, run_cmd, stack_cmd
 from dashboards import cli as dashboards_cli
 from finsent.soak import cli as soak_cli
 from inference import cli as inference_cli
-from inference.model import classify_cmd, teachers_cmd
-from inference.model import cli as model_cli
+from inference.model import classify_cmd
 from ingest import cli as ingest_cli
+from training import cli as training_cli
+from training import teachers_cmd
 
 app = typer.Typer(
     name="finsent",
@@ -63,9 +64,9 @@ app.add_typer(ingest_cli.app, name="ingest")
 app.add_typer(ingest_cli.replay_app, name="replay")
 app.command("web")(dashboards_cli.web)
 app.command("infer")(inference_cli.infer)
-app.command("train")(model_cli.train)
-app.command("adapt")(model_cli.adapt)
-app.command("eval")(model_cli.eval_model)
+app.command("train")(training_cli.train)
+app.command("adapt")(training_cli.adapt)
+app.command("eval")(training_cli.eval_model)
 app.command("classify")(classify_cmd.classify)
 app.add_typer(teachers_cmd.teachers_app, name="teachers")
 app.command("soak")(soak_cli.soak)

@@ -3,9 +3,11 @@
 - Every import root resolves inside this repository: `inference` and `alerts` are also
   PyPI distribution names, and a dependency that installs one of them would silently
   shadow ours.
-- `finsent/` is the shared contract: it imports no service package.
-- Serving code never imports the training modules, directly or through another module,
-  so a service never loads sklearn, the teacher converters or the training loop.
+- `finsent/` is the shared contract: it imports no service package and no tooling package.
+- Serving code (`finsent` and the services) never imports a tooling package (`training`),
+  directly or through another module, so a service never loads sklearn, the teacher
+  converters or the training loop.
+- `training` builds on `finsent` and the serving model (`inference.model`) only.
 
 The import checks read the source (every `import`, lazy ones inside functions included)
 rather than importing it, so they see imports that only run on some code paths.
@@ -20,37 +22,14 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SERVICES = ("ingest", "inference", "alerts", "dashboards", "cli")
-ROOTS = ("finsent", *SERVICES)
-
-TRAINING = frozenset(
-    {
-        "inference.model.train",  # multi-task fine-tuning, with distillation from teachers
-        "inference.model.encoding",  # training examples tokenised, padded and scored
-        "inference.model.distill",  # teachers' soft targets
-        "inference.model.selection",  # holdout scores, calibration, saving the best model
-        "inference.model.adapt",  # task-adaptive masked-LM pre-training
-        "inference.model.teachers",  # fetching teacher encoders
-        "inference.model.onnx_bert",  # converting a teacher's ONNX graph to torch
-        "inference.model.evaluate",  # the valid-set report
-        "inference.model.metrics",  # F1, calibration, temperature fit (sklearn)
-    }
-)
-"""Training, adaptation, distillation and evaluation: never loaded by a service."""
-
-TOOLING = frozenset(
-    {
-        "inference.model.cli",  # `finsent train`, `eval`, `adapt`, `classify`, `bench model`
-        "inference.model.teachers_cmd",  # `finsent teachers list`, `import`
-        "inference.model.bench",  # model throughput benchmark
-        "inference.bench_pipeline",  # `finsent bench pipeline`
-        "cli.main",  # the top-level CLI mounts the model commands
-        "cli.bench_cmd",  # `finsent bench ...`
-    }
-)
-"""Developer commands that may reach training. Everything else is serving code, including
-the shared model modules `classifier`, `network`, `hardware`, `onnx_int8`, `settings` and
-`data` (`prepare_text`, the text normalisation serving and training must share)."""
+SERVICES = ("ingest", "inference", "alerts", "dashboards")
+"""Each runs as its own process; they talk through Kafka, Redis and HTTP only."""
+SERVING = ("finsent", *SERVICES)
+"""Code a running service may load: the shared contracts and the services."""
+TOOLING = ("training",)
+"""Developer tooling: never loaded by a service."""
+ROOTS = (*SERVING, "cli", *TOOLING)
+"""`cli` mounts every service's and every tool's commands."""
 
 
 @pytest.mark.parametrize("name", ROOTS)
@@ -83,7 +62,7 @@ def _imported(path: Path) -> Iterator[str]:
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             yield node.module
-            # `from inference.model import cli` imports the submodule `inference.model.cli`.
+            # `from training import cli` imports the submodule `training.cli`.
             yield from (f"{node.module}.{alias.name}" for alias in node.names)
 
 
@@ -116,32 +95,50 @@ def _path_to(start: str, goal: frozenset[str]) -> list[str] | None:
     return None
 
 
-def test_the_module_lists_name_real_modules() -> None:
-    missing = (TRAINING | TOOLING) - _modules().keys()
-    assert not missing, sorted(missing)
-    assert "inference.model.classifier" in _modules()
-    # The graph sees lazy imports: the model CLI imports `train` inside a command.
-    assert "inference.model.train" in _edges("inference.model.cli")
-    assert "inference.model.cli" in _edges("cli.main")  # `from inference.model import cli`
+def _package(name: str) -> str:
+    return name.split(".")[0]
 
 
-def test_finsent_imports_no_service_package() -> None:
+def test_the_graph_sees_every_kind_of_import() -> None:
+    assert {"inference.model.classifier", "training.train", "cli.main"} <= _modules().keys()
+    # Lazy imports count: the training CLI imports `train` inside a command.
+    assert "training.train" in _edges("training.cli")
+    assert "training.cli" in _edges("cli.main")  # `from training import cli`
+
+
+def test_finsent_imports_no_service_and_no_tooling_package() -> None:
     found = [
         f"{name} imports {target}"
         for name, path in _modules().items()
-        if name.split(".")[0] == "finsent"
+        if _package(name) == "finsent"
         for target in _imported(path)
-        if target.split(".")[0] in SERVICES
+        if _package(target) in (*SERVICES, "cli", *TOOLING)
     ]
     assert found == []
 
 
-def test_serving_code_never_reaches_the_training_modules() -> None:
-    serving = sorted(_modules().keys() - TRAINING - TOOLING)
+def test_serving_code_never_reaches_a_tooling_package() -> None:
+    serving = sorted(name for name in _modules() if _package(name) in SERVING)
     assert "inference.service" in serving and "alerts.engine" in serving
+    tooling = frozenset(name for name in _modules() if _package(name) in TOOLING)
+    assert "training.train" in tooling and "training.metrics" in tooling
     chains = [
-        " -> ".join(chain)
-        for name in serving
-        if (chain := _path_to(name, TRAINING | TOOLING)) is not None
+        " -> ".join(chain) for name in serving if (chain := _path_to(name, tooling)) is not None
     ]
     assert chains == []
+
+
+def test_training_builds_only_on_finsent_and_the_model() -> None:
+    def allowed(target: str) -> bool:
+        return _package(target) in ("finsent", "training") or (
+            target == "inference.model" or target.startswith("inference.model.")
+        )
+
+    found = [
+        f"{name} imports {target}"
+        for name, path in _modules().items()
+        if _package(name) == "training"
+        for target in _imported(path)
+        if _package(target) in ROOTS and not allowed(target)
+    ]
+    assert found == []

@@ -1,4 +1,4 @@
-"""CLI: classify writes one line per input line (errors in place), eval prints the JSON keys."""
+"""CLI: classify writes one line per input line (errors in place)."""
 
 from __future__ import annotations
 
@@ -8,17 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli.main import app
 from inference.model.classifier import Classifier
-from inference.model.cli import model_app
-
-SENT_CSV = (
-    'text,label\r\n"Stock falls\r\nhard",0\r\nShares soar https://t.co/a,1\r\n'
-    "Company files 10-Q,2\r\nGuidance cut,0\r\nRecord revenue,1\r\nMeeting today,2\r\n"
-)
-TOPIC_CSV = (
-    "text,label\r\nFed hikes rates,1\r\nDividend raised &amp; more,4\r\nOil up,6\r\n"
-    "Fed minutes https://t.co/b,1\r\nQuarterly earnings beat,5\r\nNew CEO named,17\r\n"
-)
 
 
 @pytest.fixture()
@@ -26,24 +17,6 @@ def tiny_model(tmp_path: Path) -> Path:
     folder = tmp_path / "model"
     Classifier.random_tiny().save(folder)
     return folder
-
-
-@pytest.fixture()
-def data_dir(tmp_path: Path) -> Path:
-    root = tmp_path / "data"
-    for sub, names, body in (
-        ("twitter-financial-news-sentiment", ("sent_train.csv", "sent_valid.csv"), SENT_CSV),
-        ("twitter-financial-news-topic", ("train_data.csv", "valid_data.csv"), TOPIC_CSV),
-    ):
-        (root / sub).mkdir(parents=True)
-        (root / sub / names[0]).write_bytes(body.encode())
-        # valid = train rows again (one as a repost with a new link) plus one unseen row
-        valid = body.replace("https://t.co/a", "https://t.co/zz").replace(
-            "https://t.co/b", "https://t.co/yy"
-        )
-        valid += "Brand new tweet,1\r\n"
-        (root / sub / names[1]).write_bytes(valid.encode())
-    return root
 
 
 def test_classify_writes_per_line_errors_in_place(tiny_model: Path, tmp_path: Path) -> None:
@@ -59,7 +32,7 @@ def test_classify_writes_per_line_errors_in_place(tiny_model: Path, tmp_path: Pa
         b"[video] markets rally\n"
     )
     result = CliRunner().invoke(
-        model_app, ["classify", str(source), "--model", str(tiny_model), "--batch-size", "3"]
+        app, ["classify", str(source), "--model", str(tiny_model), "--batch-size", "3"]
     )
     assert result.exit_code == 0, result.output
     lines = [json.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
@@ -69,88 +42,3 @@ def test_classify_writes_per_line_errors_in_place(tiny_model: Path, tmp_path: Pa
     assert set(lines[1]["sentiment_probs"]) == {"negative", "neutral", "positive"}
     assert len(lines[1]["topic_probs"]) == 20
     assert -1.0 <= lines[1]["score"] <= 1.0
-
-
-def test_eval_json_has_the_agreed_keys(
-    tiny_model: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("FINSENT_DATA_DIR", str(data_dir))
-    out = tmp_path / "metrics.json"
-    result = CliRunner().invoke(
-        model_app, ["eval", "--model", str(tiny_model), "--json", "--metrics-out", str(out)]
-    )
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
-    assert report == json.loads(out.read_text())
-    for task in ("sentiment", "topic"):
-        for split in ("raw", "dedup"):
-            for key in ("accuracy", "macro_f1", "ece_before", "ece_after"):
-                assert 0.0 <= report[task][split][key] <= 1.0
-        assert report[task]["raw"]["n"] == 7
-        assert report[task]["dedup"]["n"] == 1  # only the unseen tweet survives dedup
-    assert len(report["topic"]["raw"]["confusion_matrix"]) == 20
-    # The news headline check: 60 written headlines, 20 per sentiment class.
-    news = report["news_check"]
-    assert news["n"] == 60 and 0.0 <= news["accuracy"] <= 1.0
-    assert [sum(row) for row in news["confusion_matrix"]] == [20, 20, 20]
-
-
-def test_help_texts_render() -> None:
-    for command in ("train", "eval", "classify", "bench-model"):
-        result = CliRunner().invoke(model_app, [command, "--help"])
-        assert result.exit_code == 0 and "Usage" in result.output
-
-
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["--generations", "2", "--distill-weight", "0"],
-        ["--teacher", "some-model", "--distill-weight", "0"],
-    ],
-)
-def test_train_refuses_a_teacher_with_a_zero_weight(args: list[str], tmp_path: Path) -> None:
-    result = CliRunner().invoke(model_app, ["train", "--out", str(tmp_path / "m"), *args])
-    assert result.exit_code == 2
-    assert "--distill-weight > 0" in result.output
-
-
-def test_train_with_a_teacher_records_the_distillation(
-    tiny_model: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The tiny teacher tokenises with its own vocabulary; the student is the packaged
-    # MiniLM, so this also covers a teacher that does not share the student's tokenizer.
-    monkeypatch.setenv("FINSENT_DATA_DIR", str(data_dir))
-    out = tmp_path / "student"
-    result = CliRunner().invoke(
-        model_app,
-        ["train", "--out", str(out), "--max-steps", "2", "--teacher", str(tiny_model)],
-    )
-    assert result.exit_code == 0, result.output
-    recipe = json.loads((out / "finsent.json").read_text())["train"]
-    assert (recipe["distill_weight"], recipe["generations"], recipe["max_steps"]) == (1.0, 1, 2)
-
-
-def test_train_needs_an_out_folder_and_never_takes_the_shipped_one() -> None:
-    from inference.model.settings import SHIPPED_MODEL_DIR
-
-    missing = CliRunner().invoke(model_app, ["train", "--max-steps", "1"])
-    assert missing.exit_code == 2 and "--out" in missing.output
-    before = {p.name: p.stat().st_mtime_ns for p in SHIPPED_MODEL_DIR.iterdir()}
-    shipped = CliRunner().invoke(model_app, ["train", "--out", str(SHIPPED_MODEL_DIR)])
-    assert shipped.exit_code == 2 and "--replace-shipped" in shipped.output
-    assert {p.name: p.stat().st_mtime_ns for p in SHIPPED_MODEL_DIR.iterdir()} == before
-
-
-def test_train_and_eval_say_which_extra_they_need(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import importlib.util
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "sklearn" else real(name, *a)
-    )
-    for args in (["train", "--out", str(tmp_path / "m")], ["eval"]):
-        result = CliRunner().invoke(model_app, args)
-        assert result.exit_code == 1, args
-        assert "finsent[train]" in result.output, args

@@ -9,9 +9,9 @@ import numpy as np
 import torch
 from transformers import BertForMaskedLM
 
-from inference.model.adapt import AdaptConfig, adapt_encoder
 from inference.model.network import FinsentNet, HeadsConfig
 from inference.model.tiny import tiny_bert_config, tiny_tokenizer
+from training.adapt import AdaptConfig, adapt_encoder
 
 TEXTS = [
     f"$AAPL shares {verb} after earnings beat #{i}"

@@ -20,7 +20,7 @@ teachers_app = typer.Typer(
 @teachers_app.command("list")
 def list_teachers() -> None:
     """The teachers `finsent teachers import` knows, with their Maven artifacts."""
-    from inference.model.teachers import TEACHERS
+    from training.teachers import TEACHERS
 
     for source in TEACHERS.values():
         typer.echo(f"{source.name:20} {source.artifact}  ({source.licence})")
@@ -45,8 +45,8 @@ def import_teacher_cmd(
     --out FOLDER`, and distil with `finsent train --teacher A --teacher B`.
     """
     from finsent.settings import REPO_ROOT
-    from inference.model.onnx_bert import OnnxConversionError
-    from inference.model.teachers import TEACHERS, TeacherFetchError, import_teacher
+    from training.onnx_bert import OnnxConversionError
+    from training.teachers import TEACHERS, TeacherFetchError, import_teacher
 
     if name not in TEACHERS:
         raise typer.BadParameter(f"unknown teacher {name!r}; known: {', '.join(TEACHERS)}")

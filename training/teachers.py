@@ -20,7 +20,7 @@ from typing import Final
 
 from transformers import PreTrainedTokenizerFast
 
-from inference.model.onnx_bert import Converted, convert
+from training.onnx_bert import Converted, convert
 
 log = logging.getLogger(__name__)
 

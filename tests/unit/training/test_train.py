@@ -10,14 +10,14 @@ import torch
 import torch.nn.functional as F
 from transformers import BertModel
 
-import inference.model.distill as distill_module
+import training.distill as distill_module
 from inference.model.classifier import Classifier
 from inference.model.data import Example
-from inference.model.encoding import encode, predict_logits
-from inference.model.metrics import softmax
 from inference.model.network import FinsentNet, HeadsConfig
 from inference.model.tiny import tiny_bert_config, tiny_tokenizer
-from inference.model.train import TrainConfig, param_groups, train, train_generations
+from training.encoding import encode, predict_logits
+from training.metrics import softmax
+from training.train import TrainConfig, param_groups, train, train_generations
 
 WORDS = {
     ("sentiment", 0): "shares plunge miss downgrade",

@@ -8,8 +8,9 @@ import numpy as np
 from transformers import PreTrainedTokenizerBase
 
 from inference.model.data import TASKS, Task
-from inference.model.encoding import N_CLASSES, Encoded
-from inference.model.metrics import (
+from inference.model.network import FinsentNet, HeadsConfig
+from training.encoding import N_CLASSES, Encoded
+from training.metrics import (
     FloatArray,
     IntArray,
     accuracy,
@@ -18,7 +19,6 @@ from inference.model.metrics import (
     macro_f1,
     softmax,
 )
-from inference.model.network import FinsentNet, HeadsConfig
 
 
 def holdout_metrics(

@@ -9,9 +9,9 @@ import torch
 from transformers import AutoTokenizer
 
 from inference.model.data import Example, Task
-from inference.model.encoding import encode, predict_logits
-from inference.model.metrics import FloatArray, softmax
 from inference.model.network import FinsentNet
+from training.encoding import encode, predict_logits
+from training.metrics import FloatArray, softmax
 
 
 def teacher_probabilities(

@@ -38,10 +38,10 @@ from inference.model.data import (
     read_examples,
     stratified_split,
 )
-from inference.model.distill import ensemble_probabilities, soft_cross_entropy
-from inference.model.encoding import IGNORE, N_CLASSES, collate, encode, predict_logits
 from inference.model.network import FinsentNet, HeadsConfig, Pooling
-from inference.model.selection import holdout_metrics, save_best
+from training.distill import ensemble_probabilities, soft_cross_entropy
+from training.encoding import IGNORE, N_CLASSES, collate, encode, predict_logits
+from training.selection import holdout_metrics, save_best
 
 logger = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from transformers import (
 )
 
 from inference.model.data import TASKS, length_bucketed_batches, prepare_text, read_examples
-from inference.model.train import seed_everything, warmup_linear_decay
+from training.train import seed_everything, warmup_linear_decay
 
 logger = logging.getLogger(__name__)
 

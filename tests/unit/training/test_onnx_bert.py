@@ -11,8 +11,8 @@ import pytest
 import torch
 from transformers import BertConfig, BertModel
 
-from inference.model.onnx_bert import OnnxConversionError, convert
-from inference.model.teachers import TEACHERS
+from training.onnx_bert import OnnxConversionError, convert
+from training.teachers import TEACHERS
 
 INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
 

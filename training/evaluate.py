@@ -22,7 +22,7 @@ import numpy as np
 from finsent.labels import SENTIMENT_LABELS, TOPIC_LABELS
 from inference.model.classifier import Classifier
 from inference.model.data import TASKS, Example, Task, normalise_text, read_examples
-from inference.model.metrics import (
+from training.metrics import (
     FloatArray,
     IntArray,
     accuracy,
@@ -39,7 +39,7 @@ NEWS_CHECK = "checks/news_headlines.csv"
 
 def news_check_examples() -> list[tuple[str, int]]:
     """The news headline check: (text, index into SENTIMENT_LABELS)."""
-    text = resources.files("inference.model").joinpath(NEWS_CHECK).read_text("utf-8")
+    text = resources.files("training").joinpath(NEWS_CHECK).read_text("utf-8")
     rows = list(csv.DictReader(io.StringIO(text)))
     return [(row["text"], SENTIMENT_LABELS.index(row["label"])) for row in rows]
 

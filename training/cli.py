@@ -1,13 +1,11 @@
-"""Typer commands for the model: ``train``, ``adapt``, ``eval``, ``classify``, ``bench-model``.
+"""Typer commands for training the model: ``train``, ``adapt``, ``eval``.
 
-``model_app`` holds all five; the top-level ``finsent`` CLI mounts them (``finsent
-train``, ``finsent eval``, ``finsent classify``, ``finsent bench model``). The
-command functions are plain module-level functions too, so they can be registered
-one by one on another ``Typer``. ``classify`` lives in ``classify_cmd`` (it needs only
-the serving classifier), the ``finsent teachers`` commands in ``teachers_cmd``, and the
-options they share in ``cli_options``.
+``app`` holds all three; the top-level ``finsent`` CLI mounts them one by one (``finsent
+train``, ``finsent adapt``, ``finsent eval``). The ``finsent teachers`` commands are in
+``teachers_cmd``; ``classify`` and ``bench model`` serve the shipped model and stay in
+``inference.model``.
 
-Heavy imports (torch, transformers) happen inside the commands so that ``finsent
+Heavy imports (torch, transformers, sklearn) happen inside the commands so that ``finsent
 --help`` stays fast.
 """
 
@@ -20,7 +18,6 @@ from typing import Annotated
 
 import typer
 
-from inference.model.classify_cmd import classify
 from inference.model.cli_options import (
     DeviceOpt,
     ModelOpt,
@@ -30,8 +27,8 @@ from inference.model.cli_options import (
 )
 from inference.model.settings import SHIPPED_MODEL_DIR, ModelSettings
 
-model_app = typer.Typer(
-    help="finsent's sentiment + topic model: train, evaluate, classify, benchmark.",
+app = typer.Typer(
+    help="Train, adapt and evaluate finsent's sentiment + topic model.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -51,7 +48,7 @@ def _require_train_extra() -> None:
         raise typer.Exit(1)
 
 
-@model_app.command()
+@app.command()
 def train(
     out: Annotated[
         Path,
@@ -107,7 +104,7 @@ def train(
     """
     _require_train_extra()
     from inference.model.network import packaged_minilm_dir
-    from inference.model.train import TrainConfig, train_generations
+    from training.train import TrainConfig, train_generations
 
     settings = ModelSettings()
     served = {SHIPPED_MODEL_DIR.resolve(), settings.model_dir.resolve()}
@@ -153,7 +150,7 @@ def train(
     )
 
 
-@model_app.command()
+@app.command()
 def adapt(
     out: Annotated[Path, typer.Option(help="Folder for the adapted encoder (a HF BERT folder).")],
     steps: Annotated[int, typer.Option(help="MLM optimiser steps.")] = 2000,
@@ -171,8 +168,8 @@ def adapt(
     `finsent train --base-model OUT`. Progress bar with the MLM loss; writes
     OUT/adapt.json with the recipe and losses.
     """
-    from inference.model.adapt import AdaptConfig, adapt_encoder, train_texts
     from inference.model.network import packaged_minilm_dir
+    from training.adapt import AdaptConfig, adapt_encoder, train_texts
 
     settings = ModelSettings()
     set_threads(settings)
@@ -183,7 +180,7 @@ def adapt(
     typer.echo(json.dumps({"first_loss": result.first_loss, "last_loss": result.last_loss}))
 
 
-@model_app.command("eval")
+@app.command("eval")
 def eval_model(
     model: ModelOpt = None,
     as_json: Annotated[
@@ -208,7 +205,7 @@ def eval_model(
     """
     _require_train_extra()
     from inference.model.classifier import Classifier
-    from inference.model.evaluate import evaluate, format_table
+    from training.evaluate import evaluate, format_table
 
     settings = ModelSettings()
     set_threads(settings)
@@ -220,78 +217,3 @@ def eval_model(
     target = metrics_out or folder / "metrics.json"
     target.write_text(json.dumps(report, indent=2) + "\n")
     typer.echo(json.dumps(report) if as_json else format_table(report))
-
-
-model_app.command()(classify)
-
-
-@model_app.command("bench-model")
-def bench_model_cmd(
-    batch_sizes: Annotated[
-        str, typer.Option(help="Comma-separated batch sizes.")
-    ] = "1,8,32,64,128",
-    model: ModelOpt = None,
-    device: DeviceOpt = "cpu",
-    precision: PrecisionOpt = None,
-    seconds: Annotated[float, typer.Option(help="Minimum timed seconds per batch size.")] = 5.0,
-    n_texts: Annotated[int, typer.Option(help="Real valid texts to cycle through.")] = 2000,
-    eager: Annotated[
-        bool, typer.Option("--eager", help="Plain PyTorch instead of the frozen CPU graph.")
-    ] = False,
-    matrix: Annotated[
-        bool,
-        typer.Option(
-            "--matrix",
-            help="Instead: texts/s of every serving path (bf16/fp32/int8 x graph/eager) at "
-            "the first batch size, as in docs/model.md.",
-        ),
-    ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-) -> None:
-    """Texts/s and p50/p99 latency of score_batch (tokenise + model + softmax).
-
-    Uses real tweets from both valid files (FINSENT_DATA_DIR), alternating
-    sentiment and topic texts. The header names the serving path and the CPU.
-    """
-    from inference.model.bench import bench_matrix, bench_model, bench_texts, format_bench
-    from inference.model.classifier import Classifier
-    from inference.model.hardware import detect_cpu
-
-    settings = ModelSettings()
-    set_threads(settings)
-    folder = model or settings.model_dir
-    sizes = [int(s) for s in batch_sizes.split(",") if s.strip()]
-    texts = bench_texts(settings.data_dir, n_texts)
-    cpu = detect_cpu().describe()
-    if matrix:
-        table = bench_matrix(folder, device, texts, sizes[0], seconds)
-        if as_json:
-            typer.echo(json.dumps({"cpu": cpu, "batch_size": sizes[0], "rows": table}))
-        else:
-            typer.echo(f"cpu={cpu} batch={sizes[0]} threads={settings.num_threads}\n")
-            typer.echo("| weights | frozen graph / ONNX Runtime | eager |")
-            typer.echo("| --- | ---: | ---: |")
-            for row in table:
-                cells = [f"{v:.0f} texts/s" if v else "–" for v in (row["graph"], row["eager"])]
-                typer.echo(f"| {row['precision']} | {cells[0]} | {cells[1]} |")
-        return
-    classifier = Classifier.load(
-        folder,
-        device=device,
-        precision=precision_choice(precision),
-        frozen=False if eager else None,
-    )
-    rows = bench_model(classifier, texts, sizes, min_seconds=seconds)
-    meta = {
-        "model_version": classifier.model_version,
-        "device": device,
-        "cpu": cpu,
-        "precision": classifier.precision,
-        "runtime": classifier.runtime,
-        "threads": settings.num_threads,
-        "frozen": classifier.frozen,
-    }
-    if as_json:
-        typer.echo(json.dumps({**meta, "rows": [r.model_dump() for r in rows]}))
-    else:
-        typer.echo(format_bench(rows, " ".join(f"{k}={v}" for k, v in meta.items())))
