@@ -38,6 +38,8 @@ COPY dashboards ./dashboards
 COPY cli ./cli
 # training/: the CLI mounts `finsent train | eval` (they refuse to run without the train extra).
 COPY training ./training
+# devstack/: the CLI mounts `finsent stack` and `finsent soak` (developer tooling).
+COPY devstack ./devstack
 COPY models ./models
 RUN pip install --no-deps -e . \
     && finsent --help > /dev/null

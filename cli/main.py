@@ -14,7 +14,7 @@ import finsent
 from alerts import cli as alerts_cli
 from cli import bench_cmd, run_cmd, stack_cmd
 from dashboards import cli as dashboards_cli
-from finsent.soak import cli as soak_cli
+from devstack.soak import cli as soak_cli
 from inference import cli as inference_cli
 from inference.model import classify_cmd
 from ingest import cli as ingest_cli

@@ -173,8 +173,8 @@ def run_pipeline(
     from alerts.engine import AlertEngine
     from alerts.metrics import AlertMetrics
     from alerts.settings import AlertsSettings
+    from devstack.stack import Stack
     from finsent.kafka_io import ensure_pipeline_topics, ensure_topics
-    from finsent.stack import Stack
     from finsent.store import open_store
     from finsent.topics import (
         ALERTS,

@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
+from devstack.stack import ServiceStatus, Stack
 from finsent.errors import ConfigurationError
 from finsent.settings import FinsentSettings
-from finsent.stack import ServiceStatus, Stack
 
 app = typer.Typer(
     help=(

@@ -15,10 +15,10 @@ import pytest
 from kafka import TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
+from devstack.stack import Stack
 from finsent.kafka_io import make_consumer, make_producer
 from finsent.schemas import Document
 from finsent.settings import REPO_ROOT, FinsentSettings, KafkaSettings, RedisSettings, StackSettings
-from finsent.stack import Stack
 from finsent.store import SeriesStore, open_store
 from finsent.store.base import ALL_SERIES
 

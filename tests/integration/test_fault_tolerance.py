@@ -23,12 +23,12 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from kafka.producer.future import FutureRecordMetadata
 
+from devstack.stack import Stack
 from finsent.kafka_io import ensure_topics, make_producer, probe_round_trip
 from finsent.schemas import Document
 from finsent.settings import (
     FinsentSettings,
 )
-from finsent.stack import Stack
 from finsent.store import SeriesStore, open_store
 from tests.integration.conftest import count_all, make_documents, produce, read_topic, wait_for
 

@@ -17,8 +17,8 @@ import httpx
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
+from devstack.stack import Stack
 from finsent.settings import FinsentSettings
-from finsent.stack import Stack
 from finsent.topics import DOCUMENTS
 from ingest.metrics import IngestMetrics
 from ingest.settings import IngestSettings

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
+from devstack.soak.run import SoakOptions, run_soak
+from devstack.soak.scenario import DEFAULT_DATA, DRILL
+from devstack.soak.verdict import event_criterion, render
 from finsent.settings import FinsentSettings
-from finsent.soak.run import SoakOptions, run_soak
-from finsent.soak.scenario import DEFAULT_DATA, DRILL
-from finsent.soak.verdict import event_criterion, render
 
 LIVE_SAFETY = (
     "no page for calm periods",

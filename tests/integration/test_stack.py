@@ -14,10 +14,10 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from cli.main import app
+from devstack.kraft import format_kafka_storage, new_cluster_id
+from devstack.stack import Stack
 from finsent.errors import ConfigurationError
-from finsent.kraft import format_kafka_storage, new_cluster_id
 from finsent.settings import FinsentSettings, RedisSettings, StackSettings
-from finsent.stack import Stack
 
 
 def test_up_is_idempotent_and_status_reports_both(settings: FinsentSettings) -> None:

@@ -20,11 +20,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
+from devstack.stack import Stack
 from finsent.errors import ConfigurationError, TransientError
 from finsent.labels import TOPIC_LABELS, SentimentLabel, topic_slug
 from finsent.schemas import ScoredDocument, SeriesRef
 from finsent.settings import FinsentSettings, RedisSettings, StackSettings
-from finsent.stack import Stack
 from finsent.store import (
     ALL_SERIES,
     CoreStore,

@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
 SCHEMA = REPO / "deploy" / "schema" / "compose_spec.json"
 START_SCRIPT = REPO / "deploy" / "redis" / "start.sh"
-PACKAGES = ("finsent", "ingest", "inference", "alerts", "dashboards", "training")
+PACKAGES = ("finsent", "ingest", "inference", "alerts", "dashboards", "training", "devstack")
 SECRET_WORDS = ("PASSWORD", "TOKEN", "SECRET")
 
 

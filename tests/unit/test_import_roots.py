@@ -4,10 +4,11 @@
   PyPI distribution names, and a dependency that installs one of them would silently
   shadow ours.
 - `finsent/` is the shared contract: it imports no service package and no tooling package.
-- Serving code (`finsent` and the services) never imports a tooling package (`training`),
-  directly or through another module, so a service never loads sklearn, the teacher
-  converters or the training loop.
-- `training` builds on `finsent` and the serving model (`inference.model`) only.
+- Serving code (`finsent` and the services) never imports a tooling package (`training`,
+  `devstack`), directly or through another module, so a service never loads sklearn, the
+  teacher converters or the training loop, nor the stack supervisor.
+- `training` builds on `finsent` and the serving model (`inference.model`) only;
+  `devstack` on `finsent` only.
 
 The import checks read the source (every `import`, lazy ones inside functions included)
 rather than importing it, so they see imports that only run on some code paths.
@@ -26,8 +27,9 @@ SERVICES = ("ingest", "inference", "alerts", "dashboards")
 """Each runs as its own process; they talk through Kafka, Redis and HTTP only."""
 SERVING = ("finsent", *SERVICES)
 """Code a running service may load: the shared contracts and the services."""
-TOOLING = ("training",)
-"""Developer tooling: never loaded by a service."""
+TOOLING = ("training", "devstack")
+"""Developer tooling (training the model; the local stack and the soak): never loaded by a
+service."""
 ROOTS = (*SERVING, "cli", *TOOLING)
 """`cli` mounts every service's and every tool's commands."""
 
@@ -121,23 +123,28 @@ def test_serving_code_never_reaches_a_tooling_package() -> None:
     serving = sorted(name for name in _modules() if _package(name) in SERVING)
     assert "inference.service" in serving and "alerts.engine" in serving
     tooling = frozenset(name for name in _modules() if _package(name) in TOOLING)
-    assert "training.train" in tooling and "training.metrics" in tooling
+    assert {"training.train", "training.metrics", "devstack.stack", "devstack.soak.run"} <= tooling
     chains = [
         " -> ".join(chain) for name in serving if (chain := _path_to(name, tooling)) is not None
     ]
     assert chains == []
 
 
-def test_training_builds_only_on_finsent_and_the_model() -> None:
+TOOLING_BUILDS_ON = {
+    "training": ("finsent", "training", "inference.model"),  # the network, data, classifier
+    "devstack": ("finsent", "devstack"),  # the soak runs the services as subprocesses
+}
+
+
+@pytest.mark.parametrize("package", TOOLING)
+def test_tooling_builds_only_on_what_it_needs(package: str) -> None:
     def allowed(target: str) -> bool:
-        return _package(target) in ("finsent", "training") or (
-            target == "inference.model" or target.startswith("inference.model.")
-        )
+        return any(target == ok or target.startswith(f"{ok}.") for ok in TOOLING_BUILDS_ON[package])
 
     found = [
         f"{name} imports {target}"
         for name, path in _modules().items()
-        if _package(name) == "training"
+        if _package(name) == package
         for target in _imported(path)
         if _package(target) in ROOTS and not allowed(target)
     ]

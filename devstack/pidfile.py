@@ -1,6 +1,6 @@
 """Background processes known by their pid file: started detached, found again, stopped.
 
-Used by the local stack supervisor (`finsent/stack.py`); a pid file outlives the command
+Used by the local stack supervisor (`devstack/stack.py`); a pid file outlives the command
 that started the process, so `finsent stack down` can stop what `up` started.
 """
 

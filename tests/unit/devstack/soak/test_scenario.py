@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from finsent.soak.scenario import (
+from devstack.soak.scenario import (
     DEFAULT_DATA,
     DRILL,
     FULL,

@@ -15,15 +15,15 @@ import httpx
 from alerts.channels.alertmanager import AlertmanagerChannel
 from alerts.channels.slack import SlackChannel
 from alerts.channels.webhook import WebhookChannel
-from finsent.clock import Clock
-from finsent.schemas import Alert, SeriesRef
-from finsent.soak.receivers import (
+from devstack.soak.receivers import (
     Received,
     alertmanager_deliveries,
     new_webhook_secret,
     slack_deliveries,
     webhook_deliveries,
 )
+from finsent.clock import Clock
+from finsent.schemas import Alert, SeriesRef
 
 NOW = datetime(2026, 11, 29, 21, 0, tzinfo=UTC)
 

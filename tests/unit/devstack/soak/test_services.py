@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from alerts.settings import AlertsSettings
+from devstack.soak.services import DROPPED_ENV, alerts_timing_env, private_settings, service_env
 from finsent.settings import FinsentSettings
-from finsent.soak.services import DROPPED_ENV, alerts_timing_env, private_settings, service_env
 
 
 def test_private_stack_uses_its_own_free_ports_and_folder(tmp_path: Path) -> None:

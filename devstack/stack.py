@@ -20,9 +20,9 @@ from typing import Literal
 
 import redis
 
+from devstack.kraft import format_kafka_storage, new_cluster_id
+from devstack.pidfile import live_pid, spawn, stop_pid_file
 from finsent.errors import ConfigurationError
-from finsent.kraft import format_kafka_storage, new_cluster_id
-from finsent.pidfile import live_pid, spawn, stop_pid_file
 from finsent.settings import REPO_ROOT, FinsentSettings
 
 log = logging.getLogger(__name__)

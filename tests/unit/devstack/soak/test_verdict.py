@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from finsent.soak.pusher import Pushed
-from finsent.soak.receivers import Delivery
-from finsent.soak.scenario import DRILL, SHORT, WMT, PlannedDoc
-from finsent.soak.verdict import LoggedAlert, Outcome, event_criterion, judge, render
+from devstack.soak.pusher import Pushed
+from devstack.soak.receivers import Delivery
+from devstack.soak.scenario import DRILL, SHORT, WMT, PlannedDoc
+from devstack.soak.verdict import LoggedAlert, Outcome, event_criterion, judge, render
 
 OFFSET = timedelta(days=4058)
 WMT_ONLY = SHORT.model_copy(update={"events": (WMT,)})

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from finsent.soak.pusher import Pushed
-from finsent.soak.receivers import Delivery
-from finsent.soak.scenario import CHANNELS, PlannedDoc, PlantedEvent, Scenario, first_document
+from devstack.soak.pusher import Pushed
+from devstack.soak.receivers import Delivery
+from devstack.soak.scenario import CHANNELS, PlannedDoc, PlantedEvent, Scenario, first_document
 
 DECISION_SLACK = timedelta(minutes=1)
 

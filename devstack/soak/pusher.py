@@ -16,8 +16,8 @@ from typing import Literal
 import httpx
 from pydantic import BaseModel, ConfigDict
 
+from devstack.soak.scenario import PlannedDoc
 from finsent.clock import Clock
-from finsent.soak.scenario import PlannedDoc
 
 MAX_BATCH = 100
 

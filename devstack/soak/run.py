@@ -16,13 +16,9 @@ from typing import cast
 
 from pydantic import BaseModel, ConfigDict
 
-from finsent import redis_keys
-from finsent.clock import Clock
-from finsent.schemas import LIVE_NAMESPACE
-from finsent.settings import FinsentSettings
-from finsent.soak.observe import dead_letters, firing_matcher, is_firing_for
-from finsent.soak.pusher import Pusher
-from finsent.soak.receivers import (
+from devstack.soak.observe import dead_letters, firing_matcher, is_firing_for
+from devstack.soak.pusher import Pusher
+from devstack.soak.receivers import (
     AM_LONG_HOLD,
     Receiver,
     alertmanager_deliveries,
@@ -30,7 +26,7 @@ from finsent.soak.receivers import (
     slack_deliveries,
     webhook_deliveries,
 )
-from finsent.soak.scenario import (
+from devstack.soak.scenario import (
     CHANNELS,
     DEFAULT_DATA,
     FULL,
@@ -42,7 +38,7 @@ from finsent.soak.scenario import (
     load_tweets,
     plan,
 )
-from finsent.soak.services import (
+from devstack.soak.services import (
     DROPPED_ENV,
     ServiceName,
     Services,
@@ -52,9 +48,13 @@ from finsent.soak.services import (
     private_settings,
     service_env,
 )
-from finsent.soak.verdict import LoggedAlert, Outcome, Verdict, judge
-from finsent.stack import ServiceName as StackService
-from finsent.stack import Stack
+from devstack.soak.verdict import LoggedAlert, Outcome, Verdict, judge
+from devstack.stack import ServiceName as StackService
+from devstack.stack import Stack
+from finsent import redis_keys
+from finsent.clock import Clock
+from finsent.schemas import LIVE_NAMESPACE
+from finsent.settings import FinsentSettings
 from finsent.store import SeriesStore, open_store
 from finsent.store.base import ALL_SERIES
 

@@ -10,8 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from finsent.clock import Clock
-from finsent.soak.receivers import (
+from devstack.soak.receivers import (
     Received,
     Receiver,
     alertmanager_deliveries,
@@ -20,6 +19,7 @@ from finsent.soak.receivers import (
     verify_standard_webhook,
     webhook_deliveries,
 )
+from finsent.clock import Clock
 
 T0 = datetime(2026, 11, 29, 21, 0, tzinfo=UTC)
 

@@ -10,11 +10,11 @@ from typing import Annotated, get_args
 
 import typer
 
+from devstack.soak.run import SoakOptions, run_soak
+from devstack.soak.scenario import DEFAULT_DATA, FULL, SHORT, FaultKind
+from devstack.soak.verdict import render
 from finsent.logs import configure_logging
 from finsent.settings import FinsentSettings
-from finsent.soak.run import SoakOptions, run_soak
-from finsent.soak.scenario import DEFAULT_DATA, FULL, SHORT, FaultKind
-from finsent.soak.verdict import render
 
 
 def soak(

@@ -1,5 +1,0 @@
-"""`python -m finsent.soak`: the same as `finsent soak`."""
-
-from finsent.soak.cli import main
-
-main()
