@@ -5,16 +5,26 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Final
+from typing import Final, Generic, NamedTuple, TypeVar
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from finsent import __version__
+
+Name = TypeVar("Name", bound=str)
+"""A service's metric names (its `Literal` of them, so mypy checks each declaration)."""
 
 BUILD_INFO: Final = "finsent_build_info"
 """Always 1; its labels say which code (`version`) and model (`model_version`) run."""
@@ -46,6 +56,41 @@ def instrument_process(registry: CollectorRegistry, *, model_version: str = "") 
     except ValueError:
         return  # instrumented already: one process, one build
     info.labels(version=__version__, model_version=model_version).set(1)
+
+
+class MetricSpec(NamedTuple):
+    """One metric's help text and label names, as a service's table declares them."""
+
+    documentation: str
+    labels: tuple[str, ...] = ()
+
+
+class MetricDeclarations(Generic[Name]):
+    """Declares a service's metrics on one registry from its table of name -> `MetricSpec`.
+
+    The table keeps each metric's name, help text and labels on one entry; the service's
+    metrics class only says which kind each name is. A name missing from the table fails
+    when the class is built, which every test of the service does. Counter names are given
+    with their `_total` suffix; prometheus_client keeps it.
+    """
+
+    def __init__(self, registry: CollectorRegistry, specs: Mapping[Name, MetricSpec]) -> None:
+        self.registry = registry
+        self._specs = specs
+
+    def counter(self, name: Name) -> Counter:
+        spec = self._specs[name]
+        return Counter(name, spec.documentation, spec.labels, registry=self.registry)
+
+    def gauge(self, name: Name) -> Gauge:
+        spec = self._specs[name]
+        return Gauge(name, spec.documentation, spec.labels, registry=self.registry)
+
+    def histogram(self, name: Name, buckets: tuple[float, ...]) -> Histogram:
+        spec = self._specs[name]
+        return Histogram(
+            name, spec.documentation, spec.labels, registry=self.registry, buckets=buckets
+        )
 
 
 class HealthState:
