@@ -25,6 +25,7 @@ from dashboards.grafana_model import (
     Annotation,
     Annotations,
     AnnotationTarget,
+    Dashboard,
     DataSourceRef,
     FieldConfig,
     FieldDefaults,
@@ -34,8 +35,11 @@ from dashboards.grafana_model import (
     MathExpression,
     Panel,
     PanelOptions,
+    PrometheusQuery,
     RedisTsQuery,
     Target,
+    Templating,
+    TimeRange,
     Variable,
     VariableOption,
 )
@@ -118,6 +122,16 @@ def ratio(
         series(num, numerator, resolution, "kind", labels, hide=True),
         series(den, "count", resolution, "kind", labels, hide=True),
         MathExpression(ref_id=out, expression=f"${num} / ${den}"),
+    )
+
+
+def prometheus(*queries: tuple[str, str]) -> tuple[Target, ...]:
+    """Prometheus targets from `(expr, legend)` pairs, with ref ids A, B, C... in order."""
+    return tuple(
+        PrometheusQuery(
+            ref_id=chr(ord("A") + i), datasource=PROMETHEUS, expr=expr, legend_format=legend
+        )
+        for i, (expr, legend) in enumerate(queries)
     )
 
 
@@ -318,4 +332,42 @@ def volume(panel_id: int, title: str, pos: GridPos, resolution: Resolution, **la
         bars=True,
         legend=False,
         overrides=sentiment_colors(),
+    )
+
+
+def series_dashboard(
+    uid: str,
+    title: str,
+    description: str,
+    time_from: str,
+    variable: Variable,
+    panels: tuple[Panel, ...],
+    *annotation_tags: str,
+) -> Dashboard:
+    """A dashboard over the Redis series of one namespace: the namespace picker and one
+    series variable, alert annotations (narrowed by `annotation_tags`) and the finsent links."""
+    return Dashboard(
+        uid=uid,
+        title=title,
+        description=description,
+        tags=TAGS,
+        time=TimeRange(from_=time_from, to="now"),
+        templating=Templating(list=(namespace_variable(), variable)),
+        annotations=alert_annotations(*annotation_tags),
+        links=links(),
+        panels=panels,
+    )
+
+
+def movers(panel_id: int, kind: SeriesKind, description: str, pos: GridPos) -> Panel:
+    """Negative documents per hour, one series per ticker or topic, biggest range first."""
+    return timeseries(
+        panel_id,
+        f"Negative documents by {kind} (biggest movers first)",
+        description,
+        pos,
+        (series("A", "negative", "1h", kind, {"kind": kind}),),
+        "short",
+        min_=0,
+        sort_by="Range",
     )

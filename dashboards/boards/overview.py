@@ -6,41 +6,27 @@ from dashboards.grafana_model import (
     Dashboard,
     GridPos,
     Panel,
-    Templating,
-    TimeRange,
 )
 from dashboards.panels import (
-    TAGS,
     UID_OVERVIEW,
-    alert_annotations,
     alert_list,
-    links,
-    namespace_variable,
-    series,
+    movers,
+    series_dashboard,
     series_variable,
     share_and_score,
-    timeseries,
     volume,
 )
 
 
 def market_overview() -> Dashboard:
     """Market sentiment, tickers by negative volume (movers first), one panel per ticker."""
-    return Dashboard(
-        uid=UID_OVERVIEW,
-        title="finsent · Market overview",
-        description="Sentiment of every ticker in one namespace; alerts as annotations.",
-        tags=TAGS,
-        time=TimeRange(from_="now-7d", to="now"),
-        templating=Templating(
-            list=(
-                namespace_variable(),
-                series_variable("ticker", "Ticker", "ticker", multi=True, all_by_default=False),
-            )
-        ),
-        annotations=alert_annotations(),
-        links=links(),
-        panels=(
+    return series_dashboard(
+        UID_OVERVIEW,
+        "finsent · Market overview",
+        "Sentiment of every ticker in one namespace; alerts as annotations.",
+        "now-7d",
+        series_variable("ticker", "Ticker", "ticker", multi=True, all_by_default=False),
+        (
             share_and_score(
                 1,
                 "Market · negative share and mean score",
@@ -50,16 +36,12 @@ def market_overview() -> Dashboard:
                 kind="all",
             ),
             alert_list(2, GridPos(h=8, w=8, x=16, y=0)),
-            timeseries(
+            movers(
                 3,
-                "Negative documents by ticker (biggest movers first)",
+                "ticker",
                 "Negative documents per hour. The legend is sorted by range (max - min): the "
                 "tickers that moved most come first. Click a name to isolate it.",
                 GridPos(h=9, w=16, x=0, y=8),
-                (series("A", "negative", "1h", "ticker", {"kind": "ticker"}),),
-                "short",
-                min_=0,
-                sort_by="Range",
             ),
             volume(
                 4, "Document volume by sentiment", GridPos(h=9, w=8, x=16, y=8), "1h", kind="all"

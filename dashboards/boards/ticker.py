@@ -9,21 +9,16 @@ from dashboards.grafana_model import (
     GridPos,
     Panel,
     PanelOptions,
-    Templating,
-    TimeRange,
     Transformation,
 )
 from dashboards.panels import (
     REDIS,
-    TAGS,
     UID_TICKER,
-    alert_annotations,
     alert_list,
     display_name,
-    links,
-    namespace_variable,
     ratio,
     series,
+    series_dashboard,
     series_variable,
     timeseries,
     volume,
@@ -38,21 +33,13 @@ def ticker_drilldown() -> Dashboard:
         "call `GET /api/v1/namespaces/$namespace/tickers/$ticker/evidence`."
     )
     ticker = {"kind": "ticker", "ticker": "$ticker"}
-    return Dashboard(
-        uid=UID_TICKER,
-        title="finsent · Ticker drill-down",
-        description="Sentiment, volume, topic mix and alerts of one ticker.",
-        tags=TAGS,
-        time=TimeRange(from_="now-24h", to="now"),
-        templating=Templating(
-            list=(
-                namespace_variable(),
-                series_variable("ticker", "Ticker", "ticker", multi=False),
-            )
-        ),
-        annotations=alert_annotations("ticker:$ticker"),
-        links=links(),
-        panels=(
+    return series_dashboard(
+        UID_TICKER,
+        "finsent · Ticker drill-down",
+        "Sentiment, volume, topic mix and alerts of one ticker.",
+        "now-24h",
+        series_variable("ticker", "Ticker", "ticker", multi=False),
+        (
             timeseries(
                 1,
                 "Negative share · $ticker vs market",
@@ -127,4 +114,5 @@ def ticker_drilldown() -> Dashboard:
             ),
             alert_list(6, GridPos(h=8, w=12, x=12, y=17), "ticker:$ticker"),
         ),
+        "ticker:$ticker",
     )

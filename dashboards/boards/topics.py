@@ -5,16 +5,12 @@ from __future__ import annotations
 from dashboards.grafana_model import (
     Dashboard,
     GridPos,
-    Templating,
-    TimeRange,
 )
 from dashboards.panels import (
-    TAGS,
     UID_TOPICS,
-    alert_annotations,
-    links,
-    namespace_variable,
+    movers,
     series,
+    series_dashboard,
     series_variable,
     share_and_score,
     timeseries,
@@ -23,27 +19,18 @@ from dashboards.panels import (
 
 def topics() -> Dashboard:
     """Sentiment by topic over time."""
-    return Dashboard(
-        uid=UID_TOPICS,
-        title="finsent · Topics",
-        description="Volume, negative volume, negative share and mean score of each topic.",
-        tags=TAGS,
-        time=TimeRange(from_="now-7d", to="now"),
-        templating=Templating(
-            list=(namespace_variable(), series_variable("topic", "Topic", "topic", multi=True))
-        ),
-        annotations=alert_annotations(),
-        links=links(),
-        panels=(
-            timeseries(
+    return series_dashboard(
+        UID_TOPICS,
+        "finsent · Topics",
+        "Volume, negative volume, negative share and mean score of each topic.",
+        "now-7d",
+        series_variable("topic", "Topic", "topic", multi=True),
+        (
+            movers(
                 1,
-                "Negative documents by topic (biggest movers first)",
+                "topic",
                 "Negative documents per hour and topic; legend sorted by range.",
                 GridPos(h=9, w=12, x=0, y=0),
-                (series("A", "negative", "1h", "topic", {"kind": "topic"}),),
-                "short",
-                min_=0,
-                sort_by="Range",
             ),
             timeseries(
                 2,
