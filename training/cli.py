@@ -90,6 +90,14 @@ def train(
             "1 = a single plain fine-tune, or one taught by --teacher).",
         ),
     ] = None,
+    model_version: Annotated[
+        str | None,
+        typer.Option(
+            help="Version string written into the model and onto every score it makes "
+            "(default: the recipe's, finsent-minilm-1.0.0). Give each run its own, so scores "
+            "in Redis and on Kafka say which model made them.",
+        ),
+    ] = None,
     device: DeviceOpt = "cpu",
     replace_shipped: Annotated[
         bool, typer.Option(help="Allow --out to be the shipped model's folder.")
@@ -127,6 +135,8 @@ def train(
         overrides["distill_weight"] = distill_weight
     elif teachers or (generations or 1) > 1:
         overrides["distill_weight"] = 1.0
+    if model_version is not None:
+        overrides["model_version"] = model_version
     if generations is not None:
         overrides["generations"] = generations
     elif teachers:

@@ -98,11 +98,23 @@ def test_train_with_a_teacher_records_the_distillation(
     out = tmp_path / "student"
     result = CliRunner().invoke(
         app,
-        ["train", "--out", str(out), "--max-steps", "2", "--teacher", str(tiny_model)],
+        [
+            "train",
+            "--out",
+            str(out),
+            "--max-steps",
+            "2",
+            "--teacher",
+            str(tiny_model),
+            "--model-version",
+            "finsent-test-9",
+        ],
     )
     assert result.exit_code == 0, result.output
     recipe = json.loads((out / "finsent.json").read_text())["train"]
     assert (recipe["distill_weight"], recipe["generations"], recipe["max_steps"]) == (1.0, 1, 2)
+    # The run's own version, which the scorer stamps on every scored document.
+    assert Classifier.load(out, precision="fp32").model_version == "finsent-test-9"
 
 
 def test_train_needs_an_out_folder_and_never_takes_the_shipped_one() -> None:
