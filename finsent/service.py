@@ -95,7 +95,8 @@ def run_service(
 
     Args:
         service: The built service.
-        endpoint: Where to serve `/metrics`, `/healthz`, `/readyz`; None for no endpoint.
+        endpoint: Where to serve `/metrics`, `/healthz`, `/readyz`; None for none (also
+            for a service that answers them on its own port, as the push API does).
         command: The command line's name for it (`finsent infer`), for the stop line.
         stopped_on: Errors that mean the service stopped itself on a fault: reported as
             one line on stderr and `EXIT_STOPPED`, not a traceback.

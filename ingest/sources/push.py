@@ -128,9 +128,7 @@ def create_app(
     Raises:
         ConfigurationError: no `push_token` is configured.
     """
-    if settings.push_token is None or not settings.push_token.get_secret_value():
-        raise ConfigurationError("set FINSENT_INGEST_PUSH_TOKEN before serving the push API")
-    expected = settings.push_token.get_secret_value().encode()
+    expected = push_token(settings)
     limiter = TokenBucket(settings.push_rate_per_s, settings.push_burst, monotonic)
     app = FastAPI(
         title="finsent ingest",
@@ -251,6 +249,17 @@ def create_app(
     app.openapi_schema = None
     _add_component(app)
     return app
+
+
+def push_token(settings: IngestSettings) -> bytes:
+    """The configured bearer token.
+
+    Raises:
+        ConfigurationError: no `push_token` is configured.
+    """
+    if settings.push_token is None or not settings.push_token.get_secret_value():
+        raise ConfigurationError("set FINSENT_INGEST_PUSH_TOKEN before serving the push API")
+    return settings.push_token.get_secret_value().encode()
 
 
 def bearer_token(header: str) -> str | None:
