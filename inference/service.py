@@ -23,9 +23,9 @@ from finsent.stream.base import RunStats
 from finsent.stream.dlq import DeadLetterProducer
 from finsent.stream.runner import StreamRunner
 from finsent.topics import DOCUMENTS, SCORED
+from inference.handler import Scorer, ScoringHandler, SeriesWriter
 from inference.metrics import InferenceMetrics
 from inference.model.classifier import Classifier
-from inference.pipeline import Scorer, ScoringPipeline, SeriesWriter
 from inference.settings import InferenceSettings
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ class ScoringService:
         store = self._store or open_store(base, backend=settings.store_backend)
         producer = make_producer(base.kafka)
         consumer = make_consumer(base.kafka, settings.group_id)
-        pipeline = ScoringPipeline(
+        handler = ScoringHandler(
             scorer,
             store,
             producer,
@@ -129,7 +129,7 @@ class ScoringService:
         runner = StreamRunner(
             consumer,
             settings.topic,
-            pipeline,
+            handler,
             DeadLetterProducer(producer, max_consecutive=settings.max_consecutive_invalid),
             settings.batch,
             retry=settings.retry,

@@ -22,7 +22,7 @@ from ingest.settings import IngestSettings
 from ingest.sources.files import check_paths, read_files
 from ingest.sources.rss import load_feeds
 from ingest.tickers import TickerTagger
-from ingest.wiring import open_pipeline
+from ingest.wiring import open_ingestor
 
 app = typer.Typer(
     help=(
@@ -147,10 +147,10 @@ def file_(
     settings, ingest = _settings()
     try:
         check_paths(paths)
-        with open_pipeline(
+        with open_ingestor(
             settings, ingest, namespace=namespace, topic=topic, clock=settings.clock()
-        ) as pipe:
-            report = pipe.run(read_files(paths, ingest.max_raw_bytes))
+        ) as ingestor:
+            report = ingestor.run(read_files(paths, ingest.max_raw_bytes))
     except (FileNotFoundError, TransientError, DlqLimitExceeded) as exc:
         raise _fail(exc) from None
     _echo_report(report)

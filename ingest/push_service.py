@@ -19,14 +19,14 @@ from uvicorn.config import STARTUP_FAILURE
 
 from finsent.observability import HealthState, instrument_process
 from finsent.settings import FinsentSettings
+from ingest.ingestor import Ingestor
 from ingest.metrics import IngestMetrics
-from ingest.pipeline import IngestPipeline
 from ingest.settings import IngestSettings
 from ingest.sources.push import create_app, push_token
-from ingest.wiring import open_pipeline
+from ingest.wiring import open_ingestor
 
-OpenPipeline = Callable[[IngestMetrics], AbstractContextManager[IngestPipeline]]
-"""Opens the pipeline the app publishes through (`ingest.wiring.open_pipeline`)."""
+OpenIngestor = Callable[[IngestMetrics], AbstractContextManager[Ingestor]]
+"""Opens the ingestor the app publishes through (`ingest.wiring.open_ingestor`)."""
 
 
 class _Server(uvicorn.Server):
@@ -69,7 +69,7 @@ class PushService:
         host: Bind address override.
         port: Port override.
         topic: Documents topic override (dry runs, staging).
-        open_pipe: Opens the pipeline (default: `open_pipeline` from the settings).
+        open_ingestor: Opens the ingestor (default: `open_ingestor` from the settings).
 
     Raises:
         ConfigurationError: no push token is configured (checked before anything opens).
@@ -83,7 +83,7 @@ class PushService:
         host: str | None = None,
         port: int | None = None,
         topic: str | None = None,
-        open_pipe: OpenPipeline | None = None,
+        open_ingestor: OpenIngestor | None = None,
     ) -> None:
         push_token(ingest)
         self._ingest = ingest
@@ -91,7 +91,9 @@ class PushService:
         self._port = port or ingest.push_port
         self._metrics = IngestMetrics()
         instrument_process(self._metrics.registry)
-        self._open_pipe = open_pipe or functools.partial(_open_live, settings, ingest, topic)
+        self._open_ingestor = open_ingestor or functools.partial(
+            _open_live, settings, ingest, topic
+        )
         self.health = HealthState()
         self.server: uvicorn.Server | None = None
 
@@ -100,11 +102,11 @@ class PushService:
         return self._metrics.registry
 
     def run(self, stop: threading.Event) -> int:
-        with self._open_pipe(self._metrics) as pipe:
+        with self._open_ingestor(self._metrics) as ingestor:
             # Root logging (JSON) instead of uvicorn's; no access log: it would record
             # client addresses, which are user data.
             config = uvicorn.Config(
-                create_app(pipe, self._ingest, self._metrics),
+                create_app(ingestor, self._ingest, self._metrics),
                 host=self._host,
                 port=self._port,
                 log_config=None,
@@ -118,8 +120,8 @@ class PushService:
 
 def _open_live(
     settings: FinsentSettings, ingest: IngestSettings, topic: str | None, metrics: IngestMetrics
-) -> AbstractContextManager[IngestPipeline]:
-    return open_pipeline(
+) -> AbstractContextManager[Ingestor]:
+    return open_ingestor(
         settings,
         ingest,
         topic=topic,

@@ -1,6 +1,6 @@
 """`PushService` under `run_service`: SIGTERM drains in-flight requests, then exits 0.
 
-The pipeline is a stand-in (the real one over Kafka and Redis is exercised by
+The ingestor is a stand-in (the real one over Kafka and Redis is exercised by
 tests/integration/test_ingest_hostile.py); here only the serving and stopping are tested.
 """
 
@@ -21,9 +21,9 @@ from pydantic import SecretStr
 from finsent.errors import ConfigurationError
 from finsent.service import run_service
 from finsent.settings import FinsentSettings
+from ingest.ingestor import Handled, Ingestor
 from ingest.metrics import IngestMetrics
 from ingest.models import Candidate
-from ingest.pipeline import Handled, IngestPipeline
 from ingest.push_service import PushService
 from ingest.settings import IngestSettings
 
@@ -31,7 +31,7 @@ TOKEN = "unit-token"
 DOC = {"text": "Apple falls", "published_at": "2015-10-14T12:00:00Z"}
 
 
-class SlowPipeline:
+class SlowIngestor:
     """Holds each push until `release` is set; records whether it was flushed and closed."""
 
     def __init__(self) -> None:
@@ -50,9 +50,9 @@ class SlowPipeline:
         return {"kafka": True}
 
     @contextlib.contextmanager
-    def opened(self, metrics: IngestMetrics) -> Iterator[IngestPipeline]:
-        yield cast(IngestPipeline, self)
-        self.closed = True  # `open_pipeline` flushes the producer here
+    def opened(self, metrics: IngestMetrics) -> Iterator[Ingestor]:
+        yield cast(Ingestor, self)
+        self.closed = True  # `open_ingestor` flushes the producer here
 
 
 def _free_port() -> int:
@@ -62,14 +62,14 @@ def _free_port() -> int:
 
 
 def test_sigterm_answers_the_request_in_flight_then_exits_0() -> None:
-    pipe = SlowPipeline()
+    ingestor = SlowIngestor()
     port = _free_port()
     service = PushService(
         FinsentSettings(),
         IngestSettings(push_token=SecretStr(TOKEN)),
         host="127.0.0.1",
         port=port,
-        open_pipe=pipe.opened,
+        open_ingestor=ingestor.opened,
     )
     answers: dict[str, int] = {}
 
@@ -87,11 +87,11 @@ def test_sigterm_answers_the_request_in_flight_then_exits_0() -> None:
         ).status_code
 
     def terminate_mid_request() -> None:
-        assert pipe.entered.wait(20)
+        assert ingestor.entered.wait(20)
         os.kill(os.getpid(), signal.SIGTERM)  # what `docker stop` sends
         threading.Event().wait(0.5)  # the server is draining, the request still held
         answers["ready_while_draining"] = service.health.ready
-        pipe.release.set()
+        ingestor.release.set()
 
     threads = [threading.Thread(target=f) for f in (client, terminate_mid_request)]
     for t in threads:
@@ -100,7 +100,7 @@ def test_sigterm_answers_the_request_in_flight_then_exits_0() -> None:
     for t in threads:
         t.join(timeout=20)
     assert answers == {"readyz": 200, "ready": True, "push": 202, "ready_while_draining": False}
-    assert pipe.closed
+    assert ingestor.closed
 
 
 def test_no_token_is_refused_before_anything_opens() -> None:
