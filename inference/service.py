@@ -173,8 +173,9 @@ def run_consumer(
 ) -> RunStats:
     """Run a `ScoringService` with its endpoint until `stop` is set, off the main thread too.
 
-    For a process that runs the consumer beside other work (`finsent run`, tests); the
-    `finsent infer` command runs it with `finsent.service.run_service` instead.
+    For a benchmark that runs consumers beside its own work (`finsent bench pipeline`);
+    `finsent infer` runs the service with `finsent.service.run_service`, and `finsent run`
+    on a `finsent.service.ServiceThread`.
     """
     service = ScoringService(base, settings, scorer=scorer, store=store, metrics=metrics)
     with observed(service, service.endpoint):
