@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -188,17 +189,25 @@ def run(
     base = FinsentSettings()
     settings = load_settings()
     setup_logging(settings, base)
-    service = AlertService(
-        base,
-        settings,
-        tuple(namespace) if namespace else settings.namespaces,
-        functools.partial(build_notifier, settings, base),
-        once=once,
-        echo=typer.echo,
-    )
+    namespaces = tuple(namespace) if namespace else settings.namespaces
+    service = build_service(base, settings, namespaces, once=once, echo=typer.echo)
     code = run_service(service, service.endpoint, command="finsent alerts run")
     if code:
         raise typer.Exit(code)
+
+
+def build_service(
+    base: FinsentSettings,
+    settings: AlertsSettings,
+    namespaces: Sequence[str],
+    *,
+    once: bool = False,
+    echo: Callable[[str], object] = lambda line: None,
+) -> AlertService:
+    """The alerting service with its channels; `finsent alerts run` and `finsent run` both
+    build it here."""
+    make_notifier = functools.partial(build_notifier, settings, base)
+    return AlertService(base, settings, namespaces, make_notifier, once=once, echo=echo)
 
 
 @app.command("webhook-secret")

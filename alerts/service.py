@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import httpx
 from prometheus_client import CollectorRegistry
@@ -64,22 +65,30 @@ class AlertService:
         port = self._settings.metrics_port
         return None if port is None else Endpoint("0.0.0.0", port)
 
-    def run(self, stop: threading.Event) -> int:
+    @contextlib.contextmanager
+    def engine(self) -> Iterator[AlertEngine]:
+        """The engine as `run` drives it: its store, the service clock, an HTTP client and
+        the notifier on it. For a caller with a loop of its own (`finsent run` evaluates a
+        replay only up to what every partition has reached), so the wiring is this one."""
         base, settings, metrics = self._base, self._settings, self._metrics
         store = open_store(base, settings.store_backend)
-        clock = base.clock()  # paging recency, loop timing and Alertmanager times follow it
-        with httpx.Client(timeout=settings.notify_timeout_s) as client:
-            notifier = self._make_notifier(client, clock, metrics)
-            engine = AlertEngine(store, settings, notifier, clock=clock, metrics=metrics)
+        clock = base.clock()  # paging recency and Alertmanager times follow it
+        try:
+            with httpx.Client(timeout=settings.notify_timeout_s) as client:
+                notifier = self._make_notifier(client, clock, metrics)
+                yield AlertEngine(store, settings, notifier, clock=clock, metrics=metrics)
+        finally:
+            store.close()
+
+    def run(self, stop: threading.Event) -> int:
+        with self.engine() as engine:
             self.health.set_ready(True)
-            try:
-                if self._once:
-                    for ns in self._namespaces:
-                        for alert in engine.evaluate(ns):
-                            self._echo(describe(alert))
-                else:
-                    interval_s = clock.real_seconds(settings.poll_interval_s)
-                    run_forever(engine, self._namespaces, interval_s, stop.is_set, stop.wait)
-            finally:
-                store.close()
+            if self._once:
+                for ns in self._namespaces:
+                    for alert in engine.evaluate(ns):
+                        self._echo(describe(alert))
+            else:
+                # The loop's timing follows the service clock too.
+                interval_s = self._base.clock().real_seconds(self._settings.poll_interval_s)
+                run_forever(engine, self._namespaces, interval_s, stop.is_set, stop.wait)
         return 0

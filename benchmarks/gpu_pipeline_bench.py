@@ -1,6 +1,6 @@
 """The in-process scoring path on a GPU, without Kafka: where does the time go?
 
-Stages, as the inference consumer runs them (`inference/pipeline.py`):
+Stages, as the inference consumer runs them (`inference/handler.py`):
 
     decode (bytes -> Document) -> batch (token budget) -> tokenise -> model (GPU)
     -> scores (softmax, TextScore) -> point building (ScoredDocument + JSON for the topic)
@@ -41,8 +41,8 @@ from benchmarks.gpu_bench import sample_lengths  # noqa: E402
 from finsent.schemas import Document  # noqa: E402
 from finsent.stream.batching import BatchBuilder, BatchPolicy  # noqa: E402
 from finsent.topics import DOCUMENTS  # noqa: E402
+from inference.handler import estimate_tokens, model_text, to_scored  # noqa: E402
 from inference.model.classifier import Classifier  # noqa: E402
-from inference.pipeline import estimate_tokens, model_text, to_scored  # noqa: E402
 
 
 def synthetic_payloads(clf: Classifier, n: int, seed: int = 0) -> list[bytes]:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cli.run_lane import GroupProbe, RunFailed, TrackingPacer, drop_lane
+from cli.run_lane import GroupProbe, RunFailed, TrackingPacer, check_scorer, drop_lane
 from cli.run_report import RunReport, SeriesTotalsOut, alert_out
 from finsent.logs import configure_logging
 from finsent.schemas import LIVE_NAMESPACE, Alert
@@ -29,29 +29,6 @@ log = logging.getLogger(__name__)
 
 EXIT_FAILED = 3
 """Exit status when the run stopped on a fault (the scorer died, or scoring stalled)."""
-
-
-class _Scorer(threading.Thread):
-    """The inference consumer on a thread, keeping the error it died of."""
-
-    def __init__(self, target: Callable[[], object]) -> None:
-        super().__init__(name="inference", daemon=True)
-        self._target_fn = target
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self._target_fn()
-        except BaseException as exc:  # handed to the main thread, which raises it
-            self.error = exc
-            log.exception("the scorer stopped")
-
-    def check(self) -> None:
-        """Raise `RunFailed` with the cause if the scorer is no longer running."""
-        if self.is_alive():
-            return
-        cause = f"{type(self.error).__name__}: {self.error}" if self.error else "it exited"
-        raise RunFailed(f"the scorer stopped before every document was scored ({cause})")
 
 
 STACK_STILL_RUNNING = (
@@ -169,12 +146,11 @@ def run_pipeline(
 ) -> RunReport | None:
     """The orchestration behind `finsent run`; returns the report when it exits by itself."""
     # Heavy imports here, so `finsent --help` stays fast.
-    from alerts.cli import build_notifier
-    from alerts.engine import AlertEngine
-    from alerts.metrics import AlertMetrics
+    from alerts.cli import build_service
     from alerts.settings import AlertsSettings
     from devstack.stack import Stack
     from finsent.kafka_io import ensure_pipeline_topics, ensure_topics
+    from finsent.service import ServiceThread
     from finsent.store import open_store
     from finsent.topics import (
         ALERTS,
@@ -184,7 +160,7 @@ def run_pipeline(
         replay_documents_topic,
         replay_group,
     )
-    from inference.service import load_scorer, run_consumer
+    from inference.service import ScoringService, load_scorer
     from inference.settings import InferenceSettings
     from ingest.replay import check_namespace, default_namespace, replay_files
     from ingest.settings import IngestSettings
@@ -212,24 +188,15 @@ def run_pipeline(
     )
     scorer = load_scorer(inference_settings)
     typer.echo(f"      {scorer.model_version} on {inference_settings.device}", err=True)
+    # The same services `finsent infer` and `finsent alerts run` build, so the wiring is theirs.
     stop = threading.Event()
-    inference = _Scorer(
-        lambda: run_consumer(base, inference_settings, scorer=scorer, store=store, stop=stop)
-    )
+    scoring = ScoringService(base, inference_settings, scorer=scorer, store=store)
+    inference = ServiceThread(scoring, scoring.endpoint, stop, name="inference")
     inference.start()
 
-    import httpx
-
-    http = httpx.Client(timeout=alerts_settings.notify_timeout_s)
-    alert_metrics = AlertMetrics()  # one registry for the engine and its notifier
-    clock = base.clock()
-    engine = AlertEngine(
-        store,
-        alerts_settings,
-        build_notifier(alerts_settings, base, http, clock, alert_metrics),
-        clock=clock,
-        metrics=alert_metrics,
-    )
+    # The engine only: a replay is evaluated by the loop below, not the service's own.
+    engines = contextlib.ExitStack()
+    engine = engines.enter_context(build_service(base, alerts_settings, [ns]).engine())
     changes: list[Alert] = []
     alerts_stop = threading.Event()
 
@@ -276,10 +243,10 @@ def run_pipeline(
             typer.echo(f"replay of {ns} published; still serving, Ctrl-C to stop", err=True)
             while True:
                 inference.join(timeout=1.0)
-                inference.check()
+                check_scorer(inference)
         probe = GroupProbe(base, group, topic)
         try:
-            probe.wait_caught_up(inference.check)
+            probe.wait_caught_up(lambda: check_scorer(inference))
         finally:
             probe.close()
         alerts_stop.set()
@@ -293,7 +260,7 @@ def run_pipeline(
         alerts_stop.set()
         stop.set()
         inference.join(timeout=60)
-        http.close()
+        engines.close()
         drop_lane(base, topic, group)
 
     far_past = datetime(1970, 1, 2, tzinfo=UTC)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from finsent.service import ServiceThread
 from finsent.settings import FinsentSettings
 from ingest.replay import Pacer
 
@@ -18,6 +19,14 @@ log = logging.getLogger(__name__)
 
 class RunFailed(Exception):
     """`finsent run` cannot finish: the message says why (the scorer's own error)."""
+
+
+def check_scorer(thread: ServiceThread) -> None:
+    """Raise `RunFailed` with the cause if the scoring service is no longer running."""
+    if thread.is_alive():
+        return
+    cause = f"{type(thread.error).__name__}: {thread.error}" if thread.error else "it exited"
+    raise RunFailed(f"the scorer stopped before every document was scored ({cause})")
 
 
 class TrackingPacer(Pacer):

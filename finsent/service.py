@@ -95,7 +95,8 @@ def run_service(
 
     Args:
         service: The built service.
-        endpoint: Where to serve `/metrics`, `/healthz`, `/readyz`; None for no endpoint.
+        endpoint: Where to serve `/metrics`, `/healthz`, `/readyz`; None for none (also
+            for a service that answers them on its own port, as the push API does).
         command: The command line's name for it (`finsent infer`), for the stop line.
         stopped_on: Errors that mean the service stopped itself on a fault: reported as
             one line on stderr and `EXIT_STOPPED`, not a traceback.
@@ -108,3 +109,32 @@ def run_service(
         except stopped_on as exc:
             sys.stderr.write(f"{command} stopped: {type(exc).__name__}: {exc}\n")
             return EXIT_STOPPED
+
+
+class ServiceThread(threading.Thread):
+    """A service beside other work in one process (`finsent run`): on a daemon thread, with
+    its endpoint, keeping the error it died of for the main thread, which owns the signals.
+
+    Args:
+        service: The built service.
+        endpoint: Where to serve its `/metrics`, `/healthz`, `/readyz`; None for none.
+        stop: Set to stop it.
+        name: The thread's name (in logs).
+    """
+
+    def __init__(
+        self, service: Service, endpoint: Endpoint | None, stop: threading.Event, *, name: str
+    ) -> None:
+        super().__init__(name=name, daemon=True)
+        self.service = service
+        self._endpoint = endpoint
+        self._stop_event = stop  # not `_stop`: `threading.Thread` has a method of that name
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with observed(self.service, self._endpoint):
+                self.service.run(self._stop_event)
+        except BaseException as exc:  # kept for the main thread, which reports it
+            self.error = exc
+            log.exception("service stopped", extra={"service": self.name})

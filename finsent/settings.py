@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from finsent.clock import Clock
 from finsent.errors import ConfigurationError
@@ -80,9 +82,17 @@ class RedisSettings(BaseModel):
     tls: bool = False
     tls_ca_file: Path | None = None
     socket_timeout_s: float = 5.0
+    retries: int = Field(default=2, ge=0)
+    """Retries of a command after a connection error or timeout, 0.2 s, 0.4 s, ... apart
+    (at most 2 s); what still fails reaches the caller (a `TransientError` in finsent)."""
 
     def client(self, **overrides: Any) -> redis.Redis:
-        """A client with these settings; `decode_responses` stays off (bytes in, bytes out)."""
+        """A client with these settings; `decode_responses` stays off (bytes in, bytes out).
+
+        Reconnecting is redis-py's own `Retry`, so no caller writes a retry loop of its own;
+        a caller that must outlast a longer outage (the scorer's writer) holds and retries
+        on the `TransientError` that remains.
+        """
         kwargs: dict[str, Any] = {
             "host": self.host,
             "port": self.port,
@@ -92,6 +102,8 @@ class RedisSettings(BaseModel):
             "ssl": self.tls,
             "socket_timeout": self.socket_timeout_s,
             "socket_connect_timeout": self.socket_timeout_s,
+            "retry": Retry(ExponentialBackoff(cap=2.0, base=0.1), self.retries),
+            "retry_on_error": [redis.ConnectionError, redis.TimeoutError],
         }
         if self.tls and self.tls_ca_file is not None:
             kwargs["ssl_ca_certs"] = str(self.tls_ca_file)

@@ -23,9 +23,9 @@ from finsent.stream.base import RunStats
 from finsent.stream.dlq import DeadLetterProducer
 from finsent.stream.runner import StreamRunner
 from finsent.topics import DOCUMENTS, SCORED
+from inference.handler import Scorer, ScoringHandler, SeriesWriter
 from inference.metrics import InferenceMetrics
 from inference.model.classifier import Classifier
-from inference.pipeline import Scorer, ScoringPipeline, SeriesWriter
 from inference.settings import InferenceSettings
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ class ScoringService:
         store = self._store or open_store(base, backend=settings.store_backend)
         producer = make_producer(base.kafka)
         consumer = make_consumer(base.kafka, settings.group_id)
-        pipeline = ScoringPipeline(
+        handler = ScoringHandler(
             scorer,
             store,
             producer,
@@ -129,7 +129,7 @@ class ScoringService:
         runner = StreamRunner(
             consumer,
             settings.topic,
-            pipeline,
+            handler,
             DeadLetterProducer(producer, max_consecutive=settings.max_consecutive_invalid),
             settings.batch,
             retry=settings.retry,
@@ -173,8 +173,9 @@ def run_consumer(
 ) -> RunStats:
     """Run a `ScoringService` with its endpoint until `stop` is set, off the main thread too.
 
-    For a process that runs the consumer beside other work (`finsent run`, tests); the
-    `finsent infer` command runs it with `finsent.service.run_service` instead.
+    For a benchmark that runs consumers beside its own work (`finsent bench pipeline`);
+    `finsent infer` runs the service with `finsent.service.run_service`, and `finsent run`
+    on a `finsent.service.ServiceThread`.
     """
     service = ScoringService(base, settings, scorer=scorer, store=store, metrics=metrics)
     with observed(service, service.endpoint):

@@ -1,9 +1,8 @@
 """Redis errors on the write path: which are Redis's state, which are one document's.
 
-A Redis that answers but will not write (out of memory under `noeviction`, a read-only
-replica during a failover, a failed RDB save with `stop-writes-on-bgsave-error`, a busy
-script, still loading) is a dependency that is down, not bad input: the write is retried
-with backoff and nothing is dead-lettered or committed. Any other error reply is judged
+A Redis that answers but will not write (`finsent.store.replies.is_transient`, the one
+judgement every Redis caller makes) is a dependency that is down, not bad input: the
+write is retried with backoff and nothing is dead-lettered or committed. Any other error reply is judged
 document by document: one that fails alone while the rest of the batch is written is
 refused (dead-lettered with the reply); when every document fails, the fault is not the
 documents', and the write is retried like an outage.
@@ -13,43 +12,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Final, Protocol
+from typing import Protocol
 
 import redis
 
 from finsent.errors import TransientError
 from finsent.schemas import ScoredDocument
 from finsent.store.models import SourceOffset, WriteResult
+from finsent.store.replies import is_transient, reply_code
 
 log = logging.getLogger(__name__)
-
-TRANSIENT_REPLIES: Final = frozenset(
-    {"OOM", "READONLY", "MISCONF", "BUSY", "LOADING", "MASTERDOWN", "NOREPLICAS", "TRYAGAIN"}
-)
-"""Error codes (the reply's first word) that mean Redis cannot write now, whatever the data."""
 
 
 class BatchStore(Protocol):
     def write_batch_detailed(
         self, docs: Sequence[ScoredDocument], offsets: Sequence[SourceOffset] | None = None
     ) -> WriteResult: ...
-
-
-def reply_code(exc: redis.RedisError) -> str:
-    """The error code of a Redis error reply, also when a Lua script relays it."""
-    text = str(exc)
-    words = text.replace("-", " ").replace(":", " ").split()
-    for word in words:
-        if word in TRANSIENT_REPLIES:
-            return word
-    return words[0] if words else type(exc).__name__
-
-
-def is_transient(exc: redis.RedisError) -> bool:
-    """Whether Redis refused because of its own state (retry), not the command's content."""
-    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
-        return True
-    return reply_code(exc) in TRANSIENT_REPLIES
 
 
 def write_isolating(

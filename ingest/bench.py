@@ -27,7 +27,7 @@ from ingest.metrics import IngestMetrics
 from ingest.replay import drop_replay
 from ingest.settings import IngestSettings
 from ingest.sources.push import create_app
-from ingest.wiring import open_pipeline
+from ingest.wiring import open_ingestor
 
 
 class PushBench(BaseModel):
@@ -140,12 +140,12 @@ def bench_push(
     published = datetime(2015, 10, 14, 12, tzinfo=UTC).isoformat()
     accepted = 0
     try:
-        with open_pipeline(
+        with open_ingestor(
             settings, config, namespace=namespace, topic=topic, max_consecutive_invalid=None
-        ) as pipe:
-            grouped = _serve(create_app(pipe, config, IngestMetrics(CollectorRegistry())))
+        ) as ingestor:
+            grouped = _serve(create_app(ingestor, config, IngestMetrics(CollectorRegistry())))
             flushing = _serve(
-                create_app(pipe, config, IngestMetrics(CollectorRegistry()), group_acks=False)
+                create_app(ingestor, config, IngestMetrics(CollectorRegistry()), group_acks=False)
             )
             url = f"{grouped.url}/v1/documents"
             with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:

@@ -11,12 +11,10 @@ import typer
 
 from finsent.errors import ConfigurationError, DlqLimitExceeded, TransientError
 from finsent.logs import configure_logging
-from finsent.observability import instrument_process
 from finsent.schemas import LIVE_NAMESPACE
 from finsent.service import run_service
 from finsent.settings import FinsentSettings, PagingSettings
 from ingest.evaluate import dumps, load_sample, score_tagger
-from ingest.metrics import IngestMetrics
 from ingest.models import IngestReport
 from ingest.replay import drop_replay, list_replays, replay_files, replay_kafka
 from ingest.service import FeedService
@@ -24,7 +22,7 @@ from ingest.settings import IngestSettings
 from ingest.sources.files import check_paths, read_files
 from ingest.sources.rss import load_feeds
 from ingest.tickers import TickerTagger
-from ingest.wiring import open_pipeline
+from ingest.wiring import open_ingestor
 
 app = typer.Typer(
     help=(
@@ -118,34 +116,18 @@ def serve(
     Needs FINSENT_INGEST_PUSH_TOKEN. Limits: FINSENT_INGEST_PUSH_MAX_REQUEST_BYTES,
     FINSENT_INGEST_PUSH_MAX_BATCH, FINSENT_INGEST_PUSH_RATE_PER_S, FINSENT_INGEST_PUSH_BURST.
     """
-    import uvicorn
-
-    from ingest.sources.push import create_app
+    # Imported here so `finsent --help` does not pay for uvicorn and FastAPI.
+    from ingest.push_service import PushService
 
     settings, ingest = _settings()
-    metrics = IngestMetrics()
-    instrument_process(metrics.registry)
-    with open_pipeline(
-        settings,
-        ingest,
-        topic=topic,
-        clock=settings.clock(),
-        metrics=metrics,
-        max_consecutive_invalid=None,
-    ) as pipe:
-        try:
-            api = create_app(pipe, ingest, metrics)
-        except ConfigurationError as exc:
-            raise _fail(exc) from None
-        # Root logging (JSON) instead of uvicorn's; no access log: it would record client
-        # addresses, which are user data.
-        uvicorn.run(
-            api,
-            host=host or ingest.push_host,
-            port=port or ingest.push_port,
-            log_config=None,
-            access_log=False,
-        )
+    try:
+        service = PushService(settings, ingest, host=host, port=port, topic=topic)
+    except ConfigurationError as exc:
+        raise _fail(exc) from None
+    # The push app serves /healthz, /readyz and /metrics on its own port.
+    code = run_service(service, None, command="finsent ingest serve")
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command("file")
@@ -165,10 +147,10 @@ def file_(
     settings, ingest = _settings()
     try:
         check_paths(paths)
-        with open_pipeline(
+        with open_ingestor(
             settings, ingest, namespace=namespace, topic=topic, clock=settings.clock()
-        ) as pipe:
-            report = pipe.run(read_files(paths, ingest.max_raw_bytes))
+        ) as ingestor:
+            report = ingestor.run(read_files(paths, ingest.max_raw_bytes))
     except (FileNotFoundError, TransientError, DlqLimitExceeded) as exc:
         raise _fail(exc) from None
     _echo_report(report)

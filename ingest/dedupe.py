@@ -18,18 +18,17 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeVar
 
 import redis
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from finsent import redis_keys
 from finsent.errors import TransientError
 from finsent.schemas import Document
+from finsent.store.replies import transient_errors
 from ingest.settings import IngestSettings
 from ingest.text import content_tokens, simhash, tokens_key
 
@@ -206,28 +205,14 @@ class Deduplicator:
     Args:
         client: a Redis client (bytes responses).
         config: windows and thresholds.
-        retries: attempts on a connection error before raising `TransientError`; they
-            wait 0.2 s, then 0.4 s, ... between them.
-        sleep: how to wait between attempts (tests pass a recorder).
+
+    A connection error or timeout is retried by the client itself (`RedisSettings.client`:
+    redis-py's `Retry`); what is left after that is a `TransientError`.
     """
 
-    def __init__(
-        self,
-        client: redis.Redis,
-        config: DedupeConfig,
-        retries: int = 3,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
+    def __init__(self, client: redis.Redis, config: DedupeConfig) -> None:
         self._client = client
         self._config = config
-        self._retrying = Retrying(
-            stop=stop_after_attempt(retries),
-            wait=wait_exponential(multiplier=0.2),
-            retry=retry_if_exception_type((redis.ConnectionError, redis.TimeoutError)),
-            sleep=sleep,
-            reraise=True,
-        )
         self._script = _Lua(_SCRIPT)
         self._confirm = _Lua(_CONFIRM)
         self._release = _Lua(_RELEASE)
@@ -366,14 +351,9 @@ class Deduplicator:
             return False
 
     def _call(self, fn: Callable[[], T]) -> T:
-        """`fn`, retried on connection errors; Redis's failures as `TransientError`."""
-        try:
-            return self._retrying(fn)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise TransientError(f"redis unavailable: {type(exc).__name__}") from exc
-        except redis.ResponseError as exc:
-            # READONLY (failover), OOM, BUSY, LOADING, MISCONF: the server, not the input.
-            raise TransientError(f"redis refused: {str(exc)[:120]}") from exc
+        """`fn`, with Redis unavailable or refusing (`transient_errors`) as `TransientError`."""
+        with transient_errors():
+            return fn()
 
 
 def drop_namespace_keys(client: redis.Redis, namespace: str) -> int:

@@ -1,4 +1,4 @@
-"""Ingest's own boundary models: what sources hand to the pipeline, and what it reports."""
+"""Ingest's own boundary models: what sources hand to the ingestor, and what it reports."""
 
 from __future__ import annotations
 

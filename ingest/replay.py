@@ -25,12 +25,12 @@ from finsent.settings import FinsentSettings
 from finsent.store import open_store_on
 from finsent.topics import DOCUMENTS
 from ingest.dedupe import drop_namespace_keys
+from ingest.ingestor import Clock, Ingestor, batched, utc_now
 from ingest.models import Candidate, IngestReport, RawItem
-from ingest.pipeline import Clock, IngestPipeline, batched, utc_now
 from ingest.settings import IngestSettings
 from ingest.sources.files import check_paths, event_order, read_files
 from ingest.sources.kafka_range import KafkaRangeReader
-from ingest.wiring import open_pipeline
+from ingest.wiring import open_ingestor
 
 _NAMESPACE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,39}$")
 
@@ -149,12 +149,12 @@ def replay_files(
     client = settings.redis.client()
     try:
         _register(client, info)
-        with open_pipeline(
+        with open_ingestor(
             settings, ingest, namespace=ns, topic=topic, clock=clock, ingested_at_event_time=True
-        ) as pipeline:
-            _drive(pipeline, candidates, pacer, progress, ns)
-            pipeline.flush()
-            report = pipeline.report()
+        ) as ingestor:
+            _drive(ingestor, candidates, pacer, progress, ns)
+            ingestor.flush()
+            report = ingestor.report()
         _register(client, info.model_copy(update={"finished_at": clock(), "report": report}))
         return report
     finally:
@@ -209,18 +209,18 @@ def replay_kafka(
         _register(client, info)
         with (
             reader,
-            open_pipeline(
+            open_ingestor(
                 settings,
                 ingest,
                 namespace=ns,
                 topic=topic,
                 clock=clock,
                 ingested_at_event_time=False,
-            ) as pipeline,
+            ) as ingestor,
         ):
-            _drive(pipeline, reader, pacer or Pacer(speed), progress, ns, total=reader.total)
-            pipeline.flush()
-            report = pipeline.report()
+            _drive(ingestor, reader, pacer or Pacer(speed), progress, ns, total=reader.total)
+            ingestor.flush()
+            report = ingestor.report()
         _register(client, info.model_copy(update={"finished_at": clock(), "report": report}))
         return report
     finally:
@@ -228,7 +228,7 @@ def replay_kafka(
 
 
 def _drive(
-    pipeline: IngestPipeline,
+    ingestor: Ingestor,
     items: Iterable[Candidate | Document],
     pacer: Pacer,
     progress: bool,
@@ -244,7 +244,7 @@ def _drive(
     with tqdm(total=total, unit="doc", disable=not progress, desc=namespace) as bar:
         for batch in batched(items, size):
             pacer.wait_for(_event_time(batch[0]))
-            pipeline.handle_many(batch)
+            ingestor.handle_many(batch)
             bar.update(len(batch))
 
 

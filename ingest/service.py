@@ -17,14 +17,14 @@ from ingest.metrics import IngestMetrics
 from ingest.models import IngestReport
 from ingest.settings import IngestSettings
 from ingest.sources.rss import FeedConfig, start_feeds
-from ingest.wiring import open_pipeline
+from ingest.wiring import open_ingestor
 
 FLUSH_EVERY_S = 5.0
 """How often the poller flushes the producer while the feeds poll."""
 
 
 class FeedService:
-    """Every feed on its own thread, into one pipeline; `report` once it has stopped.
+    """Every feed on its own thread, into one ingestor; `report` once it has stopped.
 
     Args:
         settings: Shared Kafka and Redis settings (and the service clock).
@@ -50,7 +50,7 @@ class FeedService:
         self._metrics_port = metrics_port
         self._metrics = IngestMetrics()
         instrument_process(self._metrics.registry)
-        self.health = HealthState()  # ready once the pipeline (Kafka, Redis) is open
+        self.health = HealthState()  # ready once the ingestor (Kafka, Redis) is open
         self.report: IngestReport | None = None
 
     @property
@@ -64,17 +64,17 @@ class FeedService:
     def run(self, stop: threading.Event) -> int:
         settings, ingest = self._settings, self._ingest
         logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per poll is noise
-        with open_pipeline(
+        with open_ingestor(
             settings,
             ingest,
             topic=self._topic,
             clock=settings.clock(),
             metrics=self._metrics,
             max_consecutive_invalid=None,
-        ) as pipe:
+        ) as ingestor:
             threads = start_feeds(
                 self._feeds,
-                pipe.handle,
+                ingestor.handle,
                 self._metrics,
                 stop,
                 max_backoff_s=ingest.rss_max_backoff_s,
@@ -85,10 +85,10 @@ class FeedService:
             sys.stderr.write(f"polling {len(threads)} feeds; Ctrl-C to stop\n")
             while not stop.wait(FLUSH_EVERY_S):
                 try:
-                    pipe.flush()
+                    ingestor.flush()
                 except TransientError as exc:  # feeds keep polling; dedupe makes re-sends safe
                     sys.stderr.write(f"warning: {exc}\n")
             for thread in threads:
                 thread.join(timeout=30)
-        self.report = pipe.report()
+        self.report = ingestor.report()
         return 0

@@ -1,4 +1,4 @@
-"""Builds a ready `IngestPipeline` from settings; the one place sources get their plumbing."""
+"""Builds a ready `Ingestor` from settings; the one place sources get their plumbing."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from finsent.settings import FinsentSettings
 from finsent.stream.dlq import DeadLetterProducer
 from finsent.topics import DOCUMENTS, dlq_of
 from ingest.dedupe import DedupeConfig, Deduplicator
+from ingest.ingestor import Clock, Ingestor, utc_now
 from ingest.metrics import IngestMetrics
 from ingest.normalize import Normalizer
-from ingest.pipeline import Clock, IngestPipeline, utc_now
 from ingest.settings import IngestSettings
 
 
 @contextmanager
-def open_pipeline(
+def open_ingestor(
     settings: FinsentSettings,
     ingest: IngestSettings,
     *,
@@ -30,8 +30,8 @@ def open_pipeline(
     metrics: IngestMetrics | None = None,
     max_consecutive_invalid: int | None = 1000,
     normalizer: Normalizer | None = None,
-) -> Iterator[IngestPipeline]:
-    """A pipeline with its producer and Redis client; flushed and closed on exit.
+) -> Iterator[Ingestor]:
+    """A ingestor with its producer and Redis client; flushed and closed on exit.
 
     Args:
         settings: shared Kafka and Redis settings.
@@ -57,7 +57,7 @@ def open_pipeline(
             if dedupe and ingest.dedupe_enabled
             else None
         )
-        pipeline = IngestPipeline(
+        ingestor = Ingestor(
             normalizer or Normalizer.from_settings(ingest),
             deduplicator,
             producer,
@@ -68,8 +68,8 @@ def open_pipeline(
             ingested_at_event_time=ingested_at_event_time,
             metrics=metrics,
         )
-        yield pipeline
-        pipeline.flush()
+        yield ingestor
+        ingestor.flush()
     finally:
         producer.close(timeout=10)
         client.close()

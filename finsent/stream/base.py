@@ -1,4 +1,4 @@
-"""What the stream runner's parts share: the envelope, the pipeline a consumer plugs in, and
+"""What the stream runner's parts share: the envelope, the batch handler a consumer plugs in, and
 the observer hooks for metrics and readiness."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class Rejected:
     reason: str
 
 
-class Pipeline(Protocol[T, P, R]):
+class BatchHandler(Protocol[T, P, R]):
     """What a consumer plugs into the runner. Only `compute` runs off the main thread."""
 
     def decode(self, raw: bytes | None) -> T:

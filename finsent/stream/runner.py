@@ -40,9 +40,9 @@ from kafka.errors import KafkaError
 from finsent.errors import DlqLimitExceeded, InvalidMessage, reason_class
 from finsent.kafka_io import await_partitions, commit_offsets, keep_rejoining
 from finsent.stream.base import (
+    BatchHandler,
     Envelope,
     NullObserver,
-    Pipeline,
     Rejected,
     RetryPolicy,
     RunnerObserver,
@@ -71,7 +71,7 @@ class _Batch(Generic[T, R]):
 
 
 class StreamRunner(Generic[T, P, R]):
-    """Runs one pipeline over one topic until `stop` is set.
+    """Runs one handler over one topic until `stop` is set.
 
     Raises (from `run`):
         ComputeFault: the model fails on everything; nothing of the batch is committed.
@@ -83,7 +83,7 @@ class StreamRunner(Generic[T, P, R]):
         self,
         consumer: KafkaConsumer,
         topic: str,
-        pipeline: Pipeline[T, P, R],
+        handler: BatchHandler[T, P, R],
         dlq: DeadLetterProducer,
         policy: BatchPolicy,
         *,
@@ -97,17 +97,17 @@ class StreamRunner(Generic[T, P, R]):
     ) -> None:
         self._consumer = consumer
         self._topic = topic
-        self._pipeline = pipeline
+        self._handler = handler
         self._dlq = dlq
         self._observer: RunnerObserver = observer or NullObserver()
         self.stop = stop or threading.Event()
         self._clock = clock
         self._builder: BatchBuilder[Envelope[T]] = BatchBuilder(
-            policy, lambda env: pipeline.cost(env.value)
+            policy, lambda env: handler.cost(env.value)
         )
-        self._computer: Computer[T, P, R] = Computer(pipeline)
+        self._computer: Computer[T, P, R] = Computer(handler)
         self._writer: RetryingWriter[T, R] = RetryingWriter(
-            pipeline, retry or RetryPolicy(), self._observer, self
+            handler, retry or RetryPolicy(), self._observer, self
         )
         self._offsets = OffsetTracker()
         self._revocations = Revocations()
@@ -185,14 +185,14 @@ class StreamRunner(Generic[T, P, R]):
         # no commit of this partition may pass it (whatever batch launches meanwhile).
         self._offsets.consumed(record.partition, record.offset)
         try:
-            value = self._pipeline.decode(record.value)
+            value = self._handler.decode(record.value)
         except InvalidMessage as exc:
             self._dead_letter(record.value, record.key, record.partition, record.offset, exc.reason)
             return
         env = Envelope(
             record.partition, record.offset, record.timestamp, value, record.value, record.key
         )
-        cost = self._pipeline.cost(value)
+        cost = self._handler.cost(value)
         if not self._builder.fits(cost):
             epoch = self._epoch
             self._launch()
@@ -215,7 +215,7 @@ class StreamRunner(Generic[T, P, R]):
             return
         envelopes = self._builder.take()
         items = [e.value for e in envelopes]
-        prepared = self._pipeline.prepare(items)
+        prepared = self._handler.prepare(items)
         finished = self._collect(block=True)
         self._inflight = _Batch(envelopes, self._computer.submit(items, prepared))
         if finished is not None:
@@ -244,7 +244,7 @@ class StreamRunner(Generic[T, P, R]):
         if not any(isinstance(r, Rejected) for r in results):
             # A clean compute teaches the batch policy how long batches take here
             # (`BatchPolicy.target_batch_s`); a retried one would skew it.
-            self._builder.record([self._pipeline.cost(e.value) for e in batch.envelopes], compute_s)
+            self._builder.record([self._handler.cost(e.value) for e in batch.envelopes], compute_s)
         good_envs: list[Envelope[T]] = []
         good: list[R] = []
         for env, result in zip(batch.envelopes, results, strict=True):

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 from finsent.errors import TransientError
-from finsent.stream.base import Envelope, Pipeline, Rejected, RetryPolicy, RunnerObserver
+from finsent.stream.base import BatchHandler, Envelope, Rejected, RetryPolicy, RunnerObserver
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +42,12 @@ class RetryingWriter(Generic[T, R]):
 
     def __init__(
         self,
-        pipeline: Pipeline[T, Any, R],
+        handler: BatchHandler[T, Any, R],
         retry: RetryPolicy,
         observer: RunnerObserver,
         hold: Hold,
     ) -> None:
-        self._pipeline = pipeline
+        self._handler = handler
         self._retry = retry
         self._observer = observer
         self._hold = hold
@@ -62,7 +62,7 @@ class RetryingWriter(Generic[T, R]):
         try:
             while True:
                 try:
-                    return self._pipeline.write(envelopes, results)
+                    return self._handler.write(envelopes, results)
                 except TransientError as exc:
                     self.failures += 1
                     reason = str(exc)[:200]

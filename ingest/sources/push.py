@@ -29,9 +29,9 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from finsent.errors import ConfigurationError, InvalidMessage, Reason, TransientError, reason_text
+from ingest.ingestor import Ingestor
 from ingest.metrics import IngestMetrics
 from ingest.models import Candidate, Rejected
-from ingest.pipeline import IngestPipeline
 from ingest.settings import IngestSettings
 from ingest.sources.records import DocumentIn, raw_from_document, validation_error
 
@@ -114,23 +114,21 @@ _BODY_SCHEMA: dict[str, Any] = {
 
 
 def create_app(
-    pipeline: IngestPipeline,
+    ingestor: Ingestor,
     settings: IngestSettings,
     metrics: IngestMetrics,
     *,
     monotonic: Callable[[], float] = time.monotonic,
     group_acks: bool = True,
 ) -> FastAPI:
-    """The push API on an open pipeline.
+    """The push API on an open ingestor.
 
     `group_acks=False` flushes the producer per request (the old path; a bench baseline).
 
     Raises:
         ConfigurationError: no `push_token` is configured.
     """
-    if settings.push_token is None or not settings.push_token.get_secret_value():
-        raise ConfigurationError("set FINSENT_INGEST_PUSH_TOKEN before serving the push API")
-    expected = settings.push_token.get_secret_value().encode()
+    expected = push_token(settings)
     limiter = TokenBucket(settings.push_rate_per_s, settings.push_burst, monotonic)
     app = FastAPI(
         title="finsent ingest",
@@ -202,7 +200,7 @@ def create_app(
             return problem(status, exc.reason)
         try:
             handled = await run_in_threadpool(
-                pipeline.handle_and_wait,
+                ingestor.handle_and_wait,
                 candidates,
                 settings.push_ack_timeout_s,
                 flush=not group_acks,
@@ -236,7 +234,7 @@ def create_app(
 
     @app.get("/readyz", summary="Readiness: Kafka and Redis reachable", responses={503: {}})
     async def readyz() -> JSONResponse:
-        checks = await run_in_threadpool(pipeline.readiness)
+        checks = await run_in_threadpool(ingestor.readiness)
         ready = all(checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "unavailable", "checks": checks},
@@ -251,6 +249,17 @@ def create_app(
     app.openapi_schema = None
     _add_component(app)
     return app
+
+
+def push_token(settings: IngestSettings) -> bytes:
+    """The configured bearer token.
+
+    Raises:
+        ConfigurationError: no `push_token` is configured.
+    """
+    if settings.push_token is None or not settings.push_token.get_secret_value():
+        raise ConfigurationError("set FINSENT_INGEST_PUSH_TOKEN before serving the push API")
+    return settings.push_token.get_secret_value().encode()
 
 
 def bearer_token(header: str) -> str | None:

@@ -27,9 +27,9 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from finsent.errors import ConfigurationError, DlqLimitExceeded, TransientError
+from ingest.ingestor import utc_now
 from ingest.metrics import IngestMetrics
 from ingest.models import Candidate, RawItem
-from ingest.pipeline import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class FeedState:
 
 
 class FeedPoller:
-    """Polls one feed and hands its entries to `sink` (normally `IngestPipeline.handle`).
+    """Polls one feed and hands its entries to `sink` (normally `Ingestor.handle`).
 
     Args:
         feed: the feed.

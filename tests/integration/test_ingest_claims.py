@@ -16,9 +16,9 @@ from kafka.future import Future
 from finsent.errors import TransientError
 from finsent.stream.dlq import DeadLetterProducer
 from ingest.dedupe import DedupeConfig, Deduplicator, drop_namespace_keys
+from ingest.ingestor import Ingestor
 from ingest.models import RawItem
 from ingest.normalize import Normalizer
-from ingest.pipeline import IngestPipeline
 from ingest.settings import IngestSettings
 
 
@@ -75,23 +75,23 @@ def items(n: int) -> list[RawItem]:
     ]
 
 
-def pipeline(
+def ingestor(
     redis_client: redis.Redis, normalizer: Normalizer, producer: Producer, ns: str
-) -> IngestPipeline:
+) -> Ingestor:
     dedupe = Deduplicator(redis_client, DedupeConfig())
     dlq = DeadLetterProducer(producer, max_consecutive=None)
-    return IngestPipeline(normalizer, dedupe, producer, dlq, namespace=ns)
+    return Ingestor(normalizer, dedupe, producer, dlq, namespace=ns)
 
 
 def test_a_produce_failing_mid_batch_releases_every_unpublished_claim(
     redis_client: redis.Redis, normalizer: Normalizer, ns: str
 ) -> None:
-    first = pipeline(redis_client, normalizer, Producer(refuse_at=2), ns)
+    first = ingestor(redis_client, normalizer, Producer(refuse_at=2), ns)
     with pytest.raises(TransientError):
         first.handle_and_wait(items(5))
     # The retry: the two sent before the failure are on the topic (duplicates), the
     # three after it were never sent and are new again.
-    retry = pipeline(redis_client, normalizer, Producer(), ns)
+    retry = ingestor(redis_client, normalizer, Producer(), ns)
     outcomes = [h.outcome for h in retry.handle_and_wait(items(5))]
     assert outcomes == ["duplicate", "duplicate", "produced", "produced", "produced"]
 
@@ -100,10 +100,10 @@ def test_an_unacknowledged_document_is_never_a_duplicate_and_is_freed_when_it_fa
     redis_client: redis.Redis, normalizer: Normalizer, ns: str
 ) -> None:
     held = Producer(hold=True)
-    first = pipeline(redis_client, normalizer, held, ns)
+    first = ingestor(redis_client, normalizer, held, ns)
     with pytest.raises(TransientError):
         first.handle_and_wait(items(1), timeout_s=0.05)  # the ack did not come in time
-    retry = pipeline(redis_client, normalizer, Producer(), ns)
+    retry = ingestor(redis_client, normalizer, Producer(), ns)
     with pytest.raises(TransientError, match="still being published"):
         retry.handle_and_wait(items(1))  # not "duplicate": it may still fail
     held.records[0].failure(NotLeaderForPartitionError())  # ...and it does

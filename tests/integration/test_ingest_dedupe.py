@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import redis
@@ -152,24 +153,20 @@ def test_a_retry_after_a_lost_reply_keeps_the_first_verdict(
     redis_client: redis.Redis, ns: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dedupe = Deduplicator(redis_client, DedupeConfig())
-    real_pipeline = redis_client.pipeline
+    dedupe.check_many([])  # fetch the shared hash key before the reply gets lost
+    real_execute = redis.client.Pipeline._execute_pipeline
     lost = {"count": 0}
 
-    def flaky_pipeline(transaction: bool = True) -> redis.client.Pipeline:
-        pipe = real_pipeline(transaction=transaction)
-        real_execute = pipe.execute
+    def lossy(self: redis.client.Pipeline, *args: Any, **kwargs: Any) -> list[object]:
+        result: list[object] = real_execute(self, *args, **kwargs)  # type: ignore[no-untyped-call]
+        if lost["count"] == 0:
+            lost["count"] += 1
+            # The scripts ran on the server, but the reply did not arrive.
+            raise redis.ConnectionError("reply lost")
+        return result
 
-        def execute(raise_on_error: bool = True) -> list[object]:
-            result = real_execute(raise_on_error)  # the scripts ran on the server...
-            if lost["count"] == 0:
-                lost["count"] += 1
-                raise redis.ConnectionError("reply lost")  # ...but the reply did not arrive
-            return result
-
-        pipe.execute = execute  # type: ignore[method-assign]
-        return pipe
-
-    monkeypatch.setattr(redis_client, "pipeline", flaky_pipeline)
+    # Inside redis-py's retry (`RedisSettings.client`), as a dropped connection would be.
+    monkeypatch.setattr(redis.client.Pipeline, "_execute_pipeline", lossy)
     verdicts = dedupe.check_many([doc("x", LONG, ns), doc("y", f"RT @z: {LONG}", ns)])
     assert lost["count"] == 1
     assert [v for v, _ in verdicts] == ["new", "content"]

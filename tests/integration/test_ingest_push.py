@@ -28,7 +28,7 @@ from ingest.dedupe import drop_namespace_keys
 from ingest.metrics import IngestMetrics
 from ingest.settings import IngestSettings
 from ingest.sources.push import create_app
-from ingest.wiring import open_pipeline
+from ingest.wiring import open_ingestor
 from tests.integration.conftest import read_topic
 
 TOKEN = "test-" + uuid.uuid4().hex
@@ -42,15 +42,15 @@ def serving(
     ingest = IngestSettings(push_token=SecretStr(TOKEN), **overrides)
     metrics = IngestMetrics(CollectorRegistry())
     with (
-        open_pipeline(
+        open_ingestor(
             settings,
             ingest,
             namespace=namespace,
             topic=topic,
             metrics=metrics,
             max_consecutive_invalid=None,
-        ) as pipe,
-        serving_app(create_app(pipe, ingest, metrics)) as url,
+        ) as ingestor,
+        serving_app(create_app(ingestor, ingest, metrics)) as url,
     ):
         yield url
 

@@ -23,7 +23,7 @@ from finsent.topics import DOCUMENTS
 from ingest.metrics import IngestMetrics
 from ingest.settings import IngestSettings
 from ingest.sources.push import create_app
-from ingest.wiring import open_pipeline
+from ingest.wiring import open_ingestor
 from tests.integration.conftest import read_topic
 from tests.integration.test_ingest_push import serving_app
 
@@ -45,11 +45,11 @@ def test_a_stopped_broker_never_acknowledges_a_lost_document(
     statuses: Counter[int] = Counter()
     stop = threading.Event()
     lock = threading.Lock()
-    with open_pipeline(
+    with open_ingestor(
         settings, ingest, namespace=f"durable-{uuid.uuid4().hex[:6]}", topic=topic,
         max_consecutive_invalid=None,
-    ) as pipe:  # fmt: skip
-        app = create_app(pipe, ingest, IngestMetrics(CollectorRegistry()))
+    ) as ingestor:  # fmt: skip
+        app = create_app(ingestor, ingest, IngestMetrics(CollectorRegistry()))
         with serving_app(app) as url:
 
             def client(n: int) -> None:

@@ -1,4 +1,4 @@
-"""Feeds served over loopback HTTP, through the pipeline, onto the real broker."""
+"""Feeds served over loopback HTTP, through the ingestor, onto the real broker."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from ingest.dedupe import drop_namespace_keys
 from ingest.metrics import IngestMetrics
 from ingest.settings import IngestSettings
 from ingest.sources.rss import FeedConfig, start_feeds
-from ingest.wiring import open_pipeline
+from ingest.wiring import open_ingestor
 from tests.integration.conftest import read_topic
 
 FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "ingest" / "feeds"
@@ -83,10 +83,10 @@ def test_feeds_to_kafka_with_304s_dedupe_and_failing_feeds(
         FeedConfig(name="slow", url=f"{server}/slow.xml", interval_s=0.2, timeout_s=0.5),
     ]
     stop = threading.Event()
-    with open_pipeline(
+    with open_ingestor(
         settings, IngestSettings(), namespace=ns, topic=topic, max_consecutive_invalid=None
-    ) as pipe:
-        threads = start_feeds(feeds, pipe.handle, metrics, stop, max_backoff_s=0.5)
+    ) as ingestor:
+        threads = start_feeds(feeds, ingestor.handle, metrics, stop, max_backoff_s=0.5)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             polls = [
@@ -102,8 +102,8 @@ def test_feeds_to_kafka_with_304s_dedupe_and_failing_feeds(
         stop.set()
         for t in threads:
             t.join(timeout=10)
-        pipe.flush()
-        report = pipe.report()
+        ingestor.flush()
+        report = ingestor.report()
 
     assert report.balanced
     assert report.produced == 5  # 3 wire items with text + 2 atom entries
@@ -132,7 +132,7 @@ def test_feeds_to_kafka_with_304s_dedupe_and_failing_feeds(
 def test_the_rss_service_serves_health_and_metrics_and_stops_on_sigterm(
     settings: FinsentSettings, topic_factory: Callable[..., str], server: str, tmp_path: Path
 ) -> None:
-    """`finsent ingest rss` as operators run it: /readyz once its pipeline is open, the
+    """`finsent ingest rss` as operators run it: /readyz once its ingestor is open, the
     feed gauges on /metrics (the same endpoint as every other service), exit 0 on SIGTERM."""
     import json
     import os

@@ -18,7 +18,7 @@ from ingest.dedupe import drop_namespace_keys
 from ingest.replay import drop_replay, replay_kafka
 from ingest.settings import IngestSettings
 from ingest.sources.files import read_files
-from ingest.wiring import open_pipeline
+from ingest.wiring import open_ingestor
 from tests.integration.conftest import read_topic
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest"
@@ -37,8 +37,8 @@ def spaces(
 
 def ingest_into(settings: FinsentSettings, topic: str, namespace: str, path: Path) -> None:
     ingest = IngestSettings()
-    with open_pipeline(settings, ingest, namespace=namespace, topic=topic) as pipe:
-        pipe.run(read_files([path], ingest.max_raw_bytes))
+    with open_ingestor(settings, ingest, namespace=namespace, topic=topic) as ingestor:
+        ingestor.run(read_files([path], ingest.max_raw_bytes))
 
 
 def test_a_time_range_is_republished_in_the_replay_namespace(

@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
 from kafka import TopicPartition
+from prometheus_client import CollectorRegistry
 
-from cli.run_cmd import _Scorer
-from cli.run_lane import GroupProbe, RunFailed
+from cli.run_lane import GroupProbe, RunFailed, check_scorer
+from finsent.observability import HealthState
+from finsent.service import ServiceThread
 from finsent.stream.errors import NotInGroup
 
 
-def test_a_dead_scorer_is_reported_with_its_error() -> None:
-    def die() -> None:
+class _DyingService:
+    registry = CollectorRegistry()
+    health = HealthState()
+
+    def run(self, stop: threading.Event) -> int:
         raise NotInGroup("no partition of replay.x.documents.v1 assigned for 60 s")
 
-    scorer = _Scorer(die)
+
+def test_a_dead_scorer_is_reported_with_its_error() -> None:
+    scorer = ServiceThread(_DyingService(), None, threading.Event(), name="inference")
     scorer.start()
     scorer.join(timeout=10)
     with pytest.raises(RunFailed, match="NotInGroup: no partition"):
-        scorer.check()
+        check_scorer(scorer)
 
 
 class _Consumer:

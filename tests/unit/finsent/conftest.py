@@ -1,4 +1,4 @@
-"""A fake Kafka consumer and a fake pipeline for unit tests of the stream runner's logic.
+"""A fake Kafka consumer and a fake batch handler for unit tests of the stream runner's logic.
 
 Only the runner's own logic is under test here (batching, offsets, rebalances, retries);
 the real broker is used by tests/integration. The fake consumer keeps kafka-python's
@@ -167,7 +167,7 @@ class FakeProducer:
         return {(int(h["original_partition"]), int(h["original_offset"])) for _, _, h in self.sent}
 
 
-class FakePipeline:
+class FakeHandler:
     """Items are texts; cost is their length; the model returns the length; writes are kept.
 
     `broken` fails every compute (a broken model); `poison` texts fail on their own;

@@ -7,42 +7,42 @@ import pytest
 from finsent.stream.base import Rejected
 from finsent.stream.compute import Computer, compute_guarded
 from finsent.stream.errors import ComputeFault
-from tests.unit.finsent.conftest import FakePipeline
+from tests.unit.finsent.conftest import FakeHandler
 
 
 def test_a_good_batch_computes_once() -> None:
-    results, seconds = compute_guarded(FakePipeline(), ["ab", "c"], ["ab", "c"])
+    results, seconds = compute_guarded(FakeHandler(), ["ab", "c"], ["ab", "c"])
     assert results == [2, 1] and seconds >= 0
 
 
 def test_only_the_item_that_fails_alone_is_rejected() -> None:
-    pipeline = FakePipeline()
-    pipeline.poison = {"bad"}
-    results, _ = compute_guarded(pipeline, ["ok", "bad", "fine"], ["ok", "bad", "fine"])
+    handler = FakeHandler()
+    handler.poison = {"bad"}
+    results, _ = compute_guarded(handler, ["ok", "bad", "fine"], ["ok", "bad", "fine"])
     assert results[0] == 2 and results[2] == 4
     assert isinstance(results[1], Rejected) and "cannot score" in results[1].reason
 
 
 def test_every_item_failing_alone_is_our_fault_not_the_input() -> None:
-    pipeline = FakePipeline()
-    pipeline.broken = True
+    handler = FakeHandler()
+    handler.broken = True
     with pytest.raises(ComputeFault, match="every one of 2 items") as info:
-        compute_guarded(pipeline, ["a", "b"], ["a", "b"])
+        compute_guarded(handler, ["a", "b"], ["a", "b"])
     assert isinstance(info.value.__cause__, RuntimeError)
 
 
 def test_a_lone_item_is_judged_by_the_canary() -> None:
-    pipeline = FakePipeline()
-    pipeline.poison = {"bad"}
-    results, _ = compute_guarded(pipeline, ["bad"], ["bad"])  # the canary computes: poison
+    handler = FakeHandler()
+    handler.poison = {"bad"}
+    results, _ = compute_guarded(handler, ["bad"], ["bad"])  # the canary computes: poison
     assert isinstance(results[0], Rejected)
-    pipeline.broken = pipeline.canary_broken = True
+    handler.broken = handler.canary_broken = True
     with pytest.raises(ComputeFault, match="canary"):
-        compute_guarded(pipeline, ["x"], ["x"])
+        compute_guarded(handler, ["x"], ["x"])
 
 
 def test_a_wrong_result_count_is_a_fault() -> None:
-    class Short(FakePipeline):
+    class Short(FakeHandler):
         def compute(self, prepared: list[str]) -> list[int]:
             return [1]
 
@@ -55,7 +55,7 @@ def test_the_computer_runs_off_the_calling_thread() -> None:
 
     seen: list[str] = []
 
-    class Where(FakePipeline):
+    class Where(FakeHandler):
         def compute(self, prepared: list[str]) -> list[int]:
             seen.append(threading.current_thread().name)
             return super().compute(prepared)

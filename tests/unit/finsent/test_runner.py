@@ -22,7 +22,7 @@ from finsent.stream.batching import BatchPolicy
 from finsent.stream.dlq import DeadLetterProducer
 from finsent.stream.errors import ComputeFault, NotInGroup
 from finsent.stream.runner import StreamRunner
-from tests.unit.finsent.conftest import TOPIC, FakeConsumer, FakePipeline, FakeProducer
+from tests.unit.finsent.conftest import TOPIC, FakeConsumer, FakeHandler, FakeProducer
 
 SMALL = BatchPolicy(max_count=8, max_tokens=100, max_wait_s=0.0)
 
@@ -58,7 +58,7 @@ def stop_when_drained(consumer: FakeConsumer, stop: threading.Event, idle_polls:
 
 def runner_for(
     consumer: FakeConsumer,
-    pipeline: FakePipeline,
+    handler: FakeHandler,
     dlq: DeadLetterProducer,
     policy: BatchPolicy = SMALL,
     **kwargs: Any,
@@ -67,7 +67,7 @@ def runner_for(
     runner: StreamRunner[Any, Any, Any] = StreamRunner(
         consumer,
         TOPIC,
-        pipeline,
+        handler,
         dlq,
         policy,
         stop=stop,
@@ -77,12 +77,12 @@ def runner_for(
 
 
 def assert_commit_never_passes_unwritten(
-    consumer: FakeConsumer, pipeline: FakePipeline, producer: FakeProducer
+    consumer: FakeConsumer, handler: FakeHandler, producer: FakeProducer
 ) -> list[str]:
     violations: list[str] = []
 
     def check(offsets: dict[int, int]) -> None:
-        done = set(pipeline.written) | producer.offsets()
+        done = set(handler.written) | producer.offsets()
         for partition, upto in offsets.items():
             missing = [o for o in range(upto) if (partition, o) not in done]
             if missing:
@@ -97,16 +97,16 @@ def test_a_commit_never_passes_the_lowest_unwritten_offset(
     seed: int, producer: FakeProducer, make_dlq: Callable[..., DeadLetterProducer]
 ) -> None:
     consumer = FakeConsumer(mixed_logs(3, 80, seed, bad_every=17), max_records=7)
-    pipeline = FakePipeline()
-    violations = assert_commit_never_passes_unwritten(consumer, pipeline, producer)
-    runner, stop = runner_for(consumer, pipeline, make_dlq())
+    handler = FakeHandler()
+    violations = assert_commit_never_passes_unwritten(consumer, handler, producer)
+    runner, stop = runner_for(consumer, handler, make_dlq())
     stop_when_drained(consumer, stop)
     runner.run()
 
     assert violations == []
     everything = {(p, o) for p, log in consumer.logs.items() for o in range(len(log))}
-    assert set(pipeline.written) | producer.offsets() == everything
-    assert not set(pipeline.written) & producer.offsets()
+    assert set(handler.written) | producer.offsets() == everything
+    assert not set(handler.written) & producer.offsets()
     assert consumer.committed_offsets == {p: len(log) for p, log in consumer.logs.items()}
 
 
@@ -114,16 +114,16 @@ def test_a_broken_model_commits_and_dead_letters_nothing(
     producer: FakeProducer, make_dlq: Callable[..., DeadLetterProducer]
 ) -> None:
     consumer = FakeConsumer(mixed_logs(2, 40, seed=5))
-    pipeline = FakePipeline()
-    pipeline.broken = True
-    runner, stop = runner_for(consumer, pipeline, make_dlq())
+    handler = FakeHandler()
+    handler.broken = True
+    runner, stop = runner_for(consumer, handler, make_dlq())
     stop_when_drained(consumer, stop)
 
     with pytest.raises(ComputeFault, match="fault of the code or the machine"):
         runner.run()
     assert consumer.commits == []
     assert producer.sent == []
-    assert pipeline.written == []
+    assert handler.written == []
     assert consumer.closed
 
 
@@ -131,9 +131,9 @@ def test_a_lone_failing_item_with_a_failing_canary_is_a_fault(
     producer: FakeProducer, make_dlq: Callable[..., DeadLetterProducer]
 ) -> None:
     consumer = FakeConsumer({0: [b"only one"]})
-    pipeline = FakePipeline()
-    pipeline.broken = pipeline.canary_broken = True
-    runner, stop = runner_for(consumer, pipeline, make_dlq())
+    handler = FakeHandler()
+    handler.broken = handler.canary_broken = True
+    runner, stop = runner_for(consumer, handler, make_dlq())
     stop_when_drained(consumer, stop)
     with pytest.raises(ComputeFault, match="canary"):
         runner.run()
@@ -145,15 +145,15 @@ def test_a_poison_item_alone_is_dead_lettered_and_the_rest_written(
 ) -> None:
     logs = {0: [b"fine one", b"poison", b"fine two", b"fine three"], 1: [b"poison"]}
     consumer = FakeConsumer(logs)
-    pipeline = FakePipeline()
-    pipeline.poison = {"poison"}
-    runner, stop = runner_for(consumer, pipeline, make_dlq())
+    handler = FakeHandler()
+    handler.poison = {"poison"}
+    runner, stop = runner_for(consumer, handler, make_dlq())
     stop_when_drained(consumer, stop)
     stats = runner.run()
 
     assert producer.offsets() == {(0, 1), (1, 0)}
     assert all(b"compute failed" in h["reason"] for _, _, h in producer.sent)
-    assert sorted(pipeline.written) == [(0, 0), (0, 2), (0, 3)]
+    assert sorted(handler.written) == [(0, 0), (0, 2), (0, 3)]
     assert consumer.committed_offsets == {0: 4, 1: 1}
     assert stats.dead_lettered == 2 and stats.written == 3
 
@@ -162,20 +162,20 @@ def test_transient_write_failures_pause_fetching_and_commit_nothing_meanwhile(
     producer: FakeProducer, make_dlq: Callable[..., DeadLetterProducer]
 ) -> None:
     consumer = FakeConsumer(mixed_logs(2, 30, seed=9))
-    pipeline = FakePipeline()
-    pipeline.write_failures = 4
+    handler = FakeHandler()
+    handler.write_failures = 4
     paused_at_retry: list[set[int]] = []
     commits_at_retry: list[int] = []
 
     def watch(c: FakeConsumer) -> None:
-        if pipeline.write_failures and pipeline.write_calls:
+        if handler.write_failures and handler.write_calls:
             paused_at_retry.append(set(c.paused_parts))
             commits_at_retry.append(len(c.commits))
 
     consumer.on_poll.append(watch)
     runner, stop = runner_for(
         consumer,
-        pipeline,
+        handler,
         make_dlq(),
         retry=RetryPolicy(initial_backoff_s=0.001, max_backoff_s=0.002),
     )
@@ -194,8 +194,8 @@ def test_revocation_is_acted_on_by_the_polling_thread_and_loses_nothing(
     producer: FakeProducer, make_dlq: Callable[..., DeadLetterProducer]
 ) -> None:
     consumer = FakeConsumer(mixed_logs(2, 60, seed=11), max_records=4)
-    pipeline = FakePipeline()
-    violations = assert_commit_never_passes_unwritten(consumer, pipeline, producer)
+    handler = FakeHandler()
+    violations = assert_commit_never_passes_unwritten(consumer, handler, producer)
     revoked_seen: list[list[int]] = []
 
     class Observer:
@@ -215,14 +215,14 @@ def test_revocation_is_acted_on_by_the_polling_thread_and_loses_nothing(
             c.revoke_on_io_thread({0, 1}, then_assign={0, 1})
 
     consumer.on_poll.append(rebalance)
-    runner, stop = runner_for(consumer, pipeline, make_dlq(), observer=Observer(), lag_interval_s=0)
+    runner, stop = runner_for(consumer, handler, make_dlq(), observer=Observer(), lag_interval_s=0)
     stop_when_drained(consumer, stop)
     runner.run()
 
     assert violations == []
     assert len(revoked_seen) == 2 and all(set(r) == {0, 1} for r in revoked_seen)
     everything = {(p, o) for p, log in consumer.logs.items() for o in range(len(log))}
-    assert set(pipeline.written) == everything  # at least once; redelivery is idempotent
+    assert set(handler.written) == everything  # at least once; redelivery is idempotent
     assert consumer.committed_offsets == {0: 60, 1: 60}
 
 
@@ -245,7 +245,7 @@ def test_a_stranded_rebalance_is_rejoined_not_polled_forever(
     coordinator = _StrandedCoordinator()
     consumer._coordinator = coordinator  # type: ignore[attr-defined]
     consumer.config = {"group_id": "g"}  # type: ignore[attr-defined]
-    pipeline = FakePipeline()
+    handler = FakeHandler()
 
     def strand_then_rejoin(c: FakeConsumer) -> None:
         if c.polls == 5:  # revoked; the assignment that follows is never taken up
@@ -260,7 +260,7 @@ def test_a_stranded_rebalance_is_rejoined_not_polled_forever(
             stop.set()
 
     consumer.on_poll.append(strand_then_rejoin)
-    runner, stop = runner_for(consumer, pipeline, make_dlq(), lag_interval_s=3600)
+    runner, stop = runner_for(consumer, handler, make_dlq(), lag_interval_s=3600)
     stop_when_drained(consumer, stop)
     runner.run()
 
@@ -275,15 +275,15 @@ def test_too_many_dead_letters_in_a_row_commit_past_them_then_stop(
 ) -> None:
     logs = {0: [b"good one", b"good two"] + [b"bad"] * 30 + [b"good three"]}
     consumer = FakeConsumer(logs, max_records=50)
-    pipeline = FakePipeline()
-    runner, stop = runner_for(consumer, pipeline, make_dlq(max_consecutive=10))
+    handler = FakeHandler()
+    runner, stop = runner_for(consumer, handler, make_dlq(max_consecutive=10))
     stop_when_drained(consumer, stop)
 
     with pytest.raises(DlqLimitExceeded):
         runner.run()
     # Everything read was written or dead-lettered, and the commit is past all of it, so
     # a restart reads on instead of dead-lettering the same records and stopping again.
-    assert sorted(pipeline.written) == [(0, 0), (0, 1), (0, 32)]
+    assert sorted(handler.written) == [(0, 0), (0, 1), (0, 32)]
     assert len(producer.sent) == 30
     assert consumer.committed_offsets == {0: 33}
 
@@ -301,7 +301,7 @@ def test_no_partition_while_the_topic_has_lag_fails_with_the_cause(
     consumer.on_poll.append(tick)
     runner, _ = runner_for(
         consumer,
-        FakePipeline(),
+        FakeHandler(),
         make_dlq(),
         lag_interval_s=0,
         unassigned_timeout_s=60,
@@ -327,7 +327,7 @@ def test_no_partition_and_no_lag_is_fine(
     consumer.on_poll.append(tick)
     runner, stop = runner_for(
         consumer,
-        FakePipeline(),
+        FakeHandler(),
         make_dlq(),
         lag_interval_s=0,
         unassigned_timeout_s=60,
@@ -340,13 +340,13 @@ def test_a_store_refusal_is_dead_lettered_and_committed(
     producer: FakeProducer, make_dlq: Callable[..., DeadLetterProducer]
 ) -> None:
     consumer = FakeConsumer({0: [b"fine", b"too late", b"also fine"]})
-    pipeline = FakePipeline()
-    pipeline.refuse = {"too late"}
-    runner, stop = runner_for(consumer, pipeline, make_dlq())
+    handler = FakeHandler()
+    handler.refuse = {"too late"}
+    runner, stop = runner_for(consumer, handler, make_dlq())
     stop_when_drained(consumer, stop)
     runner.run()
     assert producer.offsets() == {(0, 1)}
-    assert sorted(pipeline.written) == [(0, 0), (0, 2)]
+    assert sorted(handler.written) == [(0, 0), (0, 2)]
     assert consumer.committed_offsets == {0: 3}
 
 
@@ -358,8 +358,8 @@ def test_a_rewind_the_coordinator_cannot_answer_is_retried_before_reading_on(
     from kafka.errors import KafkaTimeoutError
 
     consumer = FakeConsumer(mixed_logs(2, 40, seed=21), max_records=4)
-    pipeline = FakePipeline()
-    violations = assert_commit_never_passes_unwritten(consumer, pipeline, producer)
+    handler = FakeHandler()
+    violations = assert_commit_never_passes_unwritten(consumer, handler, producer)
     failures = [3]
     real_committed = consumer.committed
 
@@ -376,13 +376,13 @@ def test_a_rewind_the_coordinator_cannot_answer_is_retried_before_reading_on(
             c.revoke_on_io_thread({0, 1}, then_assign={0, 1})
 
     consumer.on_poll.append(rebalance)
-    runner, stop = runner_for(consumer, pipeline, make_dlq())
+    runner, stop = runner_for(consumer, handler, make_dlq())
     stop_when_drained(consumer, stop)
     runner.run()
     assert failures == [0]
     assert violations == []
     everything = {(p, o) for p, log in consumer.logs.items() for o in range(len(log))}
-    assert set(pipeline.written) == everything
+    assert set(handler.written) == everything
     assert consumer.committed_offsets == {0: 40, 1: 40}
 
 
@@ -400,7 +400,7 @@ def test_a_dead_letter_the_broker_does_not_take_stops_before_any_commit_past_it(
             return _Future(KafkaTimeoutError("no ack"))
 
     consumer = FakeConsumer({0: [b"fine", b"bad one", b"also fine"]})
-    runner, stop = runner_for(consumer, FakePipeline(), DeadLetterProducer(Refusing()))
+    runner, stop = runner_for(consumer, FakeHandler(), DeadLetterProducer(Refusing()))
     stop_when_drained(consumer, stop)
     with pytest.raises(TransientError):
         runner.run()
@@ -423,8 +423,8 @@ def test_a_commit_while_the_broker_is_down_is_deferred_not_fatal(
             raise KafkaConnectionError("111 ECONNREFUSED")
 
     consumer.on_commit.append(broker_down)
-    pipeline = FakePipeline()
-    runner, stop = runner_for(consumer, pipeline, make_dlq())
+    handler = FakeHandler()
+    runner, stop = runner_for(consumer, handler, make_dlq())
     stop_when_drained(consumer, stop)
     stats = runner.run()
 
@@ -432,7 +432,7 @@ def test_a_commit_while_the_broker_is_down_is_deferred_not_fatal(
     assert consumer.committed_offsets == {p: len(log) for p, log in consumer.logs.items()}
     assert stats.commits == len(consumer.commits) and stats.commits_deferred == 3
     everything = {(p, o) for p, log in consumer.logs.items() for o in range(len(log))}
-    assert set(pipeline.written) == everything
+    assert set(handler.written) == everything
 
 
 def test_a_commit_error_that_is_not_retriable_still_stops_the_runner(
@@ -444,7 +444,7 @@ def test_a_commit_error_that_is_not_retriable_still_stops_the_runner(
         raise GroupAuthorizationFailedError("not allowed")
 
     consumer.on_commit.append(unauthorised)
-    runner, stop = runner_for(consumer, FakePipeline(), make_dlq())
+    runner, stop = runner_for(consumer, FakeHandler(), make_dlq())
     stop_when_drained(consumer, stop)
     with pytest.raises(GroupAuthorizationFailedError):
         runner.run()

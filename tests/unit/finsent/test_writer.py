@@ -6,7 +6,7 @@ from typing import Any
 
 from finsent.stream.base import Envelope, NullObserver, RetryPolicy
 from finsent.stream.writer import RetryingWriter
-from tests.unit.finsent.conftest import FakePipeline
+from tests.unit.finsent.conftest import FakeHandler
 
 
 class Hold:
@@ -42,25 +42,25 @@ BATCH: list[Envelope[Any]] = [Envelope(0, i, 0, f"doc {i}", None) for i in range
 
 
 def test_backs_off_exponentially_then_writes_and_resumes() -> None:
-    pipeline = FakePipeline()
-    pipeline.write_failures = 5
+    handler = FakeHandler()
+    handler.write_failures = 5
     hold, observer = Hold(), Observer()
     writer = RetryingWriter(
-        pipeline, RetryPolicy(initial_backoff_s=0.1, max_backoff_s=0.5), observer, hold
+        handler, RetryPolicy(initial_backoff_s=0.1, max_backoff_s=0.5), observer, hold
     )
     assert writer.write(BATCH, [1, 2, 3]) == []
     assert hold.events == ["pause", "resume"]
     assert hold.waits == [0.1, 0.2, 0.4, 0.5, 0.5]
     assert observer.retries == ["redis unavailable"] * 5
     assert observer.readiness[-1] is True and False in observer.readiness
-    assert pipeline.written == [(0, 0), (0, 1), (0, 2)]
+    assert handler.written == [(0, 0), (0, 1), (0, 2)]
 
 
 def test_gives_up_when_told_and_resumes_fetching() -> None:
-    pipeline = FakePipeline()
-    pipeline.write_failures = 100
+    handler = FakeHandler()
+    handler.write_failures = 100
     hold = Hold(give_up_after=2)
-    writer = RetryingWriter(pipeline, RetryPolicy(), Observer(), hold)
+    writer = RetryingWriter(handler, RetryPolicy(), Observer(), hold)
     assert writer.write(BATCH, [1, 2, 3]) is None
     assert hold.events == ["pause", "resume"]
-    assert pipeline.written == []
+    assert handler.written == []

@@ -12,7 +12,8 @@ from finsent.errors import TransientError
 from finsent.labels import TOPIC_LABELS
 from finsent.schemas import ScoredDocument
 from finsent.store.models import SourceOffset, WriteResult
-from inference.store_errors import is_transient, write_isolating
+from finsent.store.replies import is_transient
+from inference.store_errors import write_isolating
 
 NOW = datetime(2026, 1, 5, 14, tzinfo=UTC)
 

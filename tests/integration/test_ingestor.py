@@ -14,7 +14,7 @@ from finsent.topics import DOCUMENTS
 from ingest.dedupe import drop_namespace_keys
 from ingest.settings import IngestSettings
 from ingest.sources.files import read_files
-from ingest.wiring import open_pipeline
+from ingest.wiring import open_ingestor
 from tests.integration.conftest import read_topic
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ingest"
@@ -33,8 +33,8 @@ def test_file_ingest_accounts_for_every_input(
     topic = topic_factory("ingest", partitions=2)
     ingest = IngestSettings()
     paths = [FIXTURES / "documents.jsonl", FIXTURES / "documents.csv"]
-    with open_pipeline(settings, ingest, namespace=ns, topic=topic, clock=lambda: NOW) as pipe:
-        report = pipe.run(read_files(paths, ingest.max_raw_bytes))
+    with open_ingestor(settings, ingest, namespace=ns, topic=topic, clock=lambda: NOW) as ingestor:
+        report = ingestor.run(read_files(paths, ingest.max_raw_bytes))
 
     # jsonl: d-1, d-2 ok; d-3 no time; bad json; d-4 1985; d-5 blank; d-2 again (dup).
     # csv: c-1, c-2 ok; c-3 bad bytes; c-4 naive time.
@@ -74,8 +74,8 @@ def test_ingesting_the_same_file_again_produces_nothing_new(
     ingest = IngestSettings()
     path = [FIXTURES / "documents.jsonl"]
     for expected in (2, 0):
-        with open_pipeline(settings, ingest, namespace=ns, topic=topic) as pipe:
-            report = pipe.run(read_files(path, ingest.max_raw_bytes))
+        with open_ingestor(settings, ingest, namespace=ns, topic=topic) as ingestor:
+            report = ingestor.run(read_files(path, ingest.max_raw_bytes))
         assert report.produced == expected
         assert report.balanced
     assert len(read_topic(settings, topic)) == 2

@@ -1,4 +1,4 @@
-"""The scoring pipeline the stream runner drives: decode -> tokenise -> model -> write.
+"""The scoring handler the stream runner drives: decode -> tokenise -> model -> write.
 
 Writes go to the time-series store first, then to the scored topic; the runner commits
 offsets only after both are acknowledged. Both writes are safe to repeat: the store is
@@ -37,7 +37,7 @@ broken model when a lone document fails."""
 
 
 class Scorer(Protocol):
-    """What the pipeline needs of the model (implemented by `Classifier`)."""
+    """What the handler needs of the model (implemented by `Classifier`)."""
 
     @property
     def model_version(self) -> str: ...
@@ -53,7 +53,7 @@ class Scorer(Protocol):
 
 
 class SeriesWriter(Protocol):
-    """What the pipeline needs of the time-series store."""
+    """What the handler needs of the time-series store."""
 
     def write_batch_detailed(
         self, docs: Sequence[ScoredDocument], offsets: Sequence[SourceOffset] | None = None
@@ -102,7 +102,7 @@ def to_scored(
     )
 
 
-class ScoringPipeline:
+class ScoringHandler:
     """Plugs the classifier, the store and the scored topic into `StreamRunner`."""
 
     def __init__(

@@ -70,7 +70,7 @@ class _Call:
     dead_letters: list[FutureRecordMetadata]
 
 
-class IngestPipeline:
+class Ingestor:
     """Normalises, deduplicates and produces documents; accounts for every input.
 
     A document's dedupe claim stays provisional until Kafka settles its record: the
