@@ -77,6 +77,25 @@ def quantize_int8(net: FinsentNet, folder: Path) -> Path:
     return int8
 
 
+def open_session(model: bytes | str, threads: int) -> onnxruntime.InferenceSession:
+    """A CPU session with ``threads`` intra-op threads, all graph optimisations, no spinning.
+
+    Spinning is off: on a shared or small host, spin-waiting worker threads take the
+    cores from the consumer's own threads (the same effect as OpenMP's default
+    spin-wait in torch, docs/benchmarks.md); measured here, spinning saved no CPU time
+    per text.
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
 class OnnxForward:
     """A ``(input_ids, attention_mask) -> (sentiment, topic)`` callable over ONNX Runtime.
 
@@ -92,26 +111,11 @@ class OnnxForward:
 
     @classmethod
     def build(cls, net: FinsentNet, threads: int) -> OnnxForward:
-        """Quantise ``net`` and open a session with ``threads`` intra-op threads.
-
-        Spinning is off: on a shared or small host, spin-waiting worker threads take the
-        cores from the consumer's own threads (the same effect as OpenMP's default
-        spin-wait in torch, docs/benchmarks.md); measured here, spinning saved no CPU time
-        per text.
-        """
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
+        """Quantise ``net`` and open a session with ``threads`` intra-op threads."""
         with tempfile.TemporaryDirectory(prefix="finsent-onnx-") as tmp:
             path = quantize_int8(net, Path(tmp))
             model_bytes = path.read_bytes()
-        session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
-        return cls(session)
+        return cls(open_session(model_bytes, threads))
 
     def __call__(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor
