@@ -4,17 +4,53 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final, Literal
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry
 
 from finsent.clock import REAL_TIME, Clock
-from finsent.observability import HealthState
+from finsent.observability import HealthState, MetricDeclarations, MetricSpec
 from finsent.stream.base import Envelope
 
 _SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 _TOKEN_BUCKETS = (64, 256, 1024, 2048, 4096, 8192, 16384, 32768, 65536)
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+MetricName = Literal[
+    "finsent_inference_documents_in_total",
+    "finsent_inference_documents_total",
+    "finsent_inference_dlq_total",
+    "finsent_inference_batch_size",
+    "finsent_inference_batch_tokens",
+    "finsent_inference_model_latency_seconds",
+    "finsent_inference_end_to_end_latency_seconds",
+    "finsent_inference_consumer_lag_messages",
+    "finsent_inference_consumer_lag_seconds",
+    "finsent_inference_write_retries_total",
+]
+
+METRICS: Final[dict[MetricName, MetricSpec]] = {
+    "finsent_inference_documents_in_total": MetricSpec("Messages consumed"),
+    "finsent_inference_documents_total": MetricSpec("Documents scored and written"),
+    "finsent_inference_dlq_total": MetricSpec(
+        "Messages sent to the dead-letter topic", ("reason",)
+    ),
+    "finsent_inference_batch_size": MetricSpec("Documents per batch"),
+    "finsent_inference_batch_tokens": MetricSpec("Padded tokens per batch (count x longest)"),
+    "finsent_inference_model_latency_seconds": MetricSpec("Model time per batch"),
+    "finsent_inference_end_to_end_latency_seconds": MetricSpec(
+        "From ingest time to written, per document"
+    ),
+    "finsent_inference_consumer_lag_messages": MetricSpec(
+        "Messages behind the log end", ("partition",)
+    ),
+    "finsent_inference_consumer_lag_seconds": MetricSpec(
+        "Age of the newest processed message while behind (0 when caught up)", ("partition",)
+    ),
+    "finsent_inference_write_retries_total": MetricSpec(
+        "Transient write failures retried (fetching paused meanwhile)", ("reason",)
+    ),
+}
 
 
 class InferenceMetrics:
@@ -29,60 +65,21 @@ class InferenceMetrics:
         self.registry = registry
         self._health = health
         self._clock = clock  # ingest stamps `ingested_at` with the same service clock
-        self.documents_in = Counter(
-            "finsent_inference_documents_in_total", "Messages consumed", registry=registry
+        declare = MetricDeclarations(registry, METRICS)
+        self.documents_in = declare.counter("finsent_inference_documents_in_total")
+        self.documents_out = declare.counter("finsent_inference_documents_total")
+        self.dlq = declare.counter("finsent_inference_dlq_total")
+        self.batch_size = declare.histogram("finsent_inference_batch_size", _SIZE_BUCKETS)
+        self.batch_tokens = declare.histogram("finsent_inference_batch_tokens", _TOKEN_BUCKETS)
+        self.model_latency = declare.histogram(
+            "finsent_inference_model_latency_seconds", _LATENCY_BUCKETS
         )
-        self.documents_out = Counter(
-            "finsent_inference_documents_total", "Documents scored and written", registry=registry
+        self.end_to_end = declare.histogram(
+            "finsent_inference_end_to_end_latency_seconds", _LATENCY_BUCKETS
         )
-        self.dlq = Counter(
-            "finsent_inference_dlq_total",
-            "Messages sent to the dead-letter topic",
-            ["reason"],
-            registry=registry,
-        )
-        self.batch_size = Histogram(
-            "finsent_inference_batch_size",
-            "Documents per batch",
-            buckets=_SIZE_BUCKETS,
-            registry=registry,
-        )
-        self.batch_tokens = Histogram(
-            "finsent_inference_batch_tokens",
-            "Padded tokens per batch (count x longest)",
-            buckets=_TOKEN_BUCKETS,
-            registry=registry,
-        )
-        self.model_latency = Histogram(
-            "finsent_inference_model_latency_seconds",
-            "Model time per batch",
-            buckets=_LATENCY_BUCKETS,
-            registry=registry,
-        )
-        self.end_to_end = Histogram(
-            "finsent_inference_end_to_end_latency_seconds",
-            "From ingest time to written, per document",
-            buckets=_LATENCY_BUCKETS,
-            registry=registry,
-        )
-        self.lag_messages = Gauge(
-            "finsent_inference_consumer_lag_messages",
-            "Messages behind the log end",
-            ["partition"],
-            registry=registry,
-        )
-        self.lag_seconds = Gauge(
-            "finsent_inference_consumer_lag_seconds",
-            "Age of the newest processed message while behind (0 when caught up)",
-            ["partition"],
-            registry=registry,
-        )
-        self.write_retries = Counter(
-            "finsent_inference_write_retries_total",
-            "Transient write failures retried (fetching paused meanwhile)",
-            ["reason"],
-            registry=registry,
-        )
+        self.lag_messages = declare.gauge("finsent_inference_consumer_lag_messages")
+        self.lag_seconds = declare.gauge("finsent_inference_consumer_lag_seconds")
+        self.write_retries = declare.counter("finsent_inference_write_retries_total")
 
     def attach_health(self, health: HealthState) -> None:
         """Let readiness changes the runner reports reach `/readyz`."""
