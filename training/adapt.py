@@ -32,6 +32,7 @@ from transformers import (
 )
 
 from inference.model.data import TASKS, length_bucketed_batches, prepare_text, read_examples
+from inference.model.hardware import bf16_native
 from training.train import seed_everything, warmup_linear_decay
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,8 @@ class AdaptConfig(BaseModel):
         mlm_probability: Share of tokens selected for prediction (80% masked, 10%
             random, 10% kept, as in BERT).
         max_length: Truncation length in tokens.
-        bf16: Autocast matmuls to bfloat16.
+        bf16: Autocast matmuls to bfloat16; ``None`` decides by hardware, as training does
+            (``inference.model.hardware.bf16_native``).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -63,7 +65,7 @@ class AdaptConfig(BaseModel):
     weight_decay: float = 0.01
     mlm_probability: float = 0.15
     max_length: int = 64
-    bf16: bool = True
+    bf16: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ def adapt_encoder(
         tokenizer: Use this tokenizer (tests, with ``model``).
         model: Start from this masked-LM (tests: a tiny random one).
     """
+    bf16 = bf16_native(device) if config.bf16 is None else config.bf16
+    config = config.model_copy(update={"bf16": bf16})  # adapt.json says what ran
     seed_everything(config.seed)
     if model is None:
         tokenizer = AutoTokenizer.from_pretrained(str(base_model), local_files_only=True)
@@ -127,9 +131,7 @@ def adapt_encoder(
     while len(losses) < config.steps:
         for index in length_bucketed_batches(lengths, config.batch_size, seed=config.seed + epoch):
             batch = collator([{"input_ids": ids[i]} for i in index])
-            with torch.autocast(
-                torch.device(device).type, dtype=torch.bfloat16, enabled=config.bf16
-            ):
+            with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):
                 out = model(
                     input_ids=batch["input_ids"].to(device),
                     attention_mask=batch["attention_mask"].to(device),

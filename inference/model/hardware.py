@@ -101,6 +101,18 @@ def detect_cpu() -> CpuInfo:
     return CpuInfo(capability=torch.backends.cpu.get_cpu_capability(), flags=cpu_flags())
 
 
+def bf16_native(device: str, cpu: CpuInfo | None = None) -> bool:
+    """Whether ``device`` computes bf16 in hardware: CUDA, or a CPU with AMX-BF16/AVX-512 BF16.
+
+    Serving (``choose_serving``) and training (bf16 autocast) follow the same rule: on a CPU
+    without it torch emulates bf16, 2.9x slower per training step than fp32 on an AVX-512
+    VNNI VM (docs/model.md, "Training precision").
+    """
+    if device.startswith("cuda"):
+        return True
+    return (cpu or detect_cpu()).native_bf16
+
+
 def onnxruntime_available() -> bool:
     """Whether the int8 runtime is installed (found without importing it)."""
     return importlib.util.find_spec("onnxruntime") is not None

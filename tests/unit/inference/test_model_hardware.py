@@ -10,7 +10,7 @@ import pytest
 
 from inference.model import classifier as classifier_module
 from inference.model.classifier import Classifier
-from inference.model.hardware import CpuInfo, choose_serving, cpu_flags
+from inference.model.hardware import CpuInfo, bf16_native, choose_serving, cpu_flags
 
 # Flags as /proc/cpuinfo prints them on the three CPU classes finsent has been measured on.
 AVX2_EPYC = CpuInfo("AVX2", frozenset({"sse4_2", "avx", "avx2", "fma"}))
@@ -102,3 +102,20 @@ def test_load_follows_the_plan_and_logs_one_line(
     ]
     monkeypatch.setattr(classifier_module, "detect_cpu", lambda: AMX_XEON)
     assert Classifier.load(tmp_path).precision == "bf16"
+
+
+@pytest.mark.parametrize(
+    ("device", "cpu", "native"),
+    [
+        ("cpu", AVX2_EPYC, False),
+        ("cpu", AVX512_VNNI_XEON, False),  # emulated: 2.9x slower per training step
+        ("cpu", AVX512_BF16_EPYC, True),
+        ("cpu", AMX_XEON, True),
+        ("cuda:0", AVX2_EPYC, True),
+    ],
+    ids=["avx2", "avx512-vnni", "avx512-bf16", "amx", "cuda"],
+)
+def test_bf16_is_native_only_on_cuda_and_cpus_that_compute_it(
+    device: str, cpu: CpuInfo, native: bool
+) -> None:
+    assert bf16_native(device, cpu) is native
