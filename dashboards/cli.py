@@ -26,7 +26,7 @@ def generate(
 ) -> None:
     """Write every dashboard to dashboards/grafana/<uid>.json (used by Grafana provisioning).
 
-    Run it after editing dashboards/boards/ or dashboards/panels.py and commit the JSON with the change.
+    Run it after editing dashboards/boards/, panels.py or queries.py and commit the JSON with the change.
     """
     from dashboards.generate import GRAFANA_DIR, rendered, write
 

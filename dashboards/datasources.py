@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboards.grafana_model import PROMETHEUS_DS_TYPE, REDIS_DS_TYPE
-from dashboards.panels import PROMETHEUS_DS_UID, REDIS_DS_UID
+from dashboards.queries import PROMETHEUS_DS_TYPE, PROMETHEUS_DS_UID, REDIS_DS_TYPE, REDIS_DS_UID
 from dashboards.settings import GrafanaSettings
 from finsent.settings import RedisSettings
 

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
+
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from dashboards.definitions import all_dashboards
-from dashboards.grafana_model import Dashboard
 
 GRAFANA_DIR: Final = Path(__file__).resolve().parent / "grafana"
 
 
+def to_json_dict(dashboard: Dashboard) -> dict[str, Any]:
+    """The dict Grafana reads (the body `push` posts), through the SDK's JSON encoder."""
+    return json.loads(json.dumps(dashboard, cls=JSONEncoder))  # type: ignore[no-any-return]
+
+
 def render(dashboard: Dashboard) -> str:
     """Stable JSON text (sorted keys, trailing newline) so diffs show real changes only."""
-    return json.dumps(dashboard.to_json_dict(), indent=2, sort_keys=True) + "\n"
+    return json.dumps(to_json_dict(dashboard), indent=2, sort_keys=True) + "\n"
 
 
 def rendered() -> dict[str, str]:

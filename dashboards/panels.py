@@ -1,62 +1,32 @@
-"""Shared pieces of the finsent dashboards: data sources, query builders, panels, variables.
+"""The panels, variables, annotations and links the finsent dashboards share.
 
-Redis panels select series with `TS.MRANGE` label filters only (never key strings). The
-store keeps additive counts (`count`, `negative`, ..., `score_sum`), which aggregate
-correctly over any bucket; ratios are Grafana server-side math expressions (`$A / $B`).
-
-Every query groups by the label it names its series after (`GROUPBY <legend> REDUCE sum`,
-plugin 2.2.0): the store keeps one series per model version, so during a rollout two
-versions' counts add up into one line instead of splitting a panel. The plugin drops series
-labels when a legend label is set, so a math expression can still only pair *one* series
-with one series: ratios are drawn per ticker or topic in repeated panels (one per variable
-value) and for the whole market; multi-series panels show counts, with legends sorted by
-range so the biggest movers come first. The built-in web view ranks tickers by their move
-directly.
+Built with grafana-foundation-sdk's builders over the queries of `dashboards.queries`. Every
+helper returns an SDK builder, so a board can still set anything the SDK offers before the
+dashboard takes it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Final
+from typing import Final, TypeAlias
 
-from dashboards.grafana_model import (
-    PROMETHEUS_DS_TYPE,
-    REDIS_DS_TYPE,
-    Annotation,
-    Annotations,
-    AnnotationTarget,
-    Dashboard,
-    DataSourceRef,
-    FieldConfig,
-    FieldDefaults,
-    GridPos,
-    Legend,
-    Link,
-    MathExpression,
-    Panel,
-    PanelOptions,
-    PrometheusQuery,
-    RedisTsQuery,
-    Target,
-    Templating,
-    TimeRange,
-    Variable,
-    VariableOption,
-)
+from grafana_foundation_sdk.builders import annotationslist
+from grafana_foundation_sdk.builders import common as common_builders
+from grafana_foundation_sdk.builders import dashboard as dashboard_builders
+from grafana_foundation_sdk.builders import timeseries as timeseries_builders
+from grafana_foundation_sdk.cog import builder as cogbuilder
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models import dashboard as model
+
+from dashboards.queries import REDIS, Target, math, ratio, series
 from finsent import redis_keys
 from finsent.grafana import ALERT_TAG
-from finsent.redis_keys import RESOLUTION_MS, TS_LABELS, Resolution, SeriesField
+from finsent.redis_keys import Resolution, SeriesField
 from finsent.schemas import LIVE_NAMESPACE, SeriesKind
 
-REDIS_DS_UID: Final = "finsent-redis"
-PROMETHEUS_DS_UID: Final = "finsent-prometheus"
-REDIS: Final = DataSourceRef(type=REDIS_DS_TYPE, uid=REDIS_DS_UID)
-PROMETHEUS: Final = DataSourceRef(type=PROMETHEUS_DS_TYPE, uid=PROMETHEUS_DS_UID)
+# Grafana's own annotation store; the SDK has no constant for it.
+GRAFANA: Final = common.DataSourceRef(type_val="grafana", uid="-- Grafana --")
 
-"""Tag on every annotation `dashboards.annotations.post_annotation` writes."""
-
-TAGS: Final = ("finsent",)
-APP_LABEL_VALUE: Final = "finsent"
+TAGS: Final = ["finsent"]
 
 UID_OVERVIEW: Final = "finsent-overview"
 UID_TICKER: Final = "finsent-ticker"
@@ -70,83 +40,33 @@ SENTIMENT_FIELDS: Final[tuple[tuple[str, SeriesField], ...]] = (
 )
 SENTIMENT_COLORS: Final = {"negative": "red", "neutral": "text", "positive": "green"}
 
-
-def ts_filter(**labels: str) -> str:
-    """A `TS.MRANGE` filter expression; every label must be one the store writes."""
-    unknown = set(labels) - set(TS_LABELS)
-    if unknown:
-        raise ValueError(f"labels {sorted(unknown)} are not written by the store")
-    return " ".join(f"{name}={value}" for name, value in labels.items())
+Override: TypeAlias = cogbuilder.Builder[model.DashboardFieldConfigSourceOverrides]
 
 
-def series(
-    ref_id: str,
-    field: SeriesField,
-    resolution: Resolution,
-    legend: str,
-    labels: Mapping[str, str],
-    hide: bool = False,
-) -> RedisTsQuery:
-    """Sum of one field per bucket of the series resolution, one series per `legend` value.
-
-    Grouped by the legend label, so series that differ only in `model` (a rollout) add up.
-    """
-    return RedisTsQuery(
-        ref_id=ref_id,
-        datasource=REDIS,
-        filter=ts_filter(
-            app=APP_LABEL_VALUE,
-            namespace="$namespace",
-            field=field,
-            resolution=resolution,
-            **labels,
-        ),
-        aggregation="sum",
-        bucket=RESOLUTION_MS[resolution],
-        legend=legend,
-        ts_group_by_label=legend,
-        ts_reducer="sum",
-        hide=True if hide else None,
-    )
+def pos(h: int, w: int, x: int, y: int) -> model.GridPos:
+    return model.GridPos(h=h, w=w, x=x, y=y)
 
 
-def ratio(
-    prefix: tuple[str, str, str],
-    numerator: SeriesField,
-    resolution: Resolution,
-    **labels: str,
-) -> tuple[Target, ...]:
-    """`numerator / count` of ONE series (labels must select a single series)."""
-    num, den, out = prefix
+def override(matcher: str, options: str, **properties: object) -> Override:
+    """Field overrides (`properties`, by id) for the fields a matcher selects."""
     return (
-        series(num, numerator, resolution, "kind", labels, hide=True),
-        series(den, "count", resolution, "kind", labels, hide=True),
-        MathExpression(ref_id=out, expression=f"${num} / ${den}"),
+        dashboard_builders.DashboardFieldConfigSourceOverrides()
+        .matcher(model.MatcherConfig(id_val=matcher, options=options))
+        .properties([model.DynamicConfigValue(id_val=k, value=v) for k, v in properties.items()])
     )
 
 
-def prometheus(*queries: tuple[str, str]) -> tuple[Target, ...]:
-    """Prometheus targets from `(expr, legend)` pairs, with ref ids A, B, C... in order."""
+def display_name(ref_id: str, name: str, **extra: object) -> Override:
+    return override("byFrameRefID", ref_id, displayName=name, **extra)
+
+
+def fixed_color(color: str) -> dict[str, str]:
+    return {"mode": "fixed", "fixedColor": color}
+
+
+def sentiment_colors() -> tuple[Override, ...]:
     return tuple(
-        PrometheusQuery(
-            ref_id=chr(ord("A") + i), datasource=PROMETHEUS, expr=expr, legend_format=legend
-        )
-        for i, (expr, legend) in enumerate(queries)
-    )
-
-
-def display_name(ref_id: str, name: str, **extra: object) -> dict[str, object]:
-    properties: list[dict[str, object]] = [{"id": "displayName", "value": name}]
-    properties.extend({"id": key, "value": value} for key, value in extra.items())
-    return {"matcher": {"id": "byFrameRefID", "options": ref_id}, "properties": properties}
-
-
-def sentiment_colors() -> tuple[dict[str, object], ...]:
-    return tuple(
-        {
-            "matcher": {"id": "byName", "options": field},
-            "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": color}}],
-        }
+        override("byName", field, color=fixed_color(color))
         for field, color in SENTIMENT_COLORS.items()
     )
 
@@ -155,90 +75,101 @@ def timeseries(
     panel_id: int,
     title: str,
     description: str,
-    pos: GridPos,
+    grid: model.GridPos,
     targets: tuple[Target, ...],
     unit: str,
     *,
+    datasource: common.DataSourceRef = REDIS,
     min_: float | None = None,
     max_: float | None = None,
     sort_by: str = "Max",
     stacked: bool = False,
     bars: bool = False,
     legend: bool = True,
-    overrides: tuple[dict[str, object], ...] = (),
+    overrides: tuple[Override, ...] = (),
     repeat: str | None = None,
-) -> Panel:
-    custom: dict[str, object] = {"lineWidth": 2, "fillOpacity": 10, "spanNulls": True}
-    if stacked:
-        custom["stacking"] = {"mode": "normal", "group": "A"}
-        custom["fillOpacity"] = 70
-    if bars:
-        custom["drawStyle"] = "bars"
-    datasource = targets[0].datasource if targets else None
-    return Panel(
-        id=panel_id,
-        type="timeseries",
-        title=title,
-        description=description,
-        grid_pos=pos,
-        datasource=datasource,
-        targets=targets,
-        field_config=FieldConfig(
-            defaults=FieldDefaults(unit=unit, min=min_, max=max_, custom=custom),
-            overrides=overrides,
-        ),
-        options=PanelOptions(
-            legend=Legend(
-                display_mode="table",
-                placement="right",
-                calcs=("lastNotNull", "max", "range"),
-                sort_by=sort_by,
-                sort_desc=True,
-            )
+) -> timeseries_builders.Panel:
+    panel = (
+        timeseries_builders.Panel()
+        .id(panel_id)
+        .title(title)
+        .description(description)
+        .grid_pos(grid)
+        .datasource(datasource)
+        .targets(list(targets))
+        .unit(unit)
+        .line_width(2)
+        .fill_opacity(70 if stacked else 10)
+        .span_nulls(True)
+        .overrides(list(overrides))
+        .legend(
+            common_builders.VizLegendOptions()
+            .show_legend(True)
+            .display_mode(common.LegendDisplayMode.TABLE)
+            .placement(common.LegendPlacement.RIGHT)
+            .calcs(["lastNotNull", "max", "range"])
+            .sort_by(sort_by)
+            .sort_desc(True)
             if legend
-            else Legend(display_mode="list", placement="bottom"),
-            tooltip={"mode": "multi", "sort": "desc"},
-        ),
-        repeat=repeat,
-        repeat_direction="h" if repeat else None,
-        max_per_row=4 if repeat else None,
+            else common_builders.VizLegendOptions()
+            .show_legend(True)
+            .display_mode(common.LegendDisplayMode.LIST)
+            .placement(common.LegendPlacement.BOTTOM)
+            .calcs([])
+        )
+        .tooltip(
+            common_builders.VizTooltipOptions()
+            .mode(common.TooltipDisplayMode.MULTI)
+            .sort(common.SortOrder.DESCENDING)
+        )
     )
+    if min_ is not None:
+        panel.min(min_)
+    if max_ is not None:
+        panel.max(max_)
+    if stacked:
+        panel.stacking(common_builders.StackingConfig().mode(common.StackingMode.NORMAL).group("A"))
+    if bars:
+        panel.draw_style(common.GraphDrawStyle.BARS)
+    if repeat:
+        panel.repeat(repeat).repeat_direction("h").max_per_row(4)
+    return panel
 
 
 def share_and_score(
     panel_id: int,
     title: str,
-    pos: GridPos,
+    grid: model.GridPos,
     resolution: Resolution,
     repeat: str | None,
     **labels: str,
-) -> Panel:
+) -> timeseries_builders.Panel:
     """Negative share (left axis) and mean score (right axis) of one series."""
     targets = (
         *ratio(("A", "B", "C"), "negative", resolution, **labels),
         series("S", "score_sum", resolution, "kind", labels, hide=True),
-        MathExpression(ref_id="D", expression="$S / $B"),
+        math("D", "$S / $B"),
     )
     return timeseries(
         panel_id,
         title,
         "Negative share = negative / all documents (left, %); mean score = mean of "
         "P(positive) - P(negative) (right, -1 to 1), per bucket.",
-        pos,
+        grid,
         targets,
         "percentunit",
         min_=0,
         max_=1,
         legend=False,
         overrides=(
-            display_name("C", "negative share", color={"mode": "fixed", "fixedColor": "red"}),
+            display_name("C", "negative share", color=fixed_color("red")),
             display_name(
                 "D",
                 "mean score",
                 unit="none",
                 min=-1,
                 max=1,
-                color={"mode": "fixed", "fixedColor": "blue"},
+                color=fixed_color("blue"),
                 **{"custom.axisPlacement": "right"},
             ),
         ),
@@ -248,84 +179,115 @@ def share_and_score(
 
 def series_variable(
     name: str, label: str, kind: SeriesKind, *, multi: bool, all_by_default: bool = True
-) -> Variable:
+) -> dashboard_builders.QueryVariable:
     # The series registry holds `<kind>:<value>`; its key comes from redis_keys, and the
     # regex keeps the values of one kind.
-    return Variable(
-        name=name,
-        label=label,
-        type="query",
-        datasource=REDIS,
-        query=f"SMEMBERS {redis_keys.series_registry('$namespace')}",
-        regex=f"/^{kind}:(.+)$/",
-        current=(
-            VariableOption(text="All", value="$__all", selected=True)
-            if multi and all_by_default
-            else None
-        ),
-        description=f"{label}s with data in the namespace.",
-        refresh=1,
-        multi=multi,
-        include_all=multi,
-        sort=1,
+    variable = (
+        dashboard_builders.QueryVariable(name)
+        .label(label)
+        .datasource(REDIS)
+        .query(f"SMEMBERS {redis_keys.series_registry('$namespace')}")
+        .regex(f"/^{kind}:(.+)$/")
+        .description(f"{label}s with data in the namespace.")
+        .refresh(model.VariableRefresh.ON_DASHBOARD_LOAD)
+        .multi(multi)
+        .include_all(multi)
+        .sort(model.VariableSort.ALPHABETICAL_ASC)
     )
+    if multi and all_by_default:
+        variable.current(model.VariableOption(text="All", value="$__all", selected=True))
+    return variable
 
 
-def namespace_variable() -> Variable:
+def namespace_variable() -> dashboard_builders.QueryVariable:
     # The namespace registry is a plain Redis set; its key comes from redis_keys.
-    return Variable(
-        name="namespace",
-        label="Namespace",
-        type="query",
-        datasource=REDIS,
-        query=f"SMEMBERS {redis_keys.NAMESPACES}",
-        current=VariableOption(text=LIVE_NAMESPACE, value=LIVE_NAMESPACE, selected=True),
-        description="`live`, or a replay namespace such as `replay-2015`.",
-        refresh=1,
-        sort=1,
+    return (
+        dashboard_builders.QueryVariable("namespace")
+        .label("Namespace")
+        .datasource(REDIS)
+        .query(f"SMEMBERS {redis_keys.NAMESPACES}")
+        .current(model.VariableOption(text=LIVE_NAMESPACE, value=LIVE_NAMESPACE, selected=True))
+        .description("`live`, or a replay namespace such as `replay-2015`.")
+        .refresh(model.VariableRefresh.ON_DASHBOARD_LOAD)
+        .sort(model.VariableSort.ALPHABETICAL_ASC)
     )
 
 
-def alert_annotations(*extra_tags: str) -> Annotations:
-    return Annotations(
-        list=(
-            Annotation(
-                name="finsent alerts",
-                target=AnnotationTarget(tags=(ALERT_TAG, "namespace:$namespace", *extra_tags)),
-            ),
+def alert_annotation(*extra_tags: str) -> dashboard_builders.AnnotationQuery:
+    """Alert state changes from Grafana's annotation store, by tag."""
+    return (
+        dashboard_builders.AnnotationQuery()
+        .name("finsent alerts")
+        .datasource(GRAFANA)
+        .enable(True)
+        .icon_color("red")
+        .target(
+            dashboard_builders.AnnotationTarget()
+            .type("tags")
+            .tags([ALERT_TAG, "namespace:$namespace", *extra_tags])
+            .match_any(False)
+            .limit(200)
         )
     )
 
 
-def links() -> tuple[Link, ...]:
-    return (Link(title="finsent", tags=TAGS, as_dropdown=True),)
-
-
-def alert_list(panel_id: int, pos: GridPos, *extra_tags: str) -> Panel:
-    return Panel(
-        id=panel_id,
-        type="annolist",
-        title="Alerts",
-        description="Alert state changes posted by the alerts service (newest first).",
-        grid_pos=pos,
-        options=PanelOptions(
-            only_from_this_dashboard=False,
-            only_in_time_range=True,
-            tags=(ALERT_TAG, "namespace:$namespace", *extra_tags),
-            limit=20,
-            show_user=False,
-            show_time=True,
-            show_tags=True,
-        ),
+def finsent_link() -> dashboard_builders.DashboardLink:
+    """A drop-down of every dashboard tagged `finsent`, keeping variables and time."""
+    return (
+        dashboard_builders.DashboardLink("finsent")
+        .type(model.DashboardLinkType.DASHBOARDS)
+        .tags(TAGS)
+        .as_dropdown(True)
+        .include_vars(True)
+        .keep_time(True)
     )
 
 
-def volume(panel_id: int, title: str, pos: GridPos, resolution: Resolution, **labels: str) -> Panel:
+def dashboard(
+    uid: str, title: str, description: str, time_from: str, refresh: str = "1m"
+) -> dashboard_builders.Dashboard:
+    """A finsent dashboard without panels. `uid` is stable: provisioning and `push`
+    overwrite by it."""
+    return (
+        dashboard_builders.Dashboard(title)
+        .uid(uid)
+        .description(description)
+        .tags(TAGS)
+        .time(time_from, "now")
+        .refresh(refresh)
+        .timezone("utc")
+        .editable()
+        .tooltip(model.DashboardCursorSync.CROSSHAIR)
+        .version(1)
+        .link(finsent_link())
+    )
+
+
+def alert_list(panel_id: int, grid: model.GridPos, *extra_tags: str) -> annotationslist.Panel:
+    return (
+        annotationslist.Panel()
+        .id(panel_id)
+        .title("Alerts")
+        .description("Alert state changes posted by the alerts service (newest first).")
+        .grid_pos(grid)
+        .only_from_this_dashboard(False)
+        .only_in_time_range(True)
+        .tags([ALERT_TAG, "namespace:$namespace", *extra_tags])
+        .limit(20)
+        .show_user(False)
+        .show_time(True)
+        .show_tags(True)
+    )
+
+
+def volume(
+    panel_id: int, title: str, grid: model.GridPos, resolution: Resolution, **labels: str
+) -> timeseries_builders.Panel:
     return timeseries(
         panel_id,
         title,
         "Documents per bucket, stacked by sentiment.",
-        pos,
+        grid,
         tuple(series(ref, field, resolution, "field", labels) for ref, field in SENTIMENT_FIELDS),
         "short",
         stacked=True,
@@ -340,32 +302,28 @@ def series_dashboard(
     title: str,
     description: str,
     time_from: str,
-    variable: Variable,
-    panels: tuple[Panel, ...],
+    variable: dashboard_builders.QueryVariable,
     *annotation_tags: str,
-) -> Dashboard:
-    """A dashboard over the Redis series of one namespace: the namespace picker and one
-    series variable, alert annotations (narrowed by `annotation_tags`) and the finsent links."""
-    return Dashboard(
-        uid=uid,
-        title=title,
-        description=description,
-        tags=TAGS,
-        time=TimeRange(from_=time_from, to="now"),
-        templating=Templating(list=(namespace_variable(), variable)),
-        annotations=alert_annotations(*annotation_tags),
-        links=links(),
-        panels=panels,
+) -> dashboard_builders.Dashboard:
+    """A dashboard over the Redis series of one namespace, panels still to add: the namespace
+    picker and one series variable, alert annotations (narrowed by `annotation_tags`)."""
+    return (
+        dashboard(uid, title, description, time_from)
+        .with_variable(namespace_variable())
+        .with_variable(variable)
+        .annotation(alert_annotation(*annotation_tags))
     )
 
 
-def movers(panel_id: int, kind: SeriesKind, description: str, pos: GridPos) -> Panel:
+def movers(
+    panel_id: int, kind: SeriesKind, description: str, grid: model.GridPos
+) -> timeseries_builders.Panel:
     """Negative documents per hour, one series per ticker or topic, biggest range first."""
     return timeseries(
         panel_id,
         f"Negative documents by {kind} (biggest movers first)",
         description,
-        pos,
+        grid,
         (series("A", "negative", "1h", kind, {"kind": kind}),),
         "short",
         min_=0,

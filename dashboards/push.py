@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from dashboards.datasources import datasources
 from dashboards.definitions import all_dashboards
+from dashboards.generate import to_json_dict
 from dashboards.grafana_api import make_api
 from dashboards.settings import GrafanaSettings
 from finsent.settings import RedisSettings
@@ -71,7 +72,7 @@ def push(grafana: GrafanaSettings, redis: RedisSettings) -> PushResult:
         api.folder.create_folder(grafana.folder_title, uid=grafana.folder_uid)
     pushed: list[str] = []
     for dashboard in all_dashboards():
-        body = dashboard.to_json_dict()
+        body = to_json_dict(dashboard)
         body["id"] = None  # match by uid only: ids differ between Grafana instances
         api.dashboard.update_dashboard(
             {
@@ -81,7 +82,7 @@ def push(grafana: GrafanaSettings, redis: RedisSettings) -> PushResult:
                 "message": "finsent dashboards push",
             }
         )
-        pushed.append(dashboard.uid)
+        pushed.append(body["uid"])
     log.info(
         "pushed dashboards",
         extra={"dashboard_uids": pushed, "datasources_created": created},

@@ -20,7 +20,7 @@ import pytest
 import redis
 
 from dashboards.generate import GRAFANA_DIR
-from dashboards.panels import REDIS_DS_UID
+from dashboards.queries import REDIS_DS_UID
 from finsent.labels import TOPIC_LABELS, topic_slug
 from finsent.redis_keys import Resolution
 from finsent.schemas import SeriesKind, SeriesRef

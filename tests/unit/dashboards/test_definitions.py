@@ -15,7 +15,7 @@ import pytest
 
 from dashboards import metric_names
 from dashboards.generate import GRAFANA_DIR
-from dashboards.panels import PROMETHEUS_DS_UID, REDIS_DS_UID, ts_filter
+from dashboards.queries import PROMETHEUS_DS_UID, REDIS_DS_UID, ts_filter
 from finsent.redis_keys import RESOLUTIONS, SERIES_FIELDS, TS_LABELS
 from finsent.schemas import SeriesKind
 

@@ -9,7 +9,7 @@ from dashboards.generate import GRAFANA_DIR, rendered, write
 
 
 def test_committed_json_is_up_to_date() -> None:
-    """Fails when a dashboard (dashboards/boards/, panels.py) changed without `finsent dashboards generate`."""
+    """Fails when a dashboard (dashboards/boards/, panels.py, queries.py) changed without `finsent dashboards generate`."""
     files = rendered()
     committed = {p.name: p.read_text(encoding="utf-8") for p in GRAFANA_DIR.glob("finsent-*.json")}
     assert committed == files, "run `finsent dashboards generate` and commit the JSON"

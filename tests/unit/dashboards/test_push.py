@@ -7,8 +7,8 @@ from pydantic import SecretStr
 
 from dashboards.definitions import all_dashboards
 from dashboards.generate import rendered
-from dashboards.panels import PROMETHEUS_DS_UID, REDIS_DS_UID
 from dashboards.push import push
+from dashboards.queries import PROMETHEUS_DS_UID, REDIS_DS_UID
 from dashboards.settings import GrafanaSettings
 from finsent.settings import RedisSettings
 
@@ -16,7 +16,7 @@ from finsent.settings import RedisSettings
 # importable by a stable name, so mypy cannot see its class.
 GrafanaStub = Any
 
-UIDS = [d.uid for d in all_dashboards()]
+UIDS = [str(d.uid) for d in all_dashboards()]  # the SDK types uid as optional
 
 
 def _settings(stub: GrafanaStub) -> GrafanaSettings:
