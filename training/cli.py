@@ -215,6 +215,14 @@ def eval_model(
     limit: Annotated[
         int | None, typer.Option(help="Evaluate at most N valid rows per task (evenly spaced).")
     ] = None,
+    ensemble: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Evaluate the mean of these models' calibrated probabilities instead of "
+            "one model (repeat it: --ensemble A --ensemble B): what `train --teacher A "
+            "--teacher B` distils. Writes metrics only with --metrics-out.",
+        ),
+    ] = None,
     device: DeviceOpt = "cpu",
     precision: PrecisionOpt = None,
 ) -> None:
@@ -227,15 +235,27 @@ def eval_model(
     """
     _require_train_extra()
     from inference.model.classifier import Classifier
-    from training.evaluate import evaluate, format_table
+    from training.evaluate import evaluate, evaluate_ensemble, format_table
 
     settings = ModelSettings()
     set_threads(settings)
-    folder = model or settings.model_dir
-    classifier = Classifier.load(folder, device=device, precision=precision_choice(precision))
-    report = evaluate(classifier, settings.data_dir, limit=limit)
-    report["precision"] = classifier.precision
-    report["runtime"] = classifier.runtime
-    target = metrics_out or folder / "metrics.json"
-    target.write_text(json.dumps(report, indent=2) + "\n")
+    chosen = precision_choice(precision)
+    target: Path | None
+    if ensemble:
+        if model is not None:
+            raise typer.BadParameter("give --model or --ensemble, not both", param_hint="--model")
+        members = [Classifier.load(m, device=device, precision=chosen) for m in ensemble]
+        report = evaluate_ensemble(members, settings.data_dir, limit=limit)
+        report["precision"] = members[0].precision
+        report["runtime"] = members[0].runtime
+        target = metrics_out
+    else:
+        folder = model or settings.model_dir
+        classifier = Classifier.load(folder, device=device, precision=chosen)
+        report = evaluate(classifier, settings.data_dir, limit=limit)
+        report["precision"] = classifier.precision
+        report["runtime"] = classifier.runtime
+        target = metrics_out or folder / "metrics.json"
+    if target is not None:
+        target.write_text(json.dumps(report, indent=2) + "\n")
     typer.echo(json.dumps(report) if as_json else format_table(report))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,18 @@ def split_metrics(
     }
 
 
+# texts -> (sentiment logits, topic logits), untempered, in input order
+LogitsFn = Callable[[Sequence[str]], tuple[FloatArray, FloatArray]]
+
+
+def _classifier_logits(classifier: Classifier) -> LogitsFn:
+    def logits(texts: Sequence[str]) -> tuple[FloatArray, FloatArray]:
+        sent, topic = classifier.logits(classifier.tokenize(texts))
+        return sent.numpy().astype(np.float64), topic.numpy().astype(np.float64)
+
+    return logits
+
+
 def evaluate(classifier: Classifier, data_dir: Path, limit: int | None = None) -> dict[str, Any]:
     """Accuracy, macro-F1, per-class scores, confusion and ECE for both tasks.
 
@@ -94,33 +107,73 @@ def evaluate(classifier: Classifier, data_dir: Path, limit: int | None = None) -
         ``raw`` and ``dedup`` metric dicts (see ``split_metrics``) and a
         ``temperature`` dict with the fitted value and the one applied at serve time.
     """
-    report: dict[str, Any] = {"model_version": classifier.model_version}
     calibration = classifier.heads.train.get("calibration_holdout", {})
-    applied = {
+    applied: dict[Task, float] = {
         "sentiment": classifier.heads.sentiment_temperature,
         "topic": classifier.heads.topic_temperature,
     }
+    fitted = {task: _fitted(calibration, task, applied[task]) for task in TASKS}
+    return _report(
+        _classifier_logits(classifier), classifier.model_version, fitted, applied, data_dir, limit
+    )
+
+
+def evaluate_ensemble(
+    classifiers: Sequence[Classifier], data_dir: Path, limit: int | None = None
+) -> dict[str, Any]:
+    """``evaluate`` for the mean of several models' calibrated probabilities.
+
+    This is exactly the soft target ``finsent train --teacher A --teacher B`` distils, so
+    its score says how much a student taught by this ensemble could learn. The mean is
+    already calibrated by each member's temperature: its log is reported as the logits,
+    with temperature 1.
+    """
+    if not classifiers:
+        raise ValueError("an ensemble needs at least one model")
+
+    def logits(texts: Sequence[str]) -> tuple[FloatArray, FloatArray]:
+        sent_probs: list[FloatArray] = []
+        topic_probs: list[FloatArray] = []
+        for member in classifiers:
+            sent, topic = _classifier_logits(member)(texts)
+            sent_probs.append(softmax(sent, member.heads.sentiment_temperature))
+            topic_probs.append(softmax(topic, member.heads.topic_temperature))
+        return np.log(np.mean(sent_probs, axis=0)), np.log(np.mean(topic_probs, axis=0))
+
+    version = "ensemble(" + " + ".join(c.model_version for c in classifiers) + ")"
+    ones: dict[Task, float] = {"sentiment": 1.0, "topic": 1.0}
+    return _report(logits, version, ones, ones, data_dir, limit)
+
+
+def _report(
+    logits_of: LogitsFn,
+    model_version: str,
+    fitted: dict[Task, float],
+    applied: dict[Task, float],
+    data_dir: Path,
+    limit: int | None,
+) -> dict[str, Any]:
+    report: dict[str, Any] = {"model_version": model_version}
     for task in TASKS:
         train = read_examples(data_dir, task, "train")
         valid = _spread(read_examples(data_dir, task, "valid"), limit)
         seen = {normalise_text(e.text) for e in train}
         keep = np.array([normalise_text(e.text) not in seen for e in valid], dtype=bool)
-        sent, topic = classifier.logits(classifier.tokenize([e.text for e in valid]))
-        logits: FloatArray = (sent if task == "sentiment" else topic).numpy().astype(np.float64)
+        sent, topic = logits_of([e.text for e in valid])
+        logits: FloatArray = sent if task == "sentiment" else topic
         labels: IntArray = np.array([e.label for e in valid], dtype=np.int64)
-        fitted = _fitted(calibration, task, applied[task])
         report[task] = {
-            "raw": split_metrics(logits, labels, LABELS[task], fitted),
-            "dedup": split_metrics(logits[keep], labels[keep], LABELS[task], fitted),
-            "temperature": {"fitted_on_holdout": fitted, "applied": applied[task]},
+            "raw": split_metrics(logits, labels, LABELS[task], fitted[task]),
+            "dedup": split_metrics(logits[keep], labels[keep], LABELS[task], fitted[task]),
+            "temperature": {"fitted_on_holdout": fitted[task], "applied": applied[task]},
         }
     news = news_check_examples()
-    sent, _ = classifier.logits(classifier.tokenize([text for text, _ in news]))
+    sent, _ = logits_of([text for text, _ in news])
     report["news_check"] = split_metrics(
-        sent.numpy().astype(np.float64),
+        sent,
         np.array([label for _, label in news], dtype=np.int64),
         SENTIMENT_LABELS,
-        _fitted(calibration, "sentiment", applied["sentiment"]),
+        fitted["sentiment"],
     )
     return report
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -141,3 +142,30 @@ def test_train_and_eval_say_which_extra_they_need(
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 1, args
         assert "finsent[train]" in result.output, args
+
+
+def test_eval_of_an_ensemble_scores_the_mean_of_the_members_probabilities(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FINSENT_DATA_DIR", str(data_dir))
+    members = []
+    for seed in (1, 2):
+        Classifier.random_tiny(seed=seed).save(tmp_path / f"m{seed}")
+        members.append(Classifier.load(tmp_path / f"m{seed}", precision="fp32"))
+    args = ["eval", "--ensemble", str(tmp_path / "m1"), "--ensemble", str(tmp_path / "m2")]
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["model_version"] == "ensemble(random-tiny + random-tiny)"
+    # The same figure by hand: the members' temperature-scaled probabilities, averaged.
+    from training.evaluate import news_check_examples
+
+    texts = [text for text, _ in news_check_examples()]
+    mean = np.mean([[s.sentiment_probs for s in m.score_batch(texts)] for m in members], axis=0)
+    labels = np.array([label for _, label in news_check_examples()])
+    assert report["news_check"]["accuracy"] == pytest.approx(
+        float((mean.argmax(axis=1) == labels).mean())
+    )
+    assert not list(tmp_path.glob("**/metrics.json"))  # no model folder to write into
+    both = CliRunner().invoke(app, [*args, "--model", str(tmp_path / "m1")])
+    assert both.exit_code == 2 and "not both" in both.output
