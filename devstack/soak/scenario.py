@@ -151,7 +151,9 @@ ON_THE_BURSTS: Final = (
 SHORT: Final = Scenario(
     name="short",
     start=_t("2015-10-14T11:00"),
-    end=_t("2015-10-15T02:00"),
+    # Until 06:00: WMT's last negatives are ~20:00, and its 6-hour window must clear and stay
+    # calm for an hour before the incident can resolve (it resolves ~03:50 on the month).
+    end=_t("2015-10-15T06:00"),
     speed=360,
     events=(WMT, DRILL),
     faults=(
