@@ -32,7 +32,7 @@ from transformers import (
 )
 
 from inference.model.data import TASKS, length_bucketed_batches, prepare_text, read_examples
-from inference.model.hardware import bf16_native
+from inference.model.hardware import autocast_bf16
 from training.train import seed_everything, warmup_linear_decay
 
 logger = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def adapt_encoder(
         tokenizer: Use this tokenizer (tests, with ``model``).
         model: Start from this masked-LM (tests: a tiny random one).
     """
-    bf16 = bf16_native(device) if config.bf16 is None else config.bf16
+    bf16 = autocast_bf16(device, config.bf16)
     config = config.model_copy(update={"bf16": bf16})  # adapt.json says what ran
     seed_everything(config.seed)
     if model is None:

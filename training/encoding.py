@@ -15,7 +15,7 @@ from transformers import PreTrainedTokenizerBase
 
 from finsent.labels import SENTIMENT_LABELS, TOPIC_LABELS
 from inference.model.data import TASKS, Example, Task, prepare_text
-from inference.model.hardware import bf16_native
+from inference.model.hardware import autocast_bf16
 from inference.model.network import FinsentNet
 from training.metrics import FloatArray
 
@@ -94,8 +94,7 @@ def predict_logits(
     sent = np.zeros((len(order), N_CLASSES["sentiment"]))
     topic = np.zeros((len(order), N_CLASSES["topic"]))
     device = next(net.parameters()).device
-    if bf16 is None:
-        bf16 = bf16_native(str(device))
+    bf16 = autocast_bf16(str(device), bf16)
     for start in range(0, len(order), batch_size):
         index = order[start : start + batch_size]
         batch = collate(data, index, pad_id)

@@ -38,7 +38,7 @@ from inference.model.data import (
     read_examples,
     stratified_split,
 )
-from inference.model.hardware import bf16_native
+from inference.model.hardware import autocast_bf16
 from inference.model.network import FinsentNet, HeadsConfig, Pooling
 from training.distill import ensemble_probabilities, soft_cross_entropy
 from training.encoding import IGNORE, N_CLASSES, collate, encode, predict_logits
@@ -221,7 +221,7 @@ def train(
     """
     if config.distill_weight > 0 and not teachers:
         raise ValueError("distill_weight > 0 needs a teacher model folder")
-    bf16 = bf16_native(device) if config.bf16 is None else config.bf16
+    bf16 = autocast_bf16(device, config.bf16)
     config = config.model_copy(update={"bf16": bf16})  # the saved recipe says what ran
     logger.info("training precision: %s", "bf16 autocast" if bf16 else "fp32")
     seed_everything(config.seed)

@@ -113,6 +113,11 @@ def bf16_native(device: str, cpu: CpuInfo | None = None) -> bool:
     return (cpu or detect_cpu()).native_bf16
 
 
+def autocast_bf16(device: str, requested: bool | None) -> bool:
+    """Whether training-side code autocasts to bf16: ``requested``, or ``bf16_native`` if None."""
+    return bf16_native(device) if requested is None else requested
+
+
 def onnxruntime_available() -> bool:
     """Whether the int8 runtime is installed (found without importing it)."""
     return importlib.util.find_spec("onnxruntime") is not None

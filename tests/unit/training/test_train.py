@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from transformers import BertModel
 
+import inference.model.hardware as hardware
 import training.distill as distill_module
-import training.train as train_module
 from inference.model.classifier import Classifier
 from inference.model.data import Example
 from inference.model.network import FinsentNet, HeadsConfig
@@ -252,7 +252,7 @@ def test_training_precision_follows_the_hardware_and_the_recipe_records_it(
 ) -> None:
     # The default is decided per machine, never assumed: a CPU without native bf16
     # trains in fp32 (emulated bf16 autocast was 2.9x slower per step on AVX-512 VNNI).
-    monkeypatch.setattr(train_module, "bf16_native", lambda device: native)
+    monkeypatch.setattr(hardware, "bf16_native", lambda device: native)
     config = SMALL_RUN.model_copy(update={"bf16": None, "max_steps": 2})
     _train_tiny(_examples(), tmp_path, config)
     recorded = Classifier.load(tmp_path, precision="fp32").heads.train["bf16"]
