@@ -106,6 +106,11 @@ class DetectorState:
     """Steps starting at or after this (and before `quarantine_until_ms`, when set) are not
     learned: they were in the window of an incident."""
     quarantine_until_ms: int | None = None
+    pending_residual: float | None = None
+    """The residual of the last ordinary aligned window, learned into the spread only once
+    that window has wholly left the window under judgement (and never if an incident's
+    window overlaps it): a burst that builds slowly must not widen its own spread."""
+    pending_end_ms: int | None = None
 
     def share(self, prior_share: float, params: DetectorParams) -> float:
         """Baseline negative share, shrunk toward `prior_share`."""
@@ -229,6 +234,26 @@ def _learn_spread(
     state.spread_as_of_ms = at_ms
 
 
+def _settle_spread(
+    state: DetectorState, end_ms: int, window_s: int, params: DetectorParams
+) -> None:
+    """Learn the pending residual once its window no longer overlaps `[end - window, end)`."""
+    pending_end, residual = state.pending_end_ms, state.pending_residual
+    if pending_end is None or residual is None or end_ms - window_s * 1000 < pending_end:
+        return
+    in_incident = (
+        state.quarantine_from_ms is not None
+        and pending_end > state.quarantine_from_ms
+        and (
+            state.quarantine_until_ms is None
+            or state.quarantine_until_ms > pending_end - window_s * 1000
+        )
+    )
+    if not in_incident:
+        _learn_spread(state, pending_end, residual, params)
+    state.pending_residual = state.pending_end_ms = None
+
+
 def judge(
     state: DetectorState,
     end_ms: int,
@@ -252,6 +277,7 @@ def judge(
         params: the rule's thresholds.
         incident_id: the id a new incident opened by this window gets.
     """
+    _settle_spread(state, end_ms, window_s, params)
     share = state.share(market_share, params)
     residual = share_residual(window, share, params)
     z = residual / state.spread
@@ -292,8 +318,9 @@ def judge(
 
     hot = gated and z >= params.z_fire and surprise >= params.min_surprise
     if not hot and window.count >= params.spread_min_count and end_ms % (window_s * 1000) == 0:
-        # Non-overlapping, ordinary windows only: the spread of what is normal.
-        _learn_spread(state, end_ms, residual, params)
+        # Non-overlapping, ordinary windows only: the spread of what is normal, learned
+        # once this window has left the one under judgement (`_settle_spread`).
+        state.pending_residual, state.pending_end_ms = residual, end_ms
     if hot and end_ms >= state.cooldown_until_ms:
         severity = "critical" if z >= params.z_critical else "warning"
         start_ms = end_ms - window_s * 1000

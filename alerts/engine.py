@@ -254,6 +254,23 @@ class AlertEngine:
                 new_id = incident_id(namespace, rule.name, ref, end - w)
                 prior = rule.params.prior_share if key == MARKET_KEY else market_share
                 decision = judge(state, end, rule.window_s, window, prior, rule.params, new_id)
+                if key in alerting and window.negative >= rule.params.min_negative:
+                    # Near misses too: why a burst did or did not page, step by step.
+                    log.debug(
+                        "window judged",
+                        extra={
+                            "rule": rule.name,
+                            "series": key,
+                            "window_end": from_ms(end).isoformat(),
+                            "action": decision.action,
+                            "docs": window.count,
+                            "negatives": window.negative,
+                            "baseline": round(decision.baseline, 4),
+                            "z": round(decision.z_score, 3),
+                            "spread": round(state.spread, 3),
+                            "surprise": round(decision.surprise, 2),
+                        },
+                    )
                 if key not in alerting or decision.action == "none" or decision.severity is None:
                     continue
                 firing = decision.action == "fire"

@@ -30,12 +30,14 @@ from devstack.soak.scenario import (
     DEFAULT_DATA,
     FULL,
     SHORT,
+    START_ALLOWANCE_S,
     Fault,
     PlannedDoc,
     Scenario,
     Tweet,
     load_tweets,
     plan,
+    retime,
 )
 from devstack.soak.services import (
     DROPPED_ENV,
@@ -59,8 +61,6 @@ from finsent.store.base import ALL_SERIES
 
 Progress = Callable[[str], None]
 SERVICES: tuple[ServiceName, ...] = ("ingest", "infer", "alerts")
-ALIGN = timedelta(minutes=15)
-"""The re-timing offset is a whole number of these, so windows align as in the original."""
 
 
 class SoakOptions(BaseModel):
@@ -132,8 +132,10 @@ class _Soak:
     ) -> None:
         self.scenario, self.tweets, self.settings, self.stack = scenario, tweets, settings, stack
         self.work, self.options, self._progress = work, options, progress
-        # Service and real time agree now; from here on service time runs `speed` x faster.
-        self.clock = Clock(scenario.speed, datetime.now(UTC))
+        # Whole-day re-timing: the stream's first instant is START_ALLOWANCE_S real seconds
+        # away, and every window holds what it held in the original (scenario.retime).
+        self.retiming = retime(scenario.start, scenario.speed, datetime.now(UTC), START_ALLOWANCE_S)
+        self.clock = Clock(scenario.speed, self.retiming.epoch)
         self.receivers = {c: Receiver(c, self.clock) for c in CHANNELS}
         self.secret = new_webhook_secret()
         self.token = secrets.token_urlsafe(24)
@@ -184,9 +186,7 @@ class _Soak:
                 services.start(name)
             self.progress("services starting: ingest serve, infer (shipped model), alerts run")
             services.wait_ready(SERVICES, self.options.startup_timeout_s)
-            lead = self.clock.now() + timedelta(seconds=3 * self.scenario.speed)
-            offset = lead - self.scenario.start
-            self.offset = ALIGN * -(-offset // ALIGN)
+            self.offset = self._offset_after_start()
             planned = plan(self.scenario, self.tweets, self.offset)
             self.progress(f"ready; stream starts, service time = event time + {self.offset}")
             pusher = Pusher(f"http://127.0.0.1:{self.ports['ingest']}", self.token, self.clock)
@@ -212,6 +212,20 @@ class _Soak:
                 self.failures.append(f"{name} did not stop within 60s of SIGTERM")
         outcome.service_failures = [*self.failures, *services.unexpected_exits]
         return judge(outcome)
+
+    def _offset_after_start(self) -> timedelta:
+        """The planned offset, or a day later if the services took too long to start."""
+        offset = self.retiming.offset
+        while self.clock.now() > self.scenario.start + offset:
+            offset += timedelta(days=1)
+            late = self.clock.real_seconds(
+                (self.scenario.start + offset - self.clock.now()).total_seconds()
+            )
+            self.progress(
+                f"services took over {START_ALLOWANCE_S:g}s to start: the stream starts a "
+                f"day later, in {late:.0f}s"
+            )
+        return offset
 
     def _stream(self, planned: list[PlannedDoc], pusher: Pusher) -> None:
         timed = sorted(

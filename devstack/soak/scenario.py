@@ -322,3 +322,40 @@ def first_document(event: PlantedEvent, docs: list[PlannedDoc], offset: timedelt
         ):
             return doc
     raise ValueError(f"no {event.ticker} document at or after {event.start} in the scenario")
+
+
+START_ALLOWANCE_S: Final = 25.0
+"""Real seconds from the soak's start to its stream's first instant: the services start
+and report ready in this time (7-10 s on a 2-core machine)."""
+ALIGN: Final = timedelta(minutes=15)
+"""The offset granularity at real-time speed, where a whole day cannot be waited for."""
+
+
+class Retiming(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    epoch: AwareDatetime | None
+    """The clock's epoch (None: real time)."""
+    offset: timedelta
+    """Added to every original event time."""
+
+
+def retime(start: datetime, speed: float, real_now: datetime, allowance_s: float) -> Retiming:
+    """The soak's clock epoch and re-timing offset.
+
+    The offset is a whole number of days, so every re-timed document keeps its time of day
+    and every rule window (aligned to the Unix epoch) holds exactly what it held in the
+    original: the soak decides what the original days would have decided live, whatever
+    the minute it is started at. The clock's epoch (the real instant where service and real
+    time agree; `finsent.clock`) is chosen so that service time reaches `start + offset`
+    `allowance_s` real seconds from now. At `speed` 1 no epoch can do that, and the offset
+    is rounded up to `ALIGN` instead.
+    """
+    at = real_now + timedelta(seconds=allowance_s)
+    if speed == 1:
+        return Retiming(epoch=None, offset=ALIGN * -(-(at - start) // ALIGN))
+    offset = timedelta(days=-(-(at - start) // timedelta(days=1)))
+    target = start + offset  # >= at, less than a day after it
+    # service(r) = epoch + speed * (r - epoch), solved for service(at) == target.
+    epoch_s = (speed * at.timestamp() - target.timestamp()) / (speed - 1)
+    return Retiming(epoch=datetime.fromtimestamp(epoch_s, UTC), offset=offset)

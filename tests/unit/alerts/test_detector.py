@@ -130,3 +130,21 @@ def test_severity_and_decision_fields() -> None:
     assert d.doc_count == 240 and d.negative_count == 200
     assert abs(d.baseline - 0.2) < 0.01 and d.z_score > params.z_critical
     assert state.incident_id == "inc"
+
+
+def test_a_burst_that_builds_slowly_does_not_widen_its_own_spread() -> None:
+    # A quiet name (a post an hour, one in five negative) for two days, then from 49 h an
+    # afternoon of four posts an hour, every other one negative. The 6-hour window ending
+    # at the aligned 54 h is the first with enough posts to teach the spread, and it is
+    # the burst itself, not yet hot. Learned at once (the old detector), it inflated the
+    # spread that judges the very next, overlapping windows, and the burst never paged
+    # (WMT in the live soak, when the re-timing put a 6-hour boundary inside its burst).
+    hour = 3600 // STEP
+    history = [
+        Counts(1, 1 if (i // hour) % 5 == 0 else 0) if i % hour == 0 else Counts()
+        for i in range(48 * hour)
+    ]
+    burst = [Counts(1, 1 - (i // 3) % 2) if i % 3 == 0 else Counts() for i in range(10 * hour)]
+    steps = history + [Counts()] * hour + burst + [Counts()] * (24 * hour)
+    fired, _ = run_detector(QUIET, steps, market_share=0.2)
+    assert fired and 54 * 3_600_000 <= fired[0] <= 56 * 3_600_000

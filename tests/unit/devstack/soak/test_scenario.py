@@ -21,7 +21,9 @@ from devstack.soak.scenario import (
     first_document,
     load_tweets,
     plan,
+    retime,
 )
+from finsent.clock import Clock
 
 D = datetime(2015, 10, 14, tzinfo=UTC)
 
@@ -130,3 +132,31 @@ def test_the_incident_timed_faults_strike_the_drill() -> None:
         triggered = {f.on_page for f in scenario.faults if f.on_page is not None}
         assert triggered == {DRILL.name}
         assert DRILL in scenario.events
+
+
+def test_retiming_keeps_the_time_of_day_and_starts_the_stream_after_the_allowance() -> None:
+    # Started at any minute, the soak re-times by whole days, so every rule window holds
+    # what it held in the original (a 6-hour boundary inside WMT's burst once decided
+    # whether it paged), and its clock reaches the scenario's start `allowance` from now.
+    for minute in (0, 7, 23 * 60 + 31, 13 * 60 + 59):
+        now = datetime(2026, 11, 30, tzinfo=UTC) + timedelta(minutes=minute, seconds=17)
+        for speed in (120.0, 360.0):
+            r = retime(SHORT.start, speed, now, allowance_s=25)
+            assert r.offset % timedelta(days=1) == timedelta(0)
+            assert r.epoch is not None
+            clock = Clock(speed, r.epoch)
+            at = clock.at_real((now + timedelta(seconds=25)).timestamp())
+            assert abs(at - (SHORT.start + r.offset)) < timedelta(milliseconds=1)
+            # Never in the past: the epoch is at most a day of service time before it.
+            assert now - timedelta(days=1) / speed <= r.epoch <= now + timedelta(seconds=25)
+
+
+def test_retiming_at_real_time_speed_rounds_the_offset_to_a_quarter_hour() -> None:
+    now = datetime(2026, 11, 30, 9, 2, 11, tzinfo=UTC)
+    r = retime(SHORT.start, 1.0, now, allowance_s=25)
+    assert r.epoch is None and r.offset % timedelta(minutes=15) == timedelta(0)
+    assert (
+        timedelta(0)
+        <= SHORT.start + r.offset - (now + timedelta(seconds=25))
+        < timedelta(minutes=15)
+    )
