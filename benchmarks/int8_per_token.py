@@ -34,12 +34,12 @@ import torch
 from torch import nn
 from transformers import PreTrainedTokenizerFast
 
+from benchmarks.int8_static import measure as static_measure
 from inference.model.classifier import Classifier
 from inference.model.data import read_examples
 from inference.model.network import FinsentNet
 from inference.model.onnx_int8 import OnnxForward, open_session, quantize_int8
 from inference.model.settings import SHIPPED_MODEL_DIR
-from training.evaluate import evaluate
 
 
 class PerTokenInt8Linear(nn.Module):
@@ -91,7 +91,6 @@ def per_row_onnx(dynamic: Path, out: Path) -> None:
     scale, ONNX Runtime's ``MatMulIntegerToFloat`` fusion (extended optimisations) mis-reads
     a per-row scale and the scores drift far from fp32 (measured, no error raised).
     """
-    import numpy as np
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -149,28 +148,15 @@ def per_row_onnx(dynamic: Path, out: Path) -> None:
 
 
 def measure(classifier: Classifier, data_dir: Path, texts: list[str]) -> dict[str, Any]:
-    """Dedup valid accuracy / macro-F1, batch drift and label flips, texts/s at batch 64."""
-    report = evaluate(classifier, data_dir)
-    accuracy = {
-        task: [round(report[task]["dedup"][k], 4) for k in ("accuracy", "macro_f1")]
-        for task in ("sentiment", "topic")
-    }
-    runs = []
-    for size in (600, 128, 37):
-        parts = [
-            classifier.score_arrays(classifier.tokenize(texts[i : i + size])).sentiment_probs
-            for i in range(0, len(texts), size)
-        ]
-        runs.append(np.concatenate(parts))
-    drift = max(float(np.abs(run - runs[0]).max()) for run in runs[1:])
-    flips = max(int((run.argmax(1) != runs[0].argmax(1)).sum()) for run in runs[1:])
+    """``int8_static.measure`` (accuracy, batch drift, flips), plus texts/s at batch 64."""
+    result = static_measure(classifier, data_dir, texts)
     batches = [classifier.tokenize(texts[i : i + 64]) for i in range(0, len(texts), 64)]
     classifier.score_arrays(batches[0])  # warm-up
     started = time.perf_counter()
     for batch in batches:
         classifier.score_arrays(batch)
     rate = len(texts) / (time.perf_counter() - started)
-    return {"dedup": accuracy, "batch_drift": drift, "flips": flips, "texts_per_s": round(rate, 1)}
+    return {**result, "texts_per_s": round(rate, 1)}
 
 
 def main() -> None:
