@@ -26,6 +26,7 @@ from devstack.soak.receivers import (
     webhook_deliveries,
 )
 from devstack.soak.scenario import (
+    ALIGN,
     CHANNELS,
     DEFAULT_DATA,
     FULL,
@@ -214,16 +215,17 @@ class _Soak:
         return judge(outcome)
 
     def _offset_after_start(self) -> timedelta:
-        """The planned offset, or a day later if the services took too long to start."""
+        """The planned offset, or the next whole step if the services took too long to start."""
         offset = self.retiming.offset
+        step = timedelta(days=1) if self.retiming.epoch is not None else ALIGN
         while self.clock.now() > self.scenario.start + offset:
-            offset += timedelta(days=1)
+            offset += step
             late = self.clock.real_seconds(
                 (self.scenario.start + offset - self.clock.now()).total_seconds()
             )
             self.progress(
-                f"services took over {START_ALLOWANCE_S:g}s to start: the stream starts a "
-                f"day later, in {late:.0f}s"
+                f"services took over {START_ALLOWANCE_S:g}s to start: the stream starts "
+                f"{step} of service time later, in {late:.0f}s"
             )
         return offset
 
