@@ -26,7 +26,6 @@ from devstack.soak.receivers import (
     webhook_deliveries,
 )
 from devstack.soak.scenario import (
-    ALIGN,
     CHANNELS,
     DEFAULT_DATA,
     FULL,
@@ -39,6 +38,7 @@ from devstack.soak.scenario import (
     load_tweets,
     plan,
     retime,
+    start_offset,
 )
 from devstack.soak.services import (
     DROPPED_ENV,
@@ -187,7 +187,10 @@ class _Soak:
                 services.start(name)
             self.progress("services starting: ingest serve, infer (shipped model), alerts run")
             services.wait_ready(SERVICES, self.options.startup_timeout_s)
-            self.offset = self._offset_after_start()
+            self.offset = start_offset(self.retiming, self.scenario.start, self.clock.now())
+            if self.offset != self.retiming.offset:
+                late = self.offset - self.retiming.offset
+                self.progress(f"services took over {START_ALLOWANCE_S:g}s: stream {late} later")
             planned = plan(self.scenario, self.tweets, self.offset)
             self.progress(f"ready; stream starts, service time = event time + {self.offset}")
             pusher = Pusher(f"http://127.0.0.1:{self.ports['ingest']}", self.token, self.clock)
@@ -213,21 +216,6 @@ class _Soak:
                 self.failures.append(f"{name} did not stop within 60s of SIGTERM")
         outcome.service_failures = [*self.failures, *services.unexpected_exits]
         return judge(outcome)
-
-    def _offset_after_start(self) -> timedelta:
-        """The planned offset, or the next whole step if the services took too long to start."""
-        offset = self.retiming.offset
-        step = timedelta(days=1) if self.retiming.epoch is not None else ALIGN
-        while self.clock.now() > self.scenario.start + offset:
-            offset += step
-            late = self.clock.real_seconds(
-                (self.scenario.start + offset - self.clock.now()).total_seconds()
-            )
-            self.progress(
-                f"services took over {START_ALLOWANCE_S:g}s to start: the stream starts "
-                f"{step} of service time later, in {late:.0f}s"
-            )
-        return offset
 
     def _stream(self, planned: list[PlannedDoc], pusher: Pusher) -> None:
         timed = sorted(

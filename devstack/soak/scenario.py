@@ -359,3 +359,13 @@ def retime(start: datetime, speed: float, real_now: datetime, allowance_s: float
     # service(r) = epoch + speed * (r - epoch), solved for service(at) == target.
     epoch_s = (speed * at.timestamp() - target.timestamp()) / (speed - 1)
     return Retiming(epoch=datetime.fromtimestamp(epoch_s, UTC), offset=offset)
+
+
+def start_offset(retiming: Retiming, start: datetime, now: datetime) -> timedelta:
+    """The planned offset, or the next whole step after it if service time `now` is past
+    the stream's first instant already (the services took longer than the allowance)."""
+    step = timedelta(days=1) if retiming.epoch is not None else ALIGN
+    offset = retiming.offset
+    while now > start + offset:
+        offset += step
+    return offset

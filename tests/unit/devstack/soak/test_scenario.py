@@ -22,6 +22,7 @@ from devstack.soak.scenario import (
     load_tweets,
     plan,
     retime,
+    start_offset,
 )
 from finsent.clock import Clock
 
@@ -160,3 +161,17 @@ def test_retiming_at_real_time_speed_rounds_the_offset_to_a_quarter_hour() -> No
         <= SHORT.start + r.offset - (now + timedelta(seconds=25))
         < timedelta(minutes=15)
     )
+
+
+def test_a_late_start_moves_the_stream_by_whole_steps() -> None:
+    now = datetime(2026, 11, 30, 9, 2, 11, tzinfo=UTC)
+    accelerated = retime(SHORT.start, 360.0, now, allowance_s=25)
+    on_time = SHORT.start + accelerated.offset
+    assert start_offset(accelerated, SHORT.start, on_time) == accelerated.offset
+    late = start_offset(accelerated, SHORT.start, on_time + timedelta(minutes=1))
+    assert late == accelerated.offset + timedelta(days=1)  # the time of day is kept
+    real_time = retime(SHORT.start, 1.0, now, allowance_s=25)
+    late = start_offset(
+        real_time, SHORT.start, SHORT.start + real_time.offset + timedelta(seconds=1)
+    )
+    assert late == real_time.offset + timedelta(minutes=15)
