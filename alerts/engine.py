@@ -254,7 +254,11 @@ class AlertEngine:
                 new_id = incident_id(namespace, rule.name, ref, end - w)
                 prior = rule.params.prior_share if key == MARKET_KEY else market_share
                 decision = judge(state, end, rule.window_s, window, prior, rule.params, new_id)
-                if key in alerting and window.negative >= rule.params.min_negative:
+                if (
+                    key in alerting
+                    and window.negative >= rule.params.min_negative
+                    and log.isEnabledFor(logging.DEBUG)
+                ):
                     # Near misses too: why a burst did or did not page, step by step.
                     log.debug(
                         "window judged",
