@@ -338,6 +338,8 @@ class Retiming(BaseModel):
     """The clock's epoch (None: real time)."""
     offset: timedelta
     """Added to every original event time."""
+    step: timedelta
+    """The offset is a whole number of these: a day, or `ALIGN` at real-time speed."""
 
 
 def retime(start: datetime, speed: float, real_now: datetime, allowance_s: float) -> Retiming:
@@ -352,20 +354,19 @@ def retime(start: datetime, speed: float, real_now: datetime, allowance_s: float
     is rounded up to `ALIGN` instead.
     """
     at = real_now + timedelta(seconds=allowance_s)
+    step = ALIGN if speed == 1 else timedelta(days=1)
+    offset = step * -(-(at - start) // step)  # start + offset >= at, less than a step after
     if speed == 1:
-        return Retiming(epoch=None, offset=ALIGN * -(-(at - start) // ALIGN))
-    offset = timedelta(days=-(-(at - start) // timedelta(days=1)))
-    target = start + offset  # >= at, less than a day after it
-    # service(r) = epoch + speed * (r - epoch), solved for service(at) == target.
-    epoch_s = (speed * at.timestamp() - target.timestamp()) / (speed - 1)
-    return Retiming(epoch=datetime.fromtimestamp(epoch_s, UTC), offset=offset)
+        return Retiming(epoch=None, offset=offset, step=step)
+    # service(r) = epoch + speed * (r - epoch), solved for service(at) == start + offset.
+    epoch_s = (speed * at.timestamp() - (start + offset).timestamp()) / (speed - 1)
+    return Retiming(epoch=datetime.fromtimestamp(epoch_s, UTC), offset=offset, step=step)
 
 
 def start_offset(retiming: Retiming, start: datetime, now: datetime) -> timedelta:
     """The planned offset, or the next whole step after it if service time `now` is past
     the stream's first instant already (the services took longer than the allowance)."""
-    step = timedelta(days=1) if retiming.epoch is not None else ALIGN
     offset = retiming.offset
     while now > start + offset:
-        offset += step
+        offset += retiming.step
     return offset
