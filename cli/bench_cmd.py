@@ -35,6 +35,16 @@ def bench_pipeline(
             "this; 0 turns it off."
         ),
     ] = 0.15,
+    backlog_at: Annotated[
+        int,
+        typer.Option(
+            help="Records waiting in Kafka at which batches grow to --backlog-max-count and "
+            "ignore the latency target (until half as many wait); 0 turns it off."
+        ),
+    ] = 512,
+    backlog_max_count: Annotated[
+        int, typer.Option(help="Batch item cap while behind (tokens: 64 per item).")
+    ] = 256,
     precision: Annotated[
         str,
         typer.Option(help="auto (chosen from the CPU's features), fp32, bf16, fp16 or int8."),
@@ -76,6 +86,9 @@ def bench_pipeline(
         max_wait_s=max_wait_s,
         launch_when_idle=launch_when_idle,
         target_batch_s=target_batch_s or None,
+        backlog_at=backlog_at or None,
+        backlog_max_count=backlog_max_count,
+        backlog_max_tokens=backlog_max_count * 64,
     )
     result = run_pipeline_bench(
         FinsentSettings(),

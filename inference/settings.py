@@ -31,11 +31,19 @@ class InferenceSettings(BaseSettings):
     to ONNX Runtime (fastest on CPU, but scores depend on batch-mates: docs/model.md)."""
     max_length: int | None = Field(default=None, ge=8, le=512)
     batch: BatchPolicy = BatchPolicy(
-        max_count=128, max_tokens=8192, max_wait_s=0.1, target_batch_s=0.15
+        max_count=128,
+        max_tokens=8192,
+        max_wait_s=0.1,
+        target_batch_s=0.15,
+        backlog_at=512,
+        backlog_max_count=256,
+        backlog_max_tokens=16_384,
     )
     """The service's batch defaults; `FINSENT_INFERENCE_BATCH__<FIELD>` overrides one field.
 
-    `target_batch_s` keeps p99 ingest-to-written under 500 ms at half load on slow CPUs."""
+    `target_batch_s` keeps p99 ingest-to-written under 500 ms at half load on slow CPUs;
+    once 512 records wait (a burst, a restart, a replay), batches of up to 256 drain them
+    faster (docs/benchmarks.md)."""
     retry: RetryPolicy = RetryPolicy()
     store_backend: Literal["auto", "core", "timeseries"] | None = None
     """Unset: `FINSENT_STORE__BACKEND`, shared by every service (default `auto`)."""

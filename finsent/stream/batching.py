@@ -40,6 +40,16 @@ class BatchPolicy(BaseModel):
     fitted online on the batches this process has computed, so it follows the machine
     and the load it is under. ``None`` (or no batch computed yet) leaves it out.
     """
+    backlog_at: int | None = Field(default=None, ge=1)
+    """Records waiting in Kafka beyond those taken at which the consumer is *behind*.
+
+    While behind (until fewer than half this many wait), batches close on the backlog
+    limits below and ignore ``target_batch_s``: every waiting record already waits for
+    the whole queue, so throughput is what shortens its wait (``backlog.Backlog``).
+    ``None`` never switches.
+    """
+    backlog_max_count: int = Field(default=256, ge=1)
+    backlog_max_tokens: int = Field(default=16_384, ge=1)
 
 
 class ComputeCostModel:
@@ -106,6 +116,8 @@ class BatchBuilder(Generic[T]):
         self._tokens = 0
         self._opened_at: float | None = None
         self._costs = ComputeCostModel()
+        self.backlogged = False
+        """Set by the runner (``backlog.Backlog``): close on the backlog limits."""
 
     def __len__(self) -> int:
         return len(self._items)
@@ -125,11 +137,18 @@ class BatchBuilder(Generic[T]):
         if not self._items:
             return True
         longest = max(self._longest, item_cost)
+        max_count, max_tokens = self._limits()
         return (
-            len(self._items) < self._policy.max_count
-            and longest * (len(self._items) + 1) <= self._policy.max_tokens
+            len(self._items) < max_count
+            and longest * (len(self._items) + 1) <= max_tokens
             and not self._over_target(self._tokens + item_cost, strictly=True)
         )
+
+    def _limits(self) -> tuple[int, int]:
+        """``(max_count, max_tokens)`` of the current mode."""
+        if self.backlogged:
+            return self._policy.backlog_max_count, self._policy.backlog_max_tokens
+        return self._policy.max_count, self._policy.max_tokens
 
     def record(self, item_costs: Sequence[int], compute_s: float) -> None:
         """Learn from a computed batch: the items' costs and how long the compute took.
@@ -148,9 +167,10 @@ class BatchBuilder(Generic[T]):
         self._tokens += cost
 
     def full(self) -> bool:
+        max_count, max_tokens = self._limits()
         return (
-            len(self._items) >= self._policy.max_count
-            or self._longest * len(self._items) >= self._policy.max_tokens
+            len(self._items) >= max_count
+            or self._longest * len(self._items) >= max_tokens
             or self._over_target(self._tokens, strictly=False)
         )
 
@@ -160,7 +180,7 @@ class BatchBuilder(Generic[T]):
 
     def _over_target(self, tokens: int, *, strictly: bool) -> bool:
         target = self._policy.target_batch_s
-        if target is None:
+        if target is None or self.backlogged:
             return False
         predicted = self._costs.predict_s(tokens)
         if predicted is None:

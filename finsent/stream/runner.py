@@ -20,7 +20,8 @@ finsent consumer has the same shape. The parts live in their own modules:
   them on its I/O thread); the polling thread drops uncommitted work and rewinds before
   it accepts another record.
 * Lag is reported per partition (`lag.LagMonitor`), which also stops a consumer left
-  out of its group (`NotInGroup`).
+  out of its group (`NotInGroup`). A consumer far behind batches for throughput rather
+  than latency until it catches up (`backlog.Backlog`, `BatchPolicy.backlog_at`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from kafka.errors import KafkaError
 
 from finsent.errors import DlqLimitExceeded, InvalidMessage, reason_class
 from finsent.kafka_io import await_partitions, commit_offsets, keep_rejoining
+from finsent.stream.backlog import Backlog
 from finsent.stream.base import (
     BatchHandler,
     Envelope,
@@ -110,6 +112,7 @@ class StreamRunner(Generic[T, P, R]):
             handler, retry or RetryPolicy(), self._observer, self
         )
         self._offsets = OffsetTracker()
+        self._backlog = Backlog(consumer, policy.backlog_at)
         self._revocations = Revocations()
         self._inflight: _Batch[T, R] | None = None
         self._epoch = 0  # bumped whenever uncommitted work is dropped and partitions rewound
@@ -157,6 +160,8 @@ class StreamRunner(Generic[T, P, R]):
         records = self._consumer.poll(timeout_ms=int(timeout_s * 1000), update_offsets=True)
         if self._handle_revocation() or self._rewind_pending:
             return  # what this poll returned may predate the rebalance: read again
+        self._backlog.polled({tp.partition: rs[0].offset for tp, rs in records.items() if rs})
+        self._builder.backlogged = self._backlog.update()
         epoch = self._epoch
         for record in itertools.chain.from_iterable(records.values()):
             if self._epoch != epoch:
@@ -184,6 +189,7 @@ class StreamRunner(Generic[T, P, R]):
         # Tracked before anything else happens to it: until it is written or dead-lettered,
         # no commit of this partition may pass it (whatever batch launches meanwhile).
         self._offsets.consumed(record.partition, record.offset)
+        self._backlog.consumed(record.partition, record.offset)
         try:
             value = self._handler.decode(record.value)
         except InvalidMessage as exc:
@@ -366,6 +372,7 @@ class StreamRunner(Generic[T, P, R]):
         except KafkaError as exc:
             log.warning("rewind to committed offsets failed; retrying", extra={"error": str(exc)})
             return False
+        self._backlog.forget()
         self._rewind_pending = False
         return True
 

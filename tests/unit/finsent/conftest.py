@@ -107,6 +107,9 @@ class FakeConsumer:
     def position(self, tp: TopicPartition) -> int:
         return self.positions[tp.partition]
 
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return len(self.logs[tp.partition])
+
     def end_offsets(
         self, tps: Sequence[TopicPartition], timeout_ms: int | None = None
     ) -> dict[TopicPartition, int]:

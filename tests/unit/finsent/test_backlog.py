@@ -1,0 +1,125 @@
+"""A consumer far behind batches for throughput, then for latency again once caught up."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import pytest
+from kafka import TopicPartition
+
+from finsent.stream.backlog import Backlog
+from finsent.stream.batching import BatchBuilder, BatchPolicy
+from finsent.stream.dlq import DeadLetterProducer
+from finsent.stream.runner import StreamRunner
+from tests.unit.finsent.conftest import TOPIC, FakeConsumer, FakeHandler
+from tests.unit.finsent.test_runner import stop_when_drained
+
+
+class Positions:
+    def __init__(self, highwater: dict[int, int | None]) -> None:
+        self.marks = highwater
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TopicPartition(TOPIC, p) for p in self.marks}
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return self.marks[tp.partition]
+
+
+def test_waiting_counts_what_a_poll_returned_before_it_is_taken() -> None:
+    positions = Positions({0: 1000, 1: 500, 2: None})
+    backlog = Backlog(positions, enter_at=100)
+    assert backlog.waiting() == 0  # nothing known yet
+    backlog.polled({0: 200, 1: 0})  # a first poll: partition 0 starts at its committed 200
+    assert backlog.waiting() == 800 + 500
+    backlog.consumed(1, 499)
+    assert backlog.waiting() == 800  # partition 2 has no highwater yet: not guessed
+
+
+def test_enters_at_the_threshold_and_leaves_below_half_of_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    positions = Positions({0: 1000})
+    backlog = Backlog(positions, enter_at=100)
+    backlog.polled({0: 901})
+    assert not backlog.update()  # 99 waiting
+    backlog.forget()
+    backlog.polled({0: 900})
+    with caplog.at_level(logging.INFO, logger="finsent.stream.backlog"):
+        assert backlog.update()  # 100
+        backlog.consumed(0, 940)
+        assert backlog.update()  # 59: still behind (hysteresis)
+        backlog.consumed(0, 950)
+        assert not backlog.update()  # 49 < 50
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["behind", "caught up"]
+
+
+def test_never_backlogged_without_a_threshold() -> None:
+    backlog = Backlog(Positions({0: 10**6}), enter_at=None)
+    backlog.polled({0: 0})
+    assert not backlog.update()
+
+
+def test_backlogged_builder_uses_the_backlog_limits_and_ignores_the_latency_target() -> None:
+    policy = BatchPolicy(
+        max_count=4,
+        max_tokens=10**6,
+        target_batch_s=0.01,
+        backlog_at=1,
+        backlog_max_count=10,
+        backlog_max_tokens=50,
+    )
+    builder: BatchBuilder[str] = BatchBuilder(policy, len)
+    builder.record([10], 1.0)  # 0.1 s per token: the target admits one item only
+    builder.add("x" * 5)
+    assert builder.full()
+    builder.backlogged = True
+    assert not builder.full()
+    for _ in range(8):
+        builder.add("x" * 5)
+    assert builder.fits(5) and not builder.full()  # 9 items x 5 = 45 tokens
+    assert not builder.fits(6)  # 10 x 6 = 60 > 50
+    builder.add("x" * 5)
+    assert builder.full()  # 10 items
+
+
+def _batch_sizes(
+    policy: BatchPolicy, make_dlq: Callable[..., DeadLetterProducer]
+) -> tuple[list[int], FakeConsumer, FakeHandler]:
+    consumer = FakeConsumer({0: [f"doc-{i}".encode() for i in range(300)]}, max_records=50)
+    handler = FakeHandler()
+    sizes: list[int] = []
+    compute = handler.compute
+
+    def counting(prepared: list[str]) -> list[int]:
+        if prepared != ["canary"]:
+            sizes.append(len(prepared))
+        return compute(prepared)
+
+    handler.compute = counting  # type: ignore[method-assign]
+    stop_flag = threading.Event()
+    runner: StreamRunner[str, list[str], int] = StreamRunner(
+        consumer, TOPIC, handler, make_dlq(), policy, stop=stop_flag
+    )
+    stop_when_drained(consumer, stop_flag)
+    runner.run()
+    return sizes, consumer, handler
+
+
+def test_a_runner_behind_batches_big_until_the_backlog_drains(
+    make_dlq: Callable[..., DeadLetterProducer],
+) -> None:
+    common = {"max_count": 8, "max_tokens": 10**6, "max_wait_s": 0.0, "launch_when_idle": False}
+    behind = BatchPolicy(**common, backlog_at=150, backlog_max_count=40, backlog_max_tokens=10**6)
+    sizes, consumer, handler = _batch_sizes(behind, make_dlq)
+    # Polls of 50 close their batch (no wait). Before each poll 300, 250, ... 50 records
+    # wait: the first poll already counts, and the last, below 75, is batched by 8 again.
+    assert sizes == [40, 10] * 5 + [8] * 6 + [2]
+    assert sorted(handler.written) == [(0, i) for i in range(300)]
+    assert consumer.committed_offsets == {0: 300}
+
+    sizes, _, handler = _batch_sizes(BatchPolicy(**common), make_dlq)
+    assert max(sizes) == 8
+    assert sorted(handler.written) == [(0, i) for i in range(300)]
