@@ -3,8 +3,9 @@
 A latency target (`BatchPolicy.target_batch_s`) keeps batches small so that a record which
 arrives while the model is idle is written quickly. That is right while the consumer keeps
 up, and wrong once records queue in Kafka: a record behind hundreds of others already waits
-for all of them, and small batches make the whole queue drain slower (on a 2-core CPU, 37
-tweets per batch scored 237 texts/s where 256 scored 305: docs/benchmarks.md). So while
+for all of them, and small batches make the whole queue drain slower (on a 2-core CPU,
+batches of about 36 tweets scored 217-246 texts/s where 256 scored 283-310:
+docs/benchmarks.md, "Backlog batching"). So while
 the backlog is deep, batches are sized for throughput; once it is drained, for latency
 again. Scores do not depend on the batch (docs/model.md), so the switch changes no result.
 """
