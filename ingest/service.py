@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 import threading
 from collections.abc import Sequence
@@ -63,7 +62,6 @@ class FeedService:
 
     def run(self, stop: threading.Event) -> int:
         settings, ingest = self._settings, self._ingest
-        logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per poll is noise
         with open_ingestor(
             settings,
             ingest,
