@@ -16,6 +16,7 @@ import logging
 from typing import Protocol
 
 from kafka import TopicPartition
+from kafka.errors import IllegalStateError
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,11 @@ class Backlog:
         """Records past the ones taken, on the assigned partitions (0 where unknown)."""
         total = 0
         for tp in self._consumer.assignment():
-            highwater, taken = self._consumer.highwater(tp), self._next.get(tp.partition)
+            try:
+                highwater = self._consumer.highwater(tp)
+            except IllegalStateError:
+                continue  # revoked since `assignment()`: kafka-python rebalances on its I/O thread
+            taken = self._next.get(tp.partition)
             if highwater is not None and taken is not None:
                 total += max(0, highwater - taken)
         return total

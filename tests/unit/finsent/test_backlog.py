@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 from kafka import TopicPartition
+from kafka.errors import IllegalStateError
 
 from finsent.stream.backlog import Backlog
 from finsent.stream.batching import BatchBuilder, BatchPolicy
@@ -36,6 +37,19 @@ def test_waiting_counts_what_a_poll_returned_before_it_is_taken() -> None:
     assert backlog.waiting() == 800 + 500
     backlog.consumed(1, 499)
     assert backlog.waiting() == 800  # partition 2 has no highwater yet: not guessed
+
+
+def test_a_partition_revoked_while_counting_is_skipped_not_fatal() -> None:
+    class Revoking(Positions):
+        def highwater(self, tp: TopicPartition) -> int | None:
+            if tp.partition == 1:  # the I/O thread took it between assignment() and here
+                raise IllegalStateError("Partition is not assigned")
+            return super().highwater(tp)
+
+    backlog = Backlog(Revoking({0: 1000, 1: 1000}), enter_at=100)
+    backlog.polled({0: 0, 1: 0})
+    assert backlog.waiting() == 1000
+    assert backlog.update()
 
 
 def test_enters_at_the_threshold_and_leaves_below_half_of_it(
