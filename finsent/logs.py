@@ -40,10 +40,12 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # kafka-python is chatty at INFO about every connection, httpx about every request
-    # (a feed poll, a page sent, each of a benchmark's requests), with its full URL.
-    for chatty in ("kafka", "httpx"):
-        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
+    # kafka-python is chatty at INFO about every connection.
+    logging.getLogger("kafka").setLevel(max(logging.WARNING, root.level))
+    # httpx logs every request at INFO with its URL (a feed poll, a page sent, each of a
+    # benchmark's requests): kept at DEBUG only, where `alerts.redact` masks the secrets.
+    debug = root.level <= logging.DEBUG
+    logging.getLogger("httpx").setLevel(logging.NOTSET if debug else logging.WARNING)
     # kafka-python 3 warns whenever the GIL (busy with the model) delays its I/O loop;
     # that is expected under load and says nothing an operator can act on.
     logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)

@@ -41,3 +41,15 @@ def test_client_warnings_still_reach_the_log() -> None:
     configure_logging("INFO")
     assert logging.getLogger("httpx").isEnabledFor(logging.WARNING)
     assert logging.getLogger("kafka").isEnabledFor(logging.WARNING)
+
+
+def test_at_debug_the_request_lines_are_kept(capsys: pytest.CaptureFixture[str]) -> None:
+    # What an operator debugging a feed or a channel asks for (secrets are masked by
+    # alerts.redact, tested in tests/unit/alerts/test_notify_secrets.py).
+    configure_logging("DEBUG")
+    transport = httpx.MockTransport(lambda request: httpx.Response(202))
+    with httpx.Client(transport=transport) as client:
+        client.post("http://127.0.0.1:1/v1/documents")
+    assert any(
+        json.loads(line)["logger"] == "httpx" for line in capsys.readouterr().err.splitlines()
+    )
