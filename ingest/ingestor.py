@@ -27,7 +27,7 @@ from finsent.topics import DOCUMENTS
 from ingest.accounting import Accounting
 from ingest.dedupe import Claim, Deduplicator, Verdict
 from ingest.metrics import IngestMetrics
-from ingest.models import Candidate, IngestReport, RawItem, Rejected
+from ingest.models import Candidate, IngestReport, RawItem, Unreadable
 from ingest.normalize import Normalizer
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ class Ingestor:
     def handle_many(self, candidates: Sequence[Candidate | Document]) -> list[Handled]:
         """Process inputs in order, with one Redis round trip for all their dedupe checks.
 
-        Items may be `RawItem`/`Rejected` (normalised here) or already valid `Document`s
+        Items may be `RawItem`/`Unreadable` (normalised here) or already valid `Document`s
         (replays of Kafka data). Decisions equal those of handling them one by one.
         """
         return self._handle_many(candidates).handled
@@ -192,7 +192,7 @@ class Ingestor:
             if isinstance(candidate, Document):
                 docs.append((len(out), candidate))
                 out.append(None)
-            elif isinstance(candidate, Rejected):
+            elif isinstance(candidate, Unreadable):
                 dead.append(self._dead_letter(candidate.raw, candidate.reason, candidate.source))
                 out.append(Handled("dead_lettered", reason=candidate.reason))
             else:

@@ -34,7 +34,7 @@ class RawItem(BaseModel):
     raw: bytes = Field(default=b"", repr=False, exclude=True)
 
 
-class Rejected(BaseModel):
+class Unreadable(BaseModel):
     """An input a source could not even turn into a `RawItem` (bad bytes, bad JSON, ...)."""
 
     model_config = ConfigDict(frozen=True)
@@ -44,7 +44,7 @@ class Rejected(BaseModel):
     reason: str
 
 
-Candidate = RawItem | Rejected
+Candidate = RawItem | Unreadable
 
 
 class IngestReport(BaseModel):

@@ -1,1 +1,1 @@
-"""Sources: each turns one kind of input into `RawItem`s (or `Rejected`s) and decides nothing."""
+"""Sources: each turns one kind of input into `RawItem`s (or `Unreadable`s) and decides nothing."""

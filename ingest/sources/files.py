@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from finsent.errors import InvalidMessage, Reason, reason_text
-from ingest.models import Candidate, RawItem, Rejected
+from ingest.models import Candidate, RawItem, Unreadable
 from ingest.sources.records import decode_json_line, parse_record
 
 CSV_SUFFIXES = {".csv"}
@@ -57,7 +57,7 @@ def read_file(path: Path, max_raw_bytes: int) -> Iterator[Candidate]:
             yield from _read_jsonl(path, max_raw_bytes)
     except OSError as exc:
         reason = reason_text(Reason.UNREADABLE, f"{type(exc).__name__} reading {path.name}")
-        yield Rejected(source=f"file:{path.name}"[:100], raw=str(path).encode(), reason=reason)
+        yield Unreadable(source=f"file:{path.name}"[:100], raw=str(path).encode(), reason=reason)
 
 
 def read_files(paths: Iterable[Path], max_raw_bytes: int) -> Iterator[Candidate]:
@@ -80,13 +80,13 @@ def _read_jsonl(path: Path, max_raw_bytes: int) -> Iterator[Candidate]:
                 continue
             if len(line) > max_raw_bytes:
                 reason = reason_text(Reason.OVERSIZED, f"{len(line)} bytes > {max_raw_bytes}")
-                yield Rejected(source=default_source, raw=line[:max_raw_bytes], reason=reason)
+                yield Unreadable(source=default_source, raw=line[:max_raw_bytes], reason=reason)
                 continue
             try:
                 obj = decode_json_line(line)
                 yield parse_record(obj, default_source, line, tweet_source)
             except InvalidMessage as exc:
-                yield Rejected(source=default_source, raw=line, reason=exc.reason)
+                yield Unreadable(source=default_source, raw=line, reason=exc.reason)
 
 
 def _read_csv(path: Path, max_raw_bytes: int) -> Iterator[Candidate]:
@@ -99,14 +99,14 @@ def _read_csv(path: Path, max_raw_bytes: int) -> Iterator[Candidate]:
             bad = next((k for k, v in record.items() if _has_surrogates(v)), None)
             if bad is not None:
                 reason = reason_text(Reason.UNDECODABLE, f"invalid UTF-8 in column {bad[:40]!r}")
-                yield Rejected(source=default_source, raw=raw, reason=reason)
+                yield Unreadable(source=default_source, raw=raw, reason=reason)
                 continue
             if isinstance(record.get("tickers"), str):
                 record["tickers"] = record["tickers"].replace(",", " ").replace("|", " ").split()
             try:
                 yield parse_record(record, default_source, raw, tweet_source)
             except InvalidMessage as exc:
-                yield Rejected(source=default_source, raw=raw, reason=exc.reason)
+                yield Unreadable(source=default_source, raw=raw, reason=exc.reason)
 
 
 def _has_surrogates(value: object) -> bool:
@@ -125,7 +125,7 @@ def event_order(candidates: Iterable[Candidate]) -> list[Candidate]:
     """
 
     def key(c: Candidate) -> tuple[int, datetime, str, bytes]:
-        if isinstance(c, Rejected):
+        if isinstance(c, Unreadable):
             return (0, _EPOCH, c.source, c.raw)
         item: RawItem = c
         return (1, item.published_at or _EPOCH, item.source_id or "", item.raw)

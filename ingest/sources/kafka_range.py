@@ -15,7 +15,7 @@ from finsent.kafka_io import make_consumer
 from finsent.schemas import Document
 from finsent.settings import FinsentSettings
 from finsent.topics import DOCUMENTS
-from ingest.models import Rejected
+from ingest.models import Unreadable
 
 
 class KafkaRangeReader:
@@ -25,7 +25,7 @@ class KafkaRangeReader:
     Partitions are read side by side, so documents arrive roughly in time order; a heap of
     up to `reorder_window` documents puts them in order before they are handed on. (A replay
     namespace counts a document however late it arrives, so ordering is for pacing, not
-    for correctness.) Unparseable records come out as `Rejected`.
+    for correctness.) Unparseable records come out as `Unreadable`.
     """
 
     def __init__(
@@ -47,7 +47,7 @@ class KafkaRangeReader:
         self._window = reorder_window
         self._stall_timeout_s = stall_timeout_s
         self._stop: dict[TopicPartition, int] = {}
-        self._heap: list[tuple[tuple[int, datetime, str], int, Document | Rejected]] = []
+        self._heap: list[tuple[tuple[int, datetime, str], int, Document | Unreadable]] = []
         self.total = 0
         """Records in the range (an upper bound on the documents it yields)."""
         try:
@@ -89,7 +89,7 @@ class KafkaRangeReader:
         """Documents held for reordering right now (never more than the window + 1)."""
         return len(self._heap)
 
-    def __iter__(self) -> Iterator[Document | Rejected]:
+    def __iter__(self) -> Iterator[Document | Unreadable]:
         heap = self._heap
         seq = itertools.count()
         stop, consumer = self._stop, self._consumer
@@ -119,20 +119,20 @@ class KafkaRangeReader:
             yield heapq.heappop(heap)[2]
 
 
-def _order(item: Document | Rejected) -> tuple[int, datetime, str]:
-    if isinstance(item, Rejected):
+def _order(item: Document | Unreadable) -> tuple[int, datetime, str]:
+    if isinstance(item, Unreadable):
         return (0, datetime(1, 1, 1, tzinfo=UTC), "")
     return (1, item.published_at, item.id)
 
 
 def _republishable(
     value: bytes | None, source_namespace: str, namespace: str
-) -> list[Document | Rejected]:
+) -> list[Document | Unreadable]:
     try:
         doc = DOCUMENTS.decode(value)
     except InvalidMessage as exc:
         reason = reason_text(Reason.MALFORMED, exc.reason)
-        return [Rejected(source="replay:kafka", raw=value or b"", reason=reason)]
+        return [Unreadable(source="replay:kafka", raw=value or b"", reason=reason)]
     if doc.namespace != source_namespace:
         return []
     return [doc.model_copy(update={"namespace": namespace})]

@@ -31,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from finsent.errors import ConfigurationError, InvalidMessage, Reason, TransientError, reason_text
 from ingest.ingestor import Ingestor
 from ingest.metrics import IngestMetrics
-from ingest.models import Candidate, Rejected
+from ingest.models import Candidate, Unreadable
 from ingest.settings import IngestSettings
 from ingest.sources.records import DocumentIn, raw_from_document, validation_error
 
@@ -340,11 +340,11 @@ def _candidate(item: Any) -> Candidate:
         raw = b""
     if not isinstance(item, dict):
         reason = reason_text(Reason.MALFORMED, f"expected a JSON object, got {type(item).__name__}")
-        return Rejected(source="push", raw=raw, reason=reason)
+        return Unreadable(source="push", raw=raw, reason=reason)
     try:
         record = DocumentIn.model_validate(item)
     except ValidationError as exc:
-        return Rejected(source="push", raw=raw, reason=validation_error(exc).reason)
+        return Unreadable(source="push", raw=raw, reason=validation_error(exc).reason)
     source = f"push:{record.source or 'default'}"
     record = record.model_copy(update={"source": None})
     return raw_from_document(record, source, raw, scope_id=True)

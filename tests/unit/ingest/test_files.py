@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from finsent.errors import reason_class
-from ingest.models import RawItem, Rejected
+from ingest.models import RawItem, Unreadable
 from ingest.settings import IngestSettings
 from ingest.sources.files import event_order, iter_paths, read_file, read_files
 
@@ -26,7 +26,7 @@ def test_jsonl_documents_and_their_rejects() -> None:
     out = list(read_file(FIXTURES / "documents.jsonl", 64 * 1024))
     assert len(out) == 7
     items = [c for c in out if isinstance(c, RawItem)]
-    rejects = [c for c in out if isinstance(c, Rejected)]
+    rejects = [c for c in out if isinstance(c, Unreadable)]
     assert [reason_class(r.reason) for r in rejects] == ["missing_time", "malformed"]
     assert rejects[1].raw == b"not json at all"
     first = items[0]
@@ -38,10 +38,10 @@ def test_jsonl_documents_and_their_rejects() -> None:
 
 def test_csv_rows_with_bad_bytes_or_naive_times_are_rejected() -> None:
     out = list(read_file(FIXTURES / "documents.csv", 64 * 1024))
-    assert [type(c).__name__ for c in out] == ["RawItem", "RawItem", "Rejected", "Rejected"]
+    assert [type(c).__name__ for c in out] == ["RawItem", "RawItem", "Unreadable", "Unreadable"]
     assert isinstance(out[0], RawItem) and out[0].tickers == ("BAC",)
-    assert isinstance(out[2], Rejected) and reason_class(out[2].reason) == "undecodable"
-    assert isinstance(out[3], Rejected) and "timezone" in out[3].reason
+    assert isinstance(out[2], Unreadable) and reason_class(out[2].reason) == "undecodable"
+    assert isinstance(out[3], Unreadable) and "timezone" in out[3].reason
     json.loads(out[2].raw)  # the dead letter is still readable JSON
 
 
@@ -58,7 +58,7 @@ def test_stocknet_tweets_keep_only_the_allowed_fields(tmp_path: Path) -> None:
     assert tweet.published_at == datetime(2015, 10, 14, 18, 15, 41, tzinfo=UTC)
     assert set(json.loads(tweet.raw)) == {"id_str", "created_at", "text", "lang", "symbols"}
     assert b"Some Person" not in tweet.raw and b"Somewhere" not in tweet.raw
-    assert [reason_class(c.reason) for c in out[1:] if isinstance(c, Rejected)] == [
+    assert [reason_class(c.reason) for c in out[1:] if isinstance(c, Unreadable)] == [
         "undecodable",
         "missing_time",
         "malformed",
@@ -69,7 +69,7 @@ def test_oversized_lines_are_rejected_before_parsing(tmp_path: Path) -> None:
     path = tmp_path / "big.jsonl"
     path.write_text(json.dumps({"text": "x" * 5000, "published_at": "2015-10-01T00:00:00Z"}))
     (only,) = read_file(path, 2048)
-    assert isinstance(only, Rejected) and reason_class(only.reason) == "oversized"
+    assert isinstance(only, Unreadable) and reason_class(only.reason) == "oversized"
 
 
 def test_directories_are_walked_in_order_skipping_docs(tmp_path: Path) -> None:
@@ -88,7 +88,7 @@ def test_event_order_merges_by_time_with_a_stable_tie_break() -> None:
     b = RawItem(source="s", source_id="b", text="x", published_at=t1)
     a = RawItem(source="s", source_id="a", text="x", published_at=t1)
     late = RawItem(source="s", source_id="0", text="x", published_at=t2)
-    bad = Rejected(source="s", raw=b"?", reason="malformed: x")
+    bad = Unreadable(source="s", raw=b"?", reason="malformed: x")
     assert event_order([late, b, bad, a]) == [bad, a, b, late]
     assert event_order([a, late, bad, b]) == [bad, a, b, late]
 

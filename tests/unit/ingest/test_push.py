@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from finsent.errors import InvalidMessage, reason_class
-from ingest.models import RawItem, Rejected
+from ingest.models import RawItem, Unreadable
 from ingest.sources.push import TokenBucket, _candidates, bearer_token
 
 DOC = {"text": "Apple falls", "published_at": "2015-10-14T12:00:00Z"}
@@ -59,7 +59,7 @@ def test_ids_with_a_colon_are_scoped_too_so_no_client_claims_another_sources_ids
 @pytest.mark.parametrize("source", ["a,b=c", "x (y)", "desk one", "push:desk", "", "-x", "é"])
 def test_sources_that_would_break_series_labels_are_rejected(source: str) -> None:
     (item,) = _candidates(json.dumps({**DOC, "source": source}).encode(), 10)
-    assert isinstance(item, Rejected)
+    assert isinstance(item, Unreadable)
     assert item.reason.startswith("malformed: source")
 
 
@@ -107,8 +107,8 @@ def test_unusable_bodies_raise_with_a_reason(body: bytes, reason: str) -> None:
 def test_bad_items_are_rejected_one_by_one() -> None:
     out = _candidates(json.dumps([DOC, 3, {"text": "no time"}]).encode(), 10)
     assert isinstance(out[0], RawItem)
-    assert isinstance(out[1], Rejected) and reason_class(out[1].reason) == "malformed"
-    assert isinstance(out[2], Rejected) and reason_class(out[2].reason) == "missing_time"
+    assert isinstance(out[1], Unreadable) and reason_class(out[1].reason) == "malformed"
+    assert isinstance(out[2], Unreadable) and reason_class(out[2].reason) == "missing_time"
 
 
 @settings(max_examples=2000, deadline=None)
