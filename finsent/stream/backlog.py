@@ -48,24 +48,6 @@ class Backlog:
         self._next: dict[int, int] = {}
         self.active = False
 
-    def polled(self, first_offsets: dict[int, int]) -> None:
-        """Note where each partition of a poll starts: its records wait until taken.
-
-        Without it a partition's first poll would count as nothing waiting (its position
-        is not known before a record of it is taken), and a consumer started on a deep
-        backlog would batch its first poll, often thousands of records, for latency.
-        """
-        for partition, offset in first_offsets.items():
-            self._next.setdefault(partition, offset)
-
-    def forget(self) -> None:
-        """Partitions were seeked back (a rewind): learn their positions from polls again."""
-        self._next.clear()
-
-    def consumed(self, partition: int, offset: int) -> None:
-        """Note the record the runner just took."""
-        self._next[partition] = offset + 1
-
     def waiting(self) -> int:
         """Records past the ones taken, on the assigned partitions (0 where unknown)."""
         total = 0
@@ -79,11 +61,22 @@ class Backlog:
                 total += max(0, highwater - taken)
         return total
 
-    def update(self) -> bool:
-        """Re-evaluate after a poll; returns whether the consumer is backlogged now."""
+    def update(self, polled: dict[int, tuple[int, int]]) -> bool:
+        """After a poll, before its records are taken: whether the consumer is behind.
+
+        Args:
+            polled: Each partition of the poll, with its first and last offset. The poll's
+                own records count as waiting: without them a consumer started on a deep
+                backlog would batch its first poll, often thousands of records, for
+                latency. Its first offset is also where a rewind left the partition.
+        """
         if self._enter_at is None:
             return False
+        for partition, (first, _) in polled.items():
+            self._next[partition] = first
         waiting = self.waiting()
+        for partition, (_, last) in polled.items():
+            self._next[partition] = last + 1  # the runner takes the whole poll next
         if not self.active and waiting >= self._enter_at:
             self.active = True
             log.info(

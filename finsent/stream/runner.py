@@ -160,8 +160,9 @@ class StreamRunner(Generic[T, P, R]):
         records = self._consumer.poll(timeout_ms=int(timeout_s * 1000), update_offsets=True)
         if self._handle_revocation() or self._rewind_pending:
             return  # what this poll returned may predate the rebalance: read again
-        self._backlog.polled({tp.partition: rs[0].offset for tp, rs in records.items() if rs})
-        self._builder.backlogged = self._backlog.update()
+        self._builder.backlogged = self._backlog.update(
+            {tp.partition: (rs[0].offset, rs[-1].offset) for tp, rs in records.items() if rs}
+        )
         epoch = self._epoch
         for record in itertools.chain.from_iterable(records.values()):
             if self._epoch != epoch:
@@ -189,7 +190,6 @@ class StreamRunner(Generic[T, P, R]):
         # Tracked before anything else happens to it: until it is written or dead-lettered,
         # no commit of this partition may pass it (whatever batch launches meanwhile).
         self._offsets.consumed(record.partition, record.offset)
-        self._backlog.consumed(record.partition, record.offset)
         try:
             value = self._handler.decode(record.value)
         except InvalidMessage as exc:
@@ -372,7 +372,6 @@ class StreamRunner(Generic[T, P, R]):
         except KafkaError as exc:
             log.warning("rewind to committed offsets failed; retrying", extra={"error": str(exc)})
             return False
-        self._backlog.forget()
         self._rewind_pending = False
         return True
 

@@ -30,13 +30,15 @@ class Positions:
 
 
 def test_waiting_counts_what_a_poll_returned_before_it_is_taken() -> None:
-    positions = Positions({0: 1000, 1: 500, 2: None})
-    backlog = Backlog(positions, enter_at=100)
-    assert backlog.waiting() == 0  # nothing known yet
-    backlog.polled({0: 200, 1: 0})  # a first poll: partition 0 starts at its committed 200
-    assert backlog.waiting() == 800 + 500
-    backlog.consumed(1, 499)
-    assert backlog.waiting() == 800  # partition 2 has no highwater yet: not guessed
+    marks: dict[int, int | None] = {0: 1000, 1: 500, 2: None}
+    assert Backlog(Positions(marks), enter_at=100).waiting() == 0  # nothing known yet
+    # A first poll: partition 0 starts at its committed 200. Before it is taken, 800 + 500
+    # wait (exactly: behind at 1300, not at 1301); partition 2 has no highwater yet.
+    polled = {0: (200, 249), 1: (0, 99)}
+    assert Backlog(Positions(marks), enter_at=1300).update(polled)
+    backlog = Backlog(Positions(marks), enter_at=1301)
+    assert not backlog.update(polled)
+    assert backlog.waiting() == 750 + 400  # the runner has taken the poll since
 
 
 def test_a_partition_revoked_while_counting_is_skipped_not_fatal() -> None:
@@ -46,34 +48,26 @@ def test_a_partition_revoked_while_counting_is_skipped_not_fatal() -> None:
                 raise IllegalStateError("Partition is not assigned")
             return super().highwater(tp)
 
-    backlog = Backlog(Revoking({0: 1000, 1: 1000}), enter_at=100)
-    backlog.polled({0: 0, 1: 0})
-    assert backlog.waiting() == 1000
-    assert backlog.update()
+    backlog = Backlog(Revoking({0: 1000, 1: 1000}), enter_at=1000)
+    assert backlog.update({0: (0, 9), 1: (0, 9)})  # partition 0's 1000; 1 is skipped
+    assert backlog.waiting() == 990
 
 
 def test_enters_at_the_threshold_and_leaves_below_half_of_it(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    positions = Positions({0: 1000})
-    backlog = Backlog(positions, enter_at=100)
-    backlog.polled({0: 901})
-    assert not backlog.update()  # 99 waiting
-    backlog.forget()
-    backlog.polled({0: 900})
+    backlog = Backlog(Positions({0: 1000}), enter_at=100)
+    assert not backlog.update({0: (901, 901)})  # 99 waiting
     with caplog.at_level(logging.INFO, logger="finsent.stream.backlog"):
-        assert backlog.update()  # 100
-        backlog.consumed(0, 940)
-        assert backlog.update()  # 59: still behind (hysteresis)
-        backlog.consumed(0, 950)
-        assert not backlog.update()  # 49 < 50
+        assert backlog.update({0: (900, 939)})  # 100: read again from 900 after a rewind
+        assert backlog.update({0: (941, 949)})  # 59: still behind (hysteresis)
+        assert not backlog.update({0: (951, 960)})  # 49 < 50
     assert [r.getMessage().split(":")[0] for r in caplog.records] == ["behind", "caught up"]
 
 
 def test_never_backlogged_without_a_threshold() -> None:
     backlog = Backlog(Positions({0: 10**6}), enter_at=None)
-    backlog.polled({0: 0})
-    assert not backlog.update()
+    assert not backlog.update({0: (0, 0)})
 
 
 def test_backlogged_builder_uses_the_backlog_limits_and_ignores_the_latency_target() -> None:
