@@ -15,19 +15,6 @@ from tests.integration.conftest import make_documents, produce, wait_for
 from tests.unit.finsent.conftest import FakeHandler
 
 
-class SizeRecorder(FakeHandler):
-    """Writes nothing anywhere; remembers the size of every batch it computed."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sizes: list[int] = []
-
-    def compute(self, prepared: list[str]) -> list[int]:
-        if prepared != ["canary"]:
-            self.sizes.append(len(prepared))
-        return super().compute(prepared)
-
-
 def test_a_consumer_behind_batches_big_then_small_once_caught_up(
     settings: FinsentSettings,
     topic_factory: Callable[..., str],
@@ -44,7 +31,7 @@ def test_a_consumer_behind_batches_big_then_small_once_caught_up(
         backlog_max_count=100,
         backlog_max_tokens=10**9,
     )
-    handler = SizeRecorder()
+    handler = FakeHandler()
     stop = threading.Event()
     producer = make_producer(settings.kafka)
     runner: StreamRunner[str, list[str], int] = StreamRunner(

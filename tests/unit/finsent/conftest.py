@@ -185,6 +185,7 @@ class FakeHandler:
         self.write_failures = 0
         self.write_calls = 0
         self.refuse: set[str] = set()
+        self.sizes: list[int] = []  # of every batch given to compute, the canary left out
 
     def decode(self, raw: bytes | None) -> str:
         if raw is None or raw.startswith(b"bad"):
@@ -201,6 +202,8 @@ class FakeHandler:
         return list(items)
 
     def compute(self, prepared: list[str]) -> list[int]:
+        if prepared != ["canary"]:
+            self.sizes.append(len(prepared))
         if self.broken and not (prepared == ["canary"] and not self.canary_broken):
             raise RuntimeError("CUDA error: device-side assert triggered")
         if any(p in self.poison for p in prepared):

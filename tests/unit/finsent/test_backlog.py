@@ -98,22 +98,13 @@ def _batch_sizes(
 ) -> tuple[list[int], FakeConsumer, FakeHandler]:
     consumer = FakeConsumer({0: [f"doc-{i}".encode() for i in range(300)]}, max_records=50)
     handler = FakeHandler()
-    sizes: list[int] = []
-    compute = handler.compute
-
-    def counting(prepared: list[str]) -> list[int]:
-        if prepared != ["canary"]:
-            sizes.append(len(prepared))
-        return compute(prepared)
-
-    handler.compute = counting  # type: ignore[method-assign]
     stop_flag = threading.Event()
     runner: StreamRunner[str, list[str], int] = StreamRunner(
         consumer, TOPIC, handler, make_dlq(), policy, stop=stop_flag
     )
     stop_when_drained(consumer, stop_flag)
     runner.run()
-    return sizes, consumer, handler
+    return handler.sizes, consumer, handler
 
 
 def test_a_runner_behind_batches_big_until_the_backlog_drains(
