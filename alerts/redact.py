@@ -56,11 +56,12 @@ class RedactSecrets(logging.Filter):
 
 
 def protect_logs(secrets: Iterable[str]) -> None:
-    """Mask `secrets` on every root handler, and keep httpx from logging request URLs."""
+    """Mask `secrets` on every root handler.
+
+    Call after `configure_logging`, which keeps httpx's per-request lines (with their
+    URLs: Slack's is a secret) out of every level above DEBUG; at DEBUG this masks them.
+    """
     root = logging.getLogger()
-    if root.level > logging.DEBUG:
-        # httpx logs one INFO line per request with the full URL; Slack's URL is a secret.
-        logging.getLogger("httpx").setLevel(logging.WARNING)
     redactor = RedactSecrets(secrets)
     for handler in root.handlers:
         handler.addFilter(redactor)
