@@ -11,6 +11,7 @@ import itertools
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,6 +60,10 @@ class _Pending:
     doc: Document
     done: bool = False
     """Its claim was confirmed or released and it was counted (exactly once)."""
+
+
+class _Busy(TransientError):
+    """A group of a grouped call repeats an id still being published (see `_handle_groups`)."""
 
 
 @dataclass
@@ -149,25 +154,77 @@ class Ingestor:
             TransientError: the broker did not acknowledge in time, Redis is down, or an
                 id is still being published by an earlier call; claims are released.
         """
-        call = self._handle_many(candidates, pending_is_busy=True, track=False)
+        [result] = self.handle_groups_and_wait([candidates], timeout_s, flush=flush)
+        if isinstance(result, TransientError):
+            raise result
+        return result
+
+    def handle_groups_and_wait(
+        self,
+        groups: Sequence[Sequence[Candidate]],
+        timeout_s: float = 30.0,
+        *,
+        flush: bool = False,
+    ) -> list[list[Handled] | TransientError]:
+        """`handle_and_wait` for several callers at once (the push API's concurrent requests).
+
+        One dedupe round trip, one wait and one confirmation serve every group, and each
+        group still succeeds or fails on its own records: a group's result is its answers,
+        or the `TransientError` that `handle_and_wait` would have raised for it. Decisions
+        equal those of handling the groups one after another: when a group repeats an id
+        that another caller (or an earlier group) is still publishing, every claim of this
+        call is given back and the groups are handled one by one instead (rare: a retry
+        racing its own first attempt).
+        """
+        results = self._handle_groups(groups, pending_is_busy=True, track=False)
+        if any(isinstance(r, _Busy) for r in results):
+            return [self._handle_one_and_wait(g, timeout_s, flush) for g in groups]
         if flush:
-            self._flush_producer(timeout_s)
-        failed: BaseException | None = None
-        outcomes: list[tuple[_Pending, bool]] = []
-        for item in call.produced:
             try:
-                item.future.get(timeout=timeout_s)
-                outcomes.append((item, True))
-            except KafkaError as exc:
-                failed = exc
-                if item.future.is_done:  # refused: release now; a timeout settles later
-                    outcomes.append((item, False))
-        self._settle(outcomes)
-        self._drain_settled()
-        if failed is not None:
-            raise TransientError(f"produce not acknowledged: {type(failed).__name__}") from failed
-        self._dlq.wait(call.dead_letters, timeout_s)
-        return call.handled
+                self._flush_producer(timeout_s)
+            except TransientError as exc:
+                results = [exc if isinstance(r, _Call) else r for r in results]
+        deadline = time.monotonic() + timeout_s
+        outcomes: list[tuple[_Pending, bool]] = []
+        failures: dict[int, BaseException] = {}
+        for n, call in enumerate(results):
+            if not isinstance(call, _Call):
+                continue
+            for item in call.produced:
+                try:
+                    item.future.get(timeout=max(0.0, deadline - time.monotonic()))
+                    outcomes.append((item, True))
+                except KafkaError as exc:
+                    failures[n] = exc
+                    if item.future.is_done:  # refused: release now; a timeout settles later
+                        outcomes.append((item, False))
+        try:
+            self._settle(outcomes)
+            self._drain_settled()
+        except TransientError as exc:  # Redis is down: nobody's claims are confirmed yet
+            return [exc if isinstance(r, _Call) else r for r in results]
+        out: list[list[Handled] | TransientError] = []
+        for n, call in enumerate(results):
+            if not isinstance(call, _Call):
+                out.append(call)
+            elif n in failures:
+                failed = failures[n]
+                error = TransientError(f"produce not acknowledged: {type(failed).__name__}")
+                error.__cause__ = failed
+                out.append(error)
+            else:
+                try:
+                    self._dlq.wait(call.dead_letters, max(0.0, deadline - time.monotonic()))
+                    out.append(call.handled)
+                except TransientError as exc:
+                    out.append(exc)
+        return out
+
+    def _handle_one_and_wait(
+        self, candidates: Sequence[Candidate], timeout_s: float, flush: bool
+    ) -> list[Handled] | TransientError:
+        [result] = self.handle_groups_and_wait([candidates], timeout_s, flush=flush)
+        return result
 
     def normalize(self, item: RawItem) -> Document:
         now = self._clock()
@@ -183,56 +240,115 @@ class Ingestor:
         pending_is_busy: bool = False,
         track: bool = True,
     ) -> _Call:
+        [call] = self._handle_groups([candidates], pending_is_busy=pending_is_busy, track=track)
+        if isinstance(call, _Call):
+            return call
+        raise call
+
+    def _handle_groups(
+        self,
+        groups: Sequence[Sequence[Candidate | Document]],
+        *,
+        pending_is_busy: bool,
+        track: bool,
+    ) -> list[_Call | TransientError]:
+        """Normalise, check (one Redis round trip for all groups) and produce.
+
+        A group fails alone (`TransientError` in its place) when it is busy, or when the
+        producer refuses a record of it or of an earlier group; the claims of a failed
+        group are given back before this returns. Busy groups are `_Busy`, and when there
+        is one every group's claims are given back, and nothing is produced.
+        """
         self._drain_settled()
-        self._accounting.received(len(candidates))
-        out: list[Handled | None] = []
-        dead: list[FutureRecordMetadata] = []
-        docs: list[tuple[int, Document]] = []
-        for candidate in candidates:
-            if isinstance(candidate, Document):
-                docs.append((len(out), candidate))
-                out.append(None)
-            elif isinstance(candidate, Unreadable):
-                dead.append(self._dead_letter(candidate.raw, candidate.reason, candidate.source))
-                out.append(Handled("dead_lettered", reason=candidate.reason))
-            else:
-                try:
-                    docs.append((len(out), self.normalize(candidate)))
-                    out.append(None)
-                except InvalidMessage as exc:
-                    raw = candidate.raw or _describe(candidate)
-                    dead.append(self._dead_letter(raw, exc.reason, candidate.source))
-                    out.append(Handled("dead_lettered", reason=exc.reason))
+        prepared = [self._prepare(group) for group in groups]
+        docs = [(g, doc) for g, (_, _, group_docs) in enumerate(prepared) for _, doc in group_docs]
         verdicts: list[tuple[Verdict, Claim | None]] = (
             self._dedupe.check_many([d for _, d in docs])
             if self._dedupe is not None and docs
             else [("new", None)] * len(docs)
         )
-        busy = [d.id for (_, d), (v, _) in zip(docs, verdicts, strict=True) if v == "pending"]
-        if busy and pending_is_busy:
-            self._release([c for _, c in verdicts if c is not None])
-            raise TransientError(
-                f"document {busy[0][:80]!r} is still being published by an earlier request"
-            )
-        produced: list[_Pending] = []
-        for n, ((index, doc), (verdict, claim)) in enumerate(zip(docs, verdicts, strict=True)):
-            try:
-                out[index], pending = self._publish(doc, verdict, claim)
-            except TransientError:
-                # Nothing from here on was sent: give every remaining claim back now, and
-                # settle what was sent and already answered, so a retry sees it final.
-                self._release([c for _, c in verdicts[n:] if c is not None])
-                self._drain_settled()
-                raise
-            if pending is not None:
-                produced.append(pending)
-        if track and produced:
+        claims = [c for _, c in verdicts if c is not None]
+        if pending_is_busy:
+            busy = _busy_ids(docs, verdicts)
+            if busy is not None:
+                self._release(claims)
+                message = f"document {busy[:80]!r} is still being published by an earlier request"
+                # One group: as before. Several: the caller retries them one by one.
+                error = _Busy(message) if len(groups) > 1 else TransientError(message)
+                return [error] * len(groups)
+        # Counted and dead-lettered only now: a busy call is retried, and counts then.
+        self._accounting.received(sum(map(len, groups)))
+        try:
+            dead_letters = [
+                [self._dead_letter(u.raw, u.reason, u.source) for u in dead]
+                for _, dead, _ in prepared
+            ]
+        except BaseException:  # the DLQ refused or over its limit: nothing is produced
+            self._release(claims)
+            raise
+        results: list[_Call | TransientError] = []
+        produced_all: list[_Pending] = []
+        start = 0
+        failed: TransientError | None = None
+        for (out, _, group_docs), dead in zip(prepared, dead_letters, strict=True):
+            group_verdicts = verdicts[start : start + len(group_docs)]
+            start += len(group_docs)
+            if failed is not None:
+                self._release([c for _, c in group_verdicts if c is not None])
+                results.append(failed)
+                continue
+            produced: list[_Pending] = []
+            for n, ((index, doc), (verdict, claim)) in enumerate(
+                zip(group_docs, group_verdicts, strict=True)
+            ):
+                try:
+                    out[index], pending = self._publish(doc, verdict, claim)
+                except TransientError as exc:
+                    # Nothing from here on was sent: give every remaining claim back now.
+                    self._release([c for _, c in group_verdicts[n:] if c is not None])
+                    failed = exc
+                    break
+                if pending is not None:
+                    produced.append(pending)
+            if failed is not None:
+                results.append(failed)
+                continue
+            produced_all += produced
+            results.append(_Call([h for h in out if h is not None], produced, dead))
+        if failed is not None:  # settle what was sent and answered, so a retry sees it final
+            self._drain_settled()
+        if track and produced_all:
             with self._lock:
-                self._pending += produced
+                self._pending += produced_all
                 full = len(self._pending) >= self._flush_every
             if full:
                 self.flush()
-        return _Call([h for h in out if h is not None], produced, dead)
+        return results
+
+    def _prepare(
+        self, candidates: Sequence[Candidate | Document]
+    ) -> tuple[list[Handled | None], list[Unreadable], list[tuple[int, Document]]]:
+        """Answers so far (the unreadable ones), what to dead-letter, and what to check."""
+        out: list[Handled | None] = []
+        dead: list[Unreadable] = []
+        docs: list[tuple[int, Document]] = []
+        for candidate in candidates:
+            if isinstance(candidate, Document):
+                docs.append((len(out), candidate))
+                out.append(None)
+                continue
+            if isinstance(candidate, Unreadable):
+                dead.append(candidate)
+            else:
+                try:
+                    docs.append((len(out), self.normalize(candidate)))
+                    out.append(None)
+                    continue
+                except InvalidMessage as exc:
+                    raw = candidate.raw or _describe(candidate)
+                    dead.append(Unreadable(source=candidate.source, raw=raw, reason=exc.reason))
+            out.append(Handled("dead_lettered", reason=dead[-1].reason))
+        return out, dead, docs
 
     def _publish(
         self, doc: Document, verdict: Verdict, claim: Claim | None
@@ -360,6 +476,18 @@ class Ingestor:
         self._accounting.dead_lettered(cls, source)
         log.info("rejected input", extra={"source": source, "reason": cls})
         return future
+
+
+def _busy_ids(
+    docs: Sequence[tuple[int, Document]], verdicts: Sequence[tuple[Verdict, Claim | None]]
+) -> str | None:
+    """The first id still being published elsewhere: by another caller (`pending`), or by
+    an earlier group of this call (within one group a repeat is an `id` duplicate)."""
+    first: dict[tuple[str, str], int] = {}
+    for (group, doc), (verdict, _) in zip(docs, verdicts, strict=True):
+        if verdict == "pending" or first.setdefault((doc.namespace, doc.id), group) != group:
+            return doc.id
+    return None
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -16,7 +16,7 @@ from kafka.future import Future
 from finsent.errors import TransientError
 from finsent.stream.dlq import DeadLetterProducer
 from ingest.dedupe import DedupeConfig, Deduplicator, drop_namespace_keys
-from ingest.ingestor import Ingestor
+from ingest.ingestor import Handled, Ingestor
 from ingest.models import RawItem
 from ingest.normalize import Normalizer
 from ingest.settings import IngestSettings
@@ -32,20 +32,26 @@ class Record(Future):  # type: ignore[misc]
 
 
 class Producer:
-    """Refuses the send numbered `refuse_at`; leaves records unsettled when `hold`."""
+    """Refuses the send numbered `refuse_at`, fails (after sending) those in `fail`, and
+    leaves records unsettled when `hold`."""
 
-    def __init__(self, refuse_at: int | None = None, hold: bool = False) -> None:
+    def __init__(
+        self, refuse_at: int | None = None, hold: bool = False, fail: frozenset[int] = frozenset()
+    ) -> None:
         self.refuse_at = refuse_at
         self.hold = hold
+        self.fail = fail
         self.records: list[Record] = []
 
     def send(self, topic: str, **kw: Any) -> Record:
         if self.refuse_at is not None and len(self.records) == self.refuse_at:
             raise KafkaTimeoutError("metadata not available")
         record = Record()
-        self.records.append(record)
-        if not self.hold:
+        if len(self.records) in self.fail:
+            record.failure(NotLeaderForPartitionError())
+        elif not self.hold:
             record.success(None)
+        self.records.append(record)
         return record
 
     def flush(self, timeout: float | None = None) -> None:
@@ -110,3 +116,53 @@ def test_an_unacknowledged_document_is_never_a_duplicate_and_is_freed_when_it_fa
     first.flush(timeout_s=0.1)  # the first process settles it: claim released
     assert [h.outcome for h in retry.handle_and_wait(items(1))] == ["produced"]
     assert [h.outcome for h in retry.handle_and_wait(items(1))] == ["duplicate"]
+
+
+def outcomes(results: list[list[Handled] | TransientError]) -> list[list[str] | str]:
+    return [r if isinstance(r, list) and not r else
+            [h.outcome for h in r] if isinstance(r, list) else "503"
+            for r in results]  # fmt: skip
+
+
+def test_grouped_requests_fail_alone_when_one_record_is_not_acknowledged(
+    redis_client: redis.Redis, normalizer: Normalizer, ns: str
+) -> None:
+    docs = items(4)
+    first = ingestor(redis_client, normalizer, Producer(fail=frozenset({1})), ns)
+    results = first.handle_groups_and_wait([[docs[0]], [docs[1], docs[2]], [docs[3]]])
+    assert outcomes(results) == [["produced"], "503", ["produced"]]
+    # On retry, the failed record is new again; everything acknowledged is a duplicate,
+    # the failed request's other document included (as for one request alone).
+    retry = ingestor(redis_client, normalizer, Producer(), ns)
+    again = retry.handle_groups_and_wait([[d] for d in docs])
+    assert outcomes(again) == [["duplicate"], ["produced"], ["duplicate"], ["duplicate"]]
+
+
+def test_a_refused_send_fails_its_group_and_those_after_it_and_frees_their_claims(
+    redis_client: redis.Redis, normalizer: Normalizer, ns: str
+) -> None:
+    docs = items(4)
+    first = ingestor(redis_client, normalizer, Producer(refuse_at=2), ns)
+    results = first.handle_groups_and_wait([[docs[0]], [docs[1], docs[2]], [docs[3]]])
+    assert outcomes(results) == [["produced"], "503", "503"]
+    retry = ingestor(redis_client, normalizer, Producer(), ns)
+    again = retry.handle_groups_and_wait([[d] for d in docs])
+    # docs[1] was sent and acknowledged before the refusal: on the topic, so a duplicate.
+    assert outcomes(again) == [["duplicate"], ["duplicate"], ["produced"], ["produced"]]
+
+
+def test_groups_decide_as_if_handled_one_after_another_when_an_id_is_busy(
+    redis_client: redis.Redis, normalizer: Normalizer, ns: str
+) -> None:
+    docs = items(4)
+    held = Producer(hold=True)
+    other = ingestor(redis_client, normalizer, held, ns)
+    with pytest.raises(TransientError):
+        other.handle_and_wait([docs[3]], timeout_s=0.05)  # docs[3] is in flight elsewhere
+    grouped = ingestor(redis_client, normalizer, Producer(), ns)
+    # The same id twice in two requests, and an id another process is publishing: one
+    # by one, the second request is a duplicate of the first (acknowledged by then), not
+    # a "still being published" error, and only the busy request is told to retry.
+    results = grouped.handle_groups_and_wait([[docs[0]], [docs[0]], [docs[3]], [docs[1]]])
+    assert outcomes(results) == [["produced"], ["duplicate"], "503", ["produced"]]
+    assert "still being published" in str(results[2])
