@@ -17,6 +17,7 @@ MetricName = Literal[
     "finsent_ingest_feed_consecutive_failures",
     "finsent_ingest_feed_last_success_timestamp_seconds",
     "finsent_ingest_push_requests_total",
+    "finsent_ingest_push_group_requests",
 ]
 
 DOCUMENTS_TOTAL: Final[MetricName] = "finsent_ingest_documents_total"
@@ -49,6 +50,10 @@ METRICS: Final[dict[MetricName, MetricSpec]] = {
     "finsent_ingest_push_requests_total": MetricSpec(
         "Push API requests by HTTP status.", ("status",)
     ),
+    "finsent_ingest_push_group_requests": MetricSpec(
+        "Push requests handled together per ingest call (one dedupe round trip and "
+        "acknowledgement wait each); grows with concurrent load."
+    ),
 }
 
 
@@ -67,3 +72,6 @@ class IngestMetrics:
         self.feed_failures = declare.gauge("finsent_ingest_feed_consecutive_failures")
         self.feed_last_success = declare.gauge("finsent_ingest_feed_last_success_timestamp_seconds")
         self.push_requests = declare.counter("finsent_ingest_push_requests_total")
+        self.push_group_requests = declare.histogram(
+            "finsent_ingest_push_group_requests", (1, 2, 4, 8, 16, 32, 64, 128)
+        )

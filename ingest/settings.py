@@ -77,6 +77,10 @@ class IngestSettings(BaseSettings):
     """How long a request waits for Kafka's acknowledgement before answering 503."""
     push_body_timeout_s: float = Field(default=10.0, gt=0)
     """A request body must arrive within this (slow senders get 408, not a held slot)."""
+    push_groups_in_flight: int = Field(default=2, ge=1)
+    """Groups of concurrent requests handled at once (`ingest.sources.push_groups`): while
+    this many are out, new requests gather into the next group. Fewer means bigger groups
+    (less CPU per request), more means less queueing behind a slow broker round trip."""
 
     # RSS.
     rss_max_backoff_s: float = Field(default=3600.0, gt=0)

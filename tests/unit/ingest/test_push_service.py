@@ -39,12 +39,12 @@ class SlowIngestor:
         self.release = threading.Event()
         self.closed = False
 
-    def handle_and_wait(
-        self, candidates: Sequence[Candidate], timeout_s: float = 30.0, *, flush: bool = False
-    ) -> list[Handled]:
+    def handle_groups_and_wait(
+        self, groups: Sequence[Sequence[Candidate]], timeout_s: float = 30.0
+    ) -> list[list[Handled]]:
         self.entered.set()
         assert self.release.wait(10)
-        return [Handled("produced", doc_id=f"d{i}") for i, _ in enumerate(candidates)]
+        return [[Handled("produced", doc_id=f"d{i}") for i, _ in enumerate(g)] for g in groups]
 
     def readiness(self) -> dict[str, bool]:
         return {"kafka": True}
