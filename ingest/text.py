@@ -8,6 +8,8 @@ import re
 import unicodedata
 from typing import Final
 
+import numpy as np
+
 # Every pattern here is linear: no `.*?` that can rescan the rest of the text from each
 # of many unclosed openers (`<!--<!--<!--...` made the old ones quadratic: issue 13).
 _OPENERS = re.compile(r"<!--|<(script|style)\b", re.IGNORECASE)
@@ -106,6 +108,9 @@ def content_id(title: str | None, text: str) -> str:
     return "h:" + hashlib.sha256(payload).hexdigest()[:32]
 
 
+_BITS = np.arange(64, dtype=np.uint64)
+
+
 def simhash(tokens: list[str], key: bytes = b"") -> int:
     """64-bit SimHash over words (Charikar 2002), keyed.
 
@@ -115,14 +120,18 @@ def simhash(tokens: list[str], key: bytes = b"") -> int:
     Words, not word pairs: on tweet-length texts one changed word flips a pair feature on
     each side of it too, which pushes true near-duplicates past a 3-bit threshold.
     """
-    weights = [0] * 64
-    for feature in tokens:
-        h = int.from_bytes(
-            hashlib.blake2b(feature.encode(), digest_size=8, key=key[:64]).digest(), "big"
-        )
-        for bit in range(64):
-            weights[bit] += 1 if (h >> bit) & 1 else -1
-    return sum(1 << bit for bit in range(64) if weights[bit] > 0)
+    if not tokens:
+        return 0
+    digests = b"".join(
+        hashlib.blake2b(feature.encode(), digest_size=8, key=key[:64]).digest()
+        for feature in tokens
+    )
+    # Bit b of the result is set when more features have bit b set than clear (a vote
+    # per bit); numpy counts the votes of all features at once (the push API's hot path).
+    hashes = np.frombuffer(digests, dtype=">u8").astype(np.uint64)
+    ones = ((hashes[:, None] >> _BITS) & np.uint64(1)).sum(axis=0)
+    won = (2 * ones > len(tokens)).astype(np.uint64)
+    return int((won << _BITS).sum())
 
 
 def hamming(a: int, b: int) -> int:

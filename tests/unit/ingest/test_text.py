@@ -1,3 +1,4 @@
+import hashlib
 import time
 import unicodedata
 
@@ -96,3 +97,20 @@ def test_bidi_controls_are_stripped() -> None:
     assert (
         clean_text("Apple \u202eslaf\u202c shares \u2066up\u2069\u200f") == "Apple slaf shares up"
     )
+
+
+def _simhash_by_loop(tokens: list[str], key: bytes = b"") -> int:
+    """The first, plain-Python SimHash: the vectorised one must give the very same bits
+    (claims already in Redis hold them)."""
+    weights = [0] * 64
+    for feature in tokens:
+        digest = hashlib.blake2b(feature.encode(), digest_size=8, key=key[:64]).digest()
+        h = int.from_bytes(digest, "big")
+        for bit in range(64):
+            weights[bit] += 1 if (h >> bit) & 1 else -1
+    return sum(1 << bit for bit in range(64) if weights[bit] > 0)
+
+
+@given(st.lists(st.text(max_size=12), max_size=40), st.binary(max_size=80))
+def test_simhash_equals_the_plain_python_vote(tokens: list[str], key: bytes) -> None:
+    assert simhash(tokens, key) == _simhash_by_loop(tokens, key)
