@@ -198,8 +198,9 @@ def create_app(
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             return problem(413, f"request body over {limit} bytes")
-        try:
-            body = await asyncio.wait_for(_read_body(request, limit), settings.push_body_timeout_s)
+        try:  # `timeout`, not `wait_for`: no task per request
+            async with asyncio.timeout(settings.push_body_timeout_s):
+                body = await _read_body(request, limit)
         except TimeoutError:
             return problem(
                 408, f"request body not received within {settings.push_body_timeout_s:g} s"
