@@ -243,7 +243,8 @@ def create_app(
         )
         status = 422 if rejected == len(results) else 202
         metrics.push_requests.labels(str(status)).inc()
-        return JSONResponse(reply.model_dump(mode="json"), status_code=status)
+        # pydantic-core writes the JSON (compact, UTF-8, as JSONResponse would): no dict pass.
+        return Response(reply.model_dump_json(), status_code=status, media_type="application/json")
 
     @app.get("/healthz", summary="Liveness: the server answers")
     async def healthz() -> dict[str, str]:
