@@ -13,6 +13,7 @@ import typer
 import finsent
 from alerts import cli as alerts_cli
 from cli import bench_cmd, run_cmd, stack_cmd
+from cli.helptext import reflow_app
 from dashboards import cli as dashboards_cli
 from devstack.soak import cli as soak_cli
 from inference import cli as inference_cli
@@ -70,6 +71,7 @@ app.command("eval")(training_cli.eval_model)
 app.command("classify")(classify_cmd.classify)
 app.add_typer(teachers_cmd.teachers_app, name="teachers")
 app.command("soak")(soak_cli.soak)
+reflow_app(app)  # last: every command is registered by now
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -47,3 +48,36 @@ def test_version_prints_the_package_version() -> None:
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.output.strip() == f"finsent {finsent.__version__}"
+
+
+def test_help_paragraphs_wrap_to_the_terminal_not_to_the_source() -> None:
+    # `ingest serve` lists four variables over three source lines; at 80 columns typer
+    # kept those breaks and rich wrapped each line again: a ragged paragraph.
+    result = CliRunner().invoke(app, ["ingest", "serve", "--help"], terminal_width=80)
+    assert result.exit_code == 0, result.output
+    body = [line.strip() for line in result.output.splitlines()]
+    start = next(i for i, line in enumerate(body) if line.startswith("Needs FINSENT_INGEST"))
+    paragraph = body[start : body.index("", start)]
+    # Wrapped once: no line ends where the next line's first word would still have fit
+    # (78 columns of text: rich pads one on each side).
+    for line, after in itertools.pairwise(paragraph):
+        assert len(line) + 1 + len(after.split()[0]) > 78, paragraph
+
+
+def test_reflow_joins_lines_but_keeps_list_items_code_and_unwrapped_paragraphs() -> None:
+    from cli.helptext import reflow
+
+    text = (
+        "First line\nof the summary.\n\n"
+        "A paragraph wrapped\nfor the source.\n\n"
+        "Steps:\n- one\n  continued\n- two\n1. three\n\n"
+        "    finsent run --web\n    finsent soak\n\n"
+        "\b\nkept\nas is"
+    )
+    assert reflow(text) == (
+        "First line of the summary.\n\n"
+        "A paragraph wrapped for the source.\n\n"
+        "Steps:\n- one continued\n- two\n1. three\n\n"
+        "    finsent run --web\n    finsent soak\n\n"
+        "\b\nkept\nas is"
+    )
