@@ -119,36 +119,46 @@ def test_an_unacknowledged_document_is_never_a_duplicate_and_is_freed_when_it_fa
 
 
 def outcomes(results: list[list[Handled] | TransientError]) -> list[list[str] | str]:
-    return [r if isinstance(r, list) and not r else
-            [h.outcome for h in r] if isinstance(r, list) else "503"
-            for r in results]  # fmt: skip
+    """Each request's outcomes, or "503" where it failed."""
+    return [[h.outcome for h in r] if isinstance(r, list) else "503" for r in results]
 
 
-def test_grouped_requests_fail_alone_when_one_record_is_not_acknowledged(
-    redis_client: redis.Redis, normalizer: Normalizer, ns: str
+@pytest.mark.parametrize(
+    ("producer", "first_answers", "retry_answers"),
+    [
+        # Record 1 (docs[1]) is not acknowledged: only its request fails. On retry it is
+        # new again; everything acknowledged is a duplicate, the failed request's other
+        # document included (as for one request alone).
+        (
+            Producer(fail=frozenset({1})),
+            [["produced"], "503", ["produced"]],
+            [["duplicate"], ["produced"], ["duplicate"], ["duplicate"]],
+        ),
+        # The producer refuses send 2 (docs[2]): its request fails, and so does every
+        # request after it, whose records were never sent and whose claims are freed;
+        # docs[1] was sent and acknowledged before the refusal, so it is a duplicate.
+        (
+            Producer(refuse_at=2),
+            [["produced"], "503", "503"],
+            [["duplicate"], ["duplicate"], ["produced"], ["produced"]],
+        ),
+    ],
+    ids=["not-acknowledged", "refused-at-send"],
+)
+def test_grouped_requests_fail_alone_and_a_retry_is_never_a_false_duplicate(
+    redis_client: redis.Redis,
+    normalizer: Normalizer,
+    ns: str,
+    producer: Producer,
+    first_answers: list[list[str] | str],
+    retry_answers: list[list[str] | str],
 ) -> None:
     docs = items(4)
-    first = ingestor(redis_client, normalizer, Producer(fail=frozenset({1})), ns)
+    first = ingestor(redis_client, normalizer, producer, ns)
     results = first.handle_groups_and_wait([[docs[0]], [docs[1], docs[2]], [docs[3]]])
-    assert outcomes(results) == [["produced"], "503", ["produced"]]
-    # On retry, the failed record is new again; everything acknowledged is a duplicate,
-    # the failed request's other document included (as for one request alone).
+    assert outcomes(results) == first_answers
     retry = ingestor(redis_client, normalizer, Producer(), ns)
-    again = retry.handle_groups_and_wait([[d] for d in docs])
-    assert outcomes(again) == [["duplicate"], ["produced"], ["duplicate"], ["duplicate"]]
-
-
-def test_a_refused_send_fails_its_group_and_those_after_it_and_frees_their_claims(
-    redis_client: redis.Redis, normalizer: Normalizer, ns: str
-) -> None:
-    docs = items(4)
-    first = ingestor(redis_client, normalizer, Producer(refuse_at=2), ns)
-    results = first.handle_groups_and_wait([[docs[0]], [docs[1], docs[2]], [docs[3]]])
-    assert outcomes(results) == [["produced"], "503", "503"]
-    retry = ingestor(redis_client, normalizer, Producer(), ns)
-    again = retry.handle_groups_and_wait([[d] for d in docs])
-    # docs[1] was sent and acknowledged before the refusal: on the topic, so a duplicate.
-    assert outcomes(again) == [["duplicate"], ["duplicate"], ["produced"], ["produced"]]
+    assert outcomes(retry.handle_groups_and_wait([[d] for d in docs])) == retry_answers
 
 
 def test_groups_decide_as_if_handled_one_after_another_when_an_id_is_busy(
