@@ -44,6 +44,8 @@ class PushBench(BaseModel):
     concurrent_requests_per_s: float
     """One-document requests/s from `concurrency` clients, acknowledgements grouped."""
     concurrent_p99_ms: float
+    concurrent_requests_per_group: float
+    """Requests per ingest call in that phase (`finsent_ingest_push_group_requests`)."""
     baseline_requests_per_s: float
     """The same load on the old path: a producer flush per request."""
     baseline_p99_ms: float
@@ -127,6 +129,16 @@ def _load_in_children(
     return requests / span, 1000 * p99, sum(x.accepted for x in loads)
 
 
+def _groups(metrics: IngestMetrics) -> float:
+    """Groups of requests handled so far (the histogram's count)."""
+    return sum(
+        sample.value
+        for metric in metrics.push_group_requests.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_count")
+    )
+
+
 def _run_concurrent(url: str, token: str, published: str, requests: int, clients: int) -> _Load:
     return asyncio.run(_concurrent(url, token, published, requests, clients))
 
@@ -155,7 +167,8 @@ def bench_push(
         with open_ingestor(
             settings, config, namespace=namespace, topic=topic, max_consecutive_invalid=None
         ) as ingestor:
-            grouped = _serve(create_app(ingestor, config, IngestMetrics(CollectorRegistry())))
+            metrics = IngestMetrics(CollectorRegistry())
+            grouped = _serve(create_app(ingestor, config, metrics))
             flushing = _serve(
                 create_app(ingestor, config, IngestMetrics(CollectorRegistry()), group_acks=False)
             )
@@ -166,10 +179,12 @@ def bench_push(
                     reply = http.post(url, json={"text": _text(), "published_at": published})
                     accepted += int(reply.json().get("accepted", 0))
                 single_s = time.perf_counter() - started
+                groups_before = _groups(metrics)
                 rate, p99, n = _load_in_children(
                     url, token, published, concurrent, clients, client_procs
                 )
                 accepted += n
+                groups = _groups(metrics) - groups_before
                 base_rate, base_p99, n = _load_in_children(
                     f"{flushing.url}/v1/documents",
                     token,
@@ -202,6 +217,7 @@ def bench_push(
         concurrent_requests=concurrent,
         concurrent_requests_per_s=round(rate, 1),
         concurrent_p99_ms=round(p99, 1),
+        concurrent_requests_per_group=round(concurrent / max(1.0, groups), 1),
         baseline_requests_per_s=round(base_rate, 1),
         baseline_p99_ms=round(base_p99, 1),
         batch_size=100,

@@ -93,3 +93,5 @@ def test_bench_push_runs_and_cleans_up() -> None:
     assert figures["accepted"] == 3 + 40 + 40 + 100  # singles, grouped, baseline, a batch
     assert figures["single_requests_per_s"] > 0 and figures["batch_docs_per_s"] > 0
     assert figures["concurrent_requests_per_s"] > 0 and figures["baseline_requests_per_s"] > 0
+    # Each group is one ingest call: 40 requests took at least 1, and at most 40.
+    assert 1 <= figures["concurrent_requests_per_group"] <= 40
