@@ -31,7 +31,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -154,7 +154,14 @@ class StreamRunner(Generic[T, P, R]):
             return
         timeout_s = self._builder.time_left_s() if len(self._builder) else 0.1
         if self._inflight is not None:
-            timeout_s = min(timeout_s, 0.005)
+            # Wait on the compute, not on the broker: polling every few ms to notice its end
+            # took CPU from the model on small machines. When it ends, take what was fetched
+            # and launch at once, so at moderate load batches stay small and latency low
+            # (docs/benchmarks.md, "Waiting on the compute"). 50 ms bounds how late
+            # revocations, commits and an expiring batch are seen meanwhile.
+            if not self._inflight.future.done():
+                wait([self._inflight.future], timeout=min(timeout_s, 0.05))
+            timeout_s = 0.0
         if self._revocations.awaiting_assignment:
             keep_rejoining(self._consumer)  # see there: a rebalance may strand otherwise
         records = self._consumer.poll(timeout_ms=int(timeout_s * 1000), update_offsets=True)

@@ -48,6 +48,7 @@ class FakeConsumer:
         self.paused_parts: set[int] = set()
         self.listener: Any = None
         self.polls = 0
+        self.timeouts: list[int] = []  # each poll's timeout_ms
         self.closed = False
         self.on_poll: list[Callable[[FakeConsumer], None]] = []
         self.on_commit: list[Callable[[dict[int, int]], None]] = []
@@ -61,6 +62,7 @@ class FakeConsumer:
 
     def poll(self, timeout_ms: int = 0, update_offsets: bool = True) -> dict[Any, list[Record]]:
         self.polls += 1
+        self.timeouts.append(timeout_ms)
         for hook in list(self.on_poll):
             hook(self)
         out: dict[Any, list[Record]] = {}

@@ -448,3 +448,52 @@ def test_a_commit_error_that_is_not_retriable_still_stops_the_runner(
     stop_when_drained(consumer, stop)
     with pytest.raises(GroupAuthorizationFailedError):
         runner.run()
+
+
+class HeldHandler(FakeHandler):
+    """Holds its first batch's compute until `release`; `in_flight` from launch to write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.in_flight = False
+
+    def prepare(self, items: Sequence[str]) -> list[str]:
+        self.in_flight = True
+        return super().prepare(items)
+
+    def compute(self, prepared: list[str]) -> list[int]:
+        if prepared != ["canary"]:
+            assert self.release.wait(10)
+        return super().compute(prepared)
+
+    def write(self, batch: Sequence[Envelope[str]], results: Sequence[int]) -> list[Any]:
+        self.in_flight = False
+        return super().write(batch, results)
+
+
+def test_while_a_batch_computes_the_consumer_waits_on_it_not_on_the_broker(
+    make_dlq: Callable[..., DeadLetterProducer],
+) -> None:
+    consumer = FakeConsumer({0: [b"one", b"two", b"three"]}, max_records=3)
+    handler = HeldHandler()
+    runner, stop = runner_for(consumer, handler, make_dlq())
+    polls_in_flight: list[int] = []
+
+    def hook(c: FakeConsumer) -> None:
+        if handler.in_flight:
+            polls_in_flight.append(c.timeouts[-1])
+        elif handler.written:
+            stop.set()
+
+    consumer.on_poll.append(hook)
+    threading.Timer(0.3, handler.release.set).start()
+    runner.run()
+
+    assert handler.written == [(0, 0), (0, 1), (0, 2)]
+    # Polling the broker every 5 ms to notice the end made about 60 polls in 0.3 s; waiting
+    # on the compute in 50 ms steps makes at most 7.
+    assert 1 <= len(polls_in_flight) <= 12, polls_in_flight
+    # And none of them blocks: once the compute ends, its batch is written at once, not
+    # after a poll's timeout.
+    assert set(polls_in_flight) == {0}
