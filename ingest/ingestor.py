@@ -7,6 +7,7 @@ raises `TransientError` after releasing what it claimed, so a retry is not a dup
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -63,7 +64,12 @@ class _Pending:
 
 
 class _Busy(TransientError):
-    """A group of a grouped call repeats an id still being published (see `_handle_groups`)."""
+    """An id of the call is still being published: by another caller, or by an earlier
+    group of the same call (see `_handle_groups`)."""
+
+    def __init__(self, message: str, doc_id: str) -> None:
+        super().__init__(message)
+        self.doc_id = doc_id
 
 
 @dataclass
@@ -126,6 +132,8 @@ class Ingestor:
         self._pending: list[_Pending] = []
         # Filled by the producer's I/O thread as records settle; drained by callers.
         self._settled: list[tuple[_Pending, bool]] = []
+        # Ids this process has sent and Kafka has not settled yet, for callers to wait on.
+        self._publishing: dict[str, FutureRecordMetadata] = {}
         self._last_delivery_ok = True
 
     def handle(self, candidate: Candidate) -> Handled:
@@ -176,9 +184,41 @@ class Ingestor:
         call is given back and the groups are handled one by one instead (rare: a retry
         racing its own first attempt).
         """
+        if len(groups) == 1:
+            return [self._handle_one_and_wait(groups[0], timeout_s, flush)]
         results = self._handle_groups(groups, pending_is_busy=True, track=False)
         if any(isinstance(r, _Busy) for r in results):
             return [self._handle_one_and_wait(g, timeout_s, flush) for g in groups]
+        return self._wait_for(results, timeout_s, flush)
+
+    def _handle_one_and_wait(
+        self, candidates: Sequence[Candidate], timeout_s: float, flush: bool
+    ) -> list[Handled] | TransientError:
+        """One caller's inputs. An id that this process is publishing for another caller
+        is waited for, then decided (`duplicate` once acknowledged): two pushes of one
+        story at once get one answer each, not a 503. An id another process is publishing
+        is still a `TransientError` (retry)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            [result] = self._handle_groups([candidates], pending_is_busy=True, track=False)
+            if not isinstance(result, _Busy):
+                return self._wait_for([result], max(0.0, deadline - time.monotonic()), flush)[0]
+            with self._lock:
+                future = self._publishing.get(result.doc_id)
+                settling = any(p.doc.id == result.doc_id for p, _ in self._settled)
+            if (future is None and not settling) or time.monotonic() >= deadline:
+                return result
+            if future is not None:
+                # Refused: its claim is released below. Late: checked again, until ours ends.
+                with contextlib.suppress(KafkaError):
+                    future.get(timeout=max(0.0, deadline - time.monotonic()))
+                time.sleep(0.001)  # its callback records the outcome just after `get` returns
+            self._drain_settled()  # confirm or release it, then decide again
+
+    def _wait_for(
+        self, results: list[_Call | TransientError], timeout_s: float, flush: bool
+    ) -> list[list[Handled] | TransientError]:
+        """Wait for the records of each handled group; settle their claims."""
         if flush:
             try:
                 self._flush_producer(timeout_s)
@@ -220,12 +260,6 @@ class Ingestor:
                     out.append(exc)
         return out
 
-    def _handle_one_and_wait(
-        self, candidates: Sequence[Candidate], timeout_s: float, flush: bool
-    ) -> list[Handled] | TransientError:
-        [result] = self.handle_groups_and_wait([candidates], timeout_s, flush=flush)
-        return result
-
     def normalize(self, item: RawItem) -> Document:
         now = self._clock()
         doc = self._normalize(item, now=now, namespace=self.namespace)
@@ -256,8 +290,8 @@ class Ingestor:
 
         A group fails alone (`TransientError` in its place) when it is busy, or when the
         producer refuses a record of it or of an earlier group; the claims of a failed
-        group are given back before this returns. Busy groups are `_Busy`, and when there
-        is one every group's claims are given back, and nothing is produced.
+        group are given back before this returns. When an id is busy, every group is
+        `_Busy`: every claim is given back, and nothing is produced.
         """
         self._drain_settled()
         prepared = [self._prepare(group) for group in groups]
@@ -274,8 +308,7 @@ class Ingestor:
                 self._release(claims)
                 message = f"document {busy[:80]!r} is still being published by an earlier request"
                 # One group: as before. Several: the caller retries them one by one.
-                error = _Busy(message) if len(groups) > 1 else TransientError(message)
-                return [error] * len(groups)
+                return [_Busy(message, busy)] * len(groups)
         # Counted and dead-lettered only now: a busy call is retried, and counts then.
         self._accounting.received(sum(map(len, groups)))
         try:
@@ -364,6 +397,8 @@ class Ingestor:
             raise TransientError(f"produce failed: {type(exc).__name__}") from exc
         self._dlq.saw_valid()
         pending = _Pending(future, claim, doc)
+        with self._lock:
+            self._publishing[doc.id] = future
         future.add_callback(self._on_settled, pending, True)
         future.add_errback(self._on_settled, pending, False)
         return Handled("produced", doc.id), pending
@@ -373,6 +408,8 @@ class Ingestor:
         with self._lock:
             self._settled.append((pending, ok))
             self._last_delivery_ok = ok
+            if self._publishing.get(pending.doc.id) is pending.future:
+                del self._publishing[pending.doc.id]
 
     def _drain_settled(self) -> None:
         """Confirm the claims of acknowledged records, release those of failed ones."""

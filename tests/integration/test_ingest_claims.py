@@ -4,6 +4,7 @@ never be answered "duplicate" for a document that is not on the topic."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -176,3 +177,17 @@ def test_groups_decide_as_if_handled_one_after_another_when_an_id_is_busy(
     results = grouped.handle_groups_and_wait([[docs[0]], [docs[0]], [docs[3]], [docs[1]]])
     assert outcomes(results) == [["produced"], ["duplicate"], "503", ["produced"]]
     assert "still being published" in str(results[2])
+
+
+def test_a_push_repeating_a_document_this_process_is_publishing_waits_for_it(
+    redis_client: redis.Redis, normalizer: Normalizer, ns: str
+) -> None:
+    held = Producer(hold=True)
+    one = ingestor(redis_client, normalizer, held, ns)
+    doc = items(1)
+    with pytest.raises(TransientError, match="not acknowledged"):
+        one.handle_and_wait(doc, timeout_s=0.05)  # its ack is late: the record is in flight
+    threading.Timer(0.2, held.records[0].success, args=(None,)).start()
+    # The same story again, in the same process (two pushes of one headline at once): not
+    # a 503 to retry, but its answer once the first copy is on the topic.
+    assert [h.outcome for h in one.handle_and_wait(doc, timeout_s=5)] == ["duplicate"]
