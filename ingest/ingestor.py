@@ -74,7 +74,7 @@ class _Busy(TransientError):
 
 @dataclass
 class _Call:
-    """One `_handle_many` call: its answers and what it is waiting on."""
+    """One group of a `_handle_groups` call: its answers and what it is waiting on."""
 
     handled: list[Handled]
     produced: list[_Pending]
@@ -267,14 +267,10 @@ class Ingestor:
             doc = doc.model_copy(update={"ingested_at": doc.published_at})
         return doc
 
-    def _handle_many(
-        self,
-        candidates: Sequence[Candidate | Document],
-        *,
-        pending_is_busy: bool = False,
-        track: bool = True,
-    ) -> _Call:
-        [call] = self._handle_groups([candidates], pending_is_busy=pending_is_busy, track=track)
+    def _handle_many(self, candidates: Sequence[Candidate | Document]) -> _Call:
+        """Batch sources: another caller's pending claim is an `id` duplicate, and what is
+        produced is waited for by `flush`."""
+        [call] = self._handle_groups([candidates], pending_is_busy=False, track=True)
         if isinstance(call, _Call):
             return call
         raise call
@@ -303,11 +299,12 @@ class Ingestor:
         )
         claims = [c for _, c in verdicts if c is not None]
         if pending_is_busy:
-            busy = _busy_ids(docs, verdicts)
+            busy = _busy_id(docs, verdicts)
             if busy is not None:
                 self._release(claims)
                 message = f"document {busy[:80]!r} is still being published by an earlier request"
-                # One group: as before. Several: the caller retries them one by one.
+                # The caller waits for this process's own record, or handles the groups
+                # one by one (`_handle_one_and_wait`).
                 return [_Busy(message, busy)] * len(groups)
         # Counted and dead-lettered only now: a busy call is retried, and counts then.
         self._accounting.received(sum(map(len, groups)))
@@ -515,7 +512,7 @@ class Ingestor:
         return future
 
 
-def _busy_ids(
+def _busy_id(
     docs: Sequence[tuple[int, Document]], verdicts: Sequence[tuple[Verdict, Claim | None]]
 ) -> str | None:
     """The first id still being published elsewhere: by another caller (`pending`), or by
