@@ -157,7 +157,12 @@ def bench_push(
     the same load), then `batches` requests of 100 documents."""
     token = secrets.token_hex(16)
     config = ingest.model_copy(
-        update={"push_token": SecretStr(token), "push_rate_per_s": 1e9, "push_burst": 10**9}
+        update={
+            "push_token": SecretStr(token),
+            "push_clients": {},  # the bench's own token only: it is one client
+            "push_rate_per_s": 1e9,
+            "push_burst": 10**9,
+        }
     )
     topic = f"bench.push-{uuid.uuid4().hex[:8]}.v1"
     namespace = "bench-push-" + uuid.uuid4().hex[:8]

@@ -113,8 +113,10 @@ def serve(
 ) -> None:
     """Serve the push API: POST /v1/documents with a bearer token; docs at /docs.
 
-    Needs FINSENT_INGEST_PUSH_TOKEN. Limits: FINSENT_INGEST_PUSH_MAX_REQUEST_BYTES,
-    FINSENT_INGEST_PUSH_MAX_BATCH, FINSENT_INGEST_PUSH_RATE_PER_S, FINSENT_INGEST_PUSH_BURST.
+    Needs FINSENT_INGEST_PUSH_TOKEN (the client "default") or FINSENT_INGEST_PUSH_CLIENTS
+    (named clients, each with its own token and rate limit: a JSON object of name to
+    token). Limits: FINSENT_INGEST_PUSH_MAX_REQUEST_BYTES, FINSENT_INGEST_PUSH_MAX_BATCH,
+    FINSENT_INGEST_PUSH_RATE_PER_S (per client), FINSENT_INGEST_PUSH_BURST.
     """
     # Imported here so `finsent --help` does not pay for uvicorn and FastAPI.
     from ingest.push_service import PushService

@@ -48,7 +48,9 @@ METRICS: Final[dict[MetricName, MetricSpec]] = {
         "Unix time of the feed's last successful poll.", ("feed",)
     ),
     "finsent_ingest_push_requests_total": MetricSpec(
-        "Push API requests by HTTP status.", ("status",)
+        "Push API requests by client (its token's name; `unauthenticated` for none) and "
+        "HTTP status.",
+        ("client", "status"),
     ),
     "finsent_ingest_push_group_requests": MetricSpec(
         "Push requests handled together per ingest call (one dedupe round trip and "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -22,8 +23,11 @@ from finsent.settings import FinsentSettings
 from ingest.ingestor import Ingestor
 from ingest.metrics import IngestMetrics
 from ingest.settings import IngestSettings
-from ingest.sources.push import create_app, push_token
+from ingest.sources.push import create_app
+from ingest.sources.push_clients import PushClients
 from ingest.wiring import open_ingestor
+
+log = logging.getLogger(__name__)
 
 OpenIngestor = Callable[[IngestMetrics], AbstractContextManager[Ingestor]]
 """Opens the ingestor the app publishes through (`ingest.wiring.open_ingestor`)."""
@@ -65,14 +69,14 @@ class PushService:
 
     Args:
         settings: Shared Kafka and Redis settings (and the service clock).
-        ingest: Ingest settings (the token, limits, default host and port).
+        ingest: Ingest settings (the clients' tokens, limits, default host and port).
         host: Bind address override.
         port: Port override.
         topic: Documents topic override (dry runs, staging).
         open_ingestor: Opens the ingestor (default: `open_ingestor` from the settings).
 
     Raises:
-        ConfigurationError: no push token is configured (checked before anything opens).
+        ConfigurationError: no push client, or a bad one (checked before anything opens).
     """
 
     def __init__(
@@ -85,7 +89,7 @@ class PushService:
         topic: str | None = None,
         open_ingestor: OpenIngestor | None = None,
     ) -> None:
-        push_token(ingest)
+        self._clients = PushClients.from_settings(ingest).names
         self._ingest = ingest
         self._host = host or ingest.push_host
         self._port = port or ingest.push_port
@@ -102,6 +106,8 @@ class PushService:
         return self._metrics.registry
 
     def run(self, stop: threading.Event) -> int:
+        # Names only, never tokens: an operator sees who may push.
+        log.info("push clients configured", extra={"clients": list(self._clients)})
         with self._open_ingestor(self._metrics) as ingestor:
             # Root logging (JSON) instead of uvicorn's; no access log: it would record
             # client addresses, which are user data.

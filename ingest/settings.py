@@ -19,6 +19,7 @@ class IngestSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="FINSENT_INGEST_",
         env_nested_delimiter="__",
+        env_ignore_empty=True,  # compose passes optional variables as empty strings
         frozen=True,
         extra="ignore",
         populate_by_name=True,
@@ -67,14 +68,18 @@ class IngestSettings(BaseSettings):
     push_host: str = "127.0.0.1"
     push_port: int = 8081
     push_token: SecretStr | None = None
-    """Bearer token for `POST /v1/documents`; the server refuses to start without one."""
+    """Bearer token of the push client `default`. The server refuses to start without this
+    or `push_clients`."""
+    push_clients: dict[str, SecretStr] = Field(default_factory=dict)
+    """Named push clients, each with its own bearer token, rate limit and metrics label
+    (`ingest.sources.push_clients`): `FINSENT_INGEST_PUSH_CLIENTS='{"vendor": "<token>"}'`."""
     push_max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     push_max_batch: int = Field(default=500, ge=1)
     push_rate_per_s: float = Field(default=1000.0, gt=0)
-    """Sustained requests per second per token (token bucket), checked after the token.
-    There is one token, so this bounds every pusher together: the default is what one
-    server sustains (docs/benchmarks.md section 5), so it sheds load beyond that with 429
-    rather than queueing it."""
+    """Sustained requests per second per client (token bucket), checked after the token.
+    The default is what one server sustains (docs/benchmarks.md section 5), so one client
+    alone cannot queue more than the server can take: it gets 429 instead. Lower it to keep
+    one runaway client from crowding out the others."""
     push_burst: int = Field(default=2000, ge=1)
     push_ack_timeout_s: float = Field(default=30.0, gt=0)
     """How long a request waits for Kafka's acknowledgement before answering 503."""

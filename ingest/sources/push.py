@@ -1,7 +1,8 @@
 """HTTP push: `POST /v1/documents` takes one document or a batch, behind a bearer token.
 
-Whole-request problems get a 4xx with `{"detail": reason}`: 401 (token, checked first),
-429 (rate per token, with `Retry-After`), 415 (content type), 413 (size or batch), 408
+Each token names a client (`push_clients.PushClients`). Whole-request problems get a 4xx
+with `{"detail": reason}`: 401 (token, checked first), 429 (rate per client, with
+`Retry-After`), 415 (content type), 413 (size or batch), 408
 (body too slow), 400 (not UTF-8 / not JSON / NaN or Infinity / wrong shape). Otherwise each item is handled on its own: the answer is 202 with one
 result per item (`accepted`, `duplicate` or `rejected` with its reason) once Kafka has
 acknowledged the accepted ones, or 422 with the same body when every item was rejected.
@@ -13,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
-import hmac
 import json
 import threading
 import time
@@ -29,11 +28,12 @@ from prometheus_client import generate_latest
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from finsent.errors import ConfigurationError, InvalidMessage, Reason, TransientError, reason_text
+from finsent.errors import InvalidMessage, Reason, TransientError, reason_text
 from ingest.ingestor import Ingestor
 from ingest.metrics import IngestMetrics
 from ingest.models import Candidate, Unreadable
 from ingest.settings import IngestSettings
+from ingest.sources.push_clients import UNAUTHENTICATED, PushClients
 from ingest.sources.push_groups import RequestGroups
 from ingest.sources.records import DocumentIn, raw_from_document, validation_error
 
@@ -134,9 +134,9 @@ def create_app(
     for it (the first version's path; `bench-push` measures it as the baseline).
 
     Raises:
-        ConfigurationError: no `push_token` is configured.
+        ConfigurationError: no push client, or a bad one (`PushClients`).
     """
-    expected = push_token(settings)
+    clients = PushClients.from_settings(settings)
     limiter = TokenBucket(settings.push_rate_per_s, settings.push_burst, monotonic)
     groups = RequestGroups(
         functools.partial(ingestor.handle_groups_and_wait, timeout_s=settings.push_ack_timeout_s),
@@ -150,8 +150,10 @@ def create_app(
         openapi_tags=[{"name": "documents", "description": "Submit news and posts."}],
     )
 
-    def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-        metrics.push_requests.labels(str(status)).inc()
+    def problem(
+        client: str, status: int, detail: str, headers: dict[str, str] | None = None
+    ) -> JSONResponse:
+        metrics.push_requests.labels(client, str(status)).inc()
         return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
     @app.post(
@@ -182,31 +184,40 @@ def create_app(
         Each document needs `published_at` (with a timezone) and `text` or `title`.
         Send `Authorization: Bearer <token>`.
         """
-        # Authenticate first, then rate-limit per token: behind a proxy every client has
+        # Authenticate first, then rate-limit per client: behind a proxy every client has
         # the proxy's address, and strangers must not spend the pushers' budget.
-        token = bearer_token(request.headers.get("authorization", ""))
-        if token is None or not hmac.compare_digest(token.encode(), expected):
-            return problem(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
-        wait_s = limiter.take(hashlib.sha256(token.encode()).hexdigest()[:16])
+        client = clients.identify(bearer_token(request.headers.get("authorization", "")))
+        if client is None:
+            return problem(
+                UNAUTHENTICATED,
+                401,
+                "missing or wrong bearer token",
+                {"WWW-Authenticate": "Bearer"},
+            )
+        wait_s = limiter.take(client)
         if wait_s > 0:
-            return problem(429, "rate limit exceeded", {"Retry-After": str(max(1, round(wait_s)))})
+            return problem(
+                client, 429, "rate limit exceeded", {"Retry-After": str(max(1, round(wait_s)))}
+            )
         ctype = request.headers.get("content-type", "application/json").split(";")[0]
         ctype = ctype.strip().lower()
         if ctype not in ("application/json", ""):
-            return problem(415, f"content type must be application/json, not {ctype[:60]!r}")
+            return problem(
+                client, 415, f"content type must be application/json, not {ctype[:60]!r}"
+            )
         limit = settings.push_max_request_bytes
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            return problem(413, f"request body over {limit} bytes")
+            return problem(client, 413, f"request body over {limit} bytes")
         try:  # `timeout`, not `wait_for`: no task per request
             async with asyncio.timeout(settings.push_body_timeout_s):
                 body = await _read_body(request, limit)
         except TimeoutError:
             return problem(
-                408, f"request body not received within {settings.push_body_timeout_s:g} s"
+                client, 408, f"request body not received within {settings.push_body_timeout_s:g} s"
             )
         if body is None:
-            return problem(413, f"request body over {limit} bytes")
+            return problem(client, 413, f"request body over {limit} bytes")
         try:  # parsing up to a megabyte is CPU work: keep big bodies off the event loop
             if len(body) <= _PARSE_INLINE_BYTES:
                 candidates = _candidates(body, settings.push_max_batch)
@@ -214,7 +225,7 @@ def create_app(
                 candidates = await run_in_threadpool(_candidates, body, settings.push_max_batch)
         except InvalidMessage as exc:
             status = 413 if exc.kind is Reason.BATCH_TOO_LARGE else 400
-            return problem(status, exc.reason)
+            return problem(client, status, exc.reason)
         try:
             if group_acks:
                 handled = await groups.submit(candidates)
@@ -223,7 +234,9 @@ def create_app(
                     ingestor.handle_and_wait, candidates, settings.push_ack_timeout_s, flush=True
                 )
         except (TransientError, KafkaError, redis.RedisError) as exc:
-            return problem(503, f"temporarily unavailable: {exc}"[:300], {"Retry-After": "5"})
+            return problem(
+                client, 503, f"temporarily unavailable: {exc}"[:300], {"Retry-After": "5"}
+            )
         results = [
             ItemResult(
                 index=i,
@@ -242,7 +255,7 @@ def create_app(
             results=results,
         )
         status = 422 if rejected == len(results) else 202
-        metrics.push_requests.labels(str(status)).inc()
+        metrics.push_requests.labels(client, str(status)).inc()
         # pydantic-core writes the JSON (compact, UTF-8, as JSONResponse would): no dict pass.
         return Response(reply.model_dump_json(), status_code=status, media_type="application/json")
 
@@ -267,17 +280,6 @@ def create_app(
     app.openapi_schema = None
     _add_component(app)
     return app
-
-
-def push_token(settings: IngestSettings) -> bytes:
-    """The configured bearer token.
-
-    Raises:
-        ConfigurationError: no `push_token` is configured.
-    """
-    if settings.push_token is None or not settings.push_token.get_secret_value():
-        raise ConfigurationError("set FINSENT_INGEST_PUSH_TOKEN before serving the push API")
-    return settings.push_token.get_secret_value().encode()
 
 
 def bearer_token(header: str) -> str | None:

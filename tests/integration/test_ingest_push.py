@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -167,6 +168,33 @@ def test_rate_limit_answers_429_with_retry_after(
         ]
     assert [c.status_code for c in codes] == [202, 202, 429]
     assert int(codes[2].headers["retry-after"]) >= 1
+
+
+def test_each_client_has_its_own_rate_limit_and_metrics(
+    settings: FinsentSettings, topic_factory: Callable[..., str], ns: str
+) -> None:
+    """A runaway client is throttled alone; the default token's client still gets through."""
+    topic = topic_factory("push")
+    vendor = {"Authorization": "Bearer vendor-" + uuid.uuid4().hex}
+    clients = {"vendor": SecretStr(vendor["Authorization"].removeprefix("Bearer "))}
+    with serving(
+        settings, topic, ns, push_clients=clients, push_rate_per_s=0.1, push_burst=2
+    ) as url:
+        post = functools.partial(httpx.post, f"{url}/v1/documents")
+        runaway = [post(json=doc(f"Vendor {i} falls"), headers=vendor) for i in range(3)]
+        default = post(json=doc("Apple falls after the vendor was throttled"), headers=AUTH)
+        stranger = post(json=doc("Nobody"), headers={"Authorization": "Bearer nope"})
+        metrics = httpx.get(f"{url}/metrics").text
+    assert [r.status_code for r in runaway] == [202, 202, 429]
+    assert (default.status_code, stranger.status_code) == (202, 401)
+    for line in (
+        'finsent_ingest_push_requests_total{client="vendor",status="202"} 2.0',
+        'finsent_ingest_push_requests_total{client="vendor",status="429"} 1.0',
+        'finsent_ingest_push_requests_total{client="default",status="202"} 1.0',
+        'finsent_ingest_push_requests_total{client="unauthenticated",status="401"} 1.0',
+    ):
+        assert line in metrics
+    assert len(read_topic(settings, topic)) == 3
 
 
 def test_openapi_describes_the_endpoint(

@@ -7,6 +7,7 @@ tests/integration/test_ingest_hostile.py); here only the serving and stopping ar
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -28,6 +29,7 @@ from ingest.push_service import PushService
 from ingest.settings import IngestSettings
 
 TOKEN = "unit-token"
+VENDOR = "unit-vendor-token"
 DOC = {"text": "Apple falls", "published_at": "2015-10-14T12:00:00Z"}
 
 
@@ -61,12 +63,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_sigterm_answers_the_request_in_flight_then_exits_0() -> None:
+def test_sigterm_answers_the_request_in_flight_then_exits_0(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
     ingestor = SlowIngestor()
     port = _free_port()
     service = PushService(
         FinsentSettings(),
-        IngestSettings(push_token=SecretStr(TOKEN)),
+        IngestSettings(push_token=SecretStr(TOKEN), push_clients={"vendor": SecretStr(VENDOR)}),
         host="127.0.0.1",
         port=port,
         open_ingestor=ingestor.opened,
@@ -101,6 +106,11 @@ def test_sigterm_answers_the_request_in_flight_then_exits_0() -> None:
         t.join(timeout=20)
     assert answers == {"readyz": 200, "ready": True, "push": 202, "ready_while_draining": False}
     assert ingestor.closed
+    # The start-up log names the clients, and no log line carries a token.
+    (started,) = [r for r in caplog.records if r.getMessage() == "push clients configured"]
+    assert started.__dict__["clients"] == ["default", "vendor"]
+    logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert TOKEN not in logged and VENDOR not in logged
 
 
 def test_no_token_is_refused_before_anything_opens() -> None:
