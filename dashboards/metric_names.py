@@ -13,6 +13,7 @@ MetricName = Literal[
     # ingest
     "finsent_ingest_documents_total",  # counter {source, outcome}
     "finsent_ingest_dead_letters_total",  # counter {reason}
+    "finsent_ingest_push_requests_total",  # counter {client, status}
     # inference
     "finsent_inference_documents_total",  # counter
     "finsent_inference_dlq_total",  # counter {reason}
@@ -46,6 +47,7 @@ HISTOGRAMS: Final[frozenset[MetricName]] = frozenset(
 
 INGEST_DOCUMENTS: Final[MetricName] = "finsent_ingest_documents_total"
 INGEST_DEAD_LETTERS: Final[MetricName] = "finsent_ingest_dead_letters_total"
+INGEST_PUSH_REQUESTS: Final[MetricName] = "finsent_ingest_push_requests_total"
 INFERENCE_DOCUMENTS: Final[MetricName] = "finsent_inference_documents_total"
 INFERENCE_DLQ: Final[MetricName] = "finsent_inference_dlq_total"
 BATCH_SIZE: Final[MetricName] = "finsent_inference_batch_size"

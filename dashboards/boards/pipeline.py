@@ -165,6 +165,21 @@ def pipeline_health() -> Dashboard:
             "reqps",
             min_=0,
         ),
+        _timeseries(
+            11,
+            "Push API requests by client",
+            "Requests per second to POST /v1/documents, by client (its token's name) and "
+            "status: a runaway client shows as its own 429s, a broken one as its own 4xx.",
+            pos(8, 24, 0, 40),
+            prometheus(
+                (
+                    f"sum by (client, status) ({_rate(m.INGEST_PUSH_REQUESTS)})",
+                    "{{client}} {{status}}",
+                )
+            ),
+            "reqps",
+            min_=0,
+        ),
     ):
         board.with_panel(panel)
     return board.build()
