@@ -13,12 +13,17 @@ again. Scores do not depend on the batch (docs/model.md), so the switch changes 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import Protocol
 
 from kafka import TopicPartition
 from kafka.errors import IllegalStateError
 
 log = logging.getLogger(__name__)
+
+LOG_EVERY_S = 60.0
+"""At most one INFO line about switching per this many seconds (see `Backlog`)."""
 
 
 class _Positions(Protocol):
@@ -37,15 +42,29 @@ class Backlog:
     state at `enter_at` waiting records and leaves it below half of that, so a consumer
     near the threshold does not flap between batch sizes.
 
+    Each switch is logged at INFO, but at most once per `LOG_EVERY_S`: a load that hovers
+    around capacity could switch every few seconds and bury the log. Switches inside the
+    quiet time go to DEBUG, and once it is over the next update says the current state
+    and how many switches there were, so the last INFO line is never a stale state.
+
     Args:
         consumer: The runner's consumer.
         enter_at: Waiting records that make the consumer backlogged; `None` never does.
+        monotonic: The clock of the log's quiet time.
     """
 
-    def __init__(self, consumer: _Positions, enter_at: int | None) -> None:
+    def __init__(
+        self,
+        consumer: _Positions,
+        enter_at: int | None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._consumer = consumer
         self._enter_at = enter_at
+        self._monotonic = monotonic
         self._next: dict[int, int] = {}
+        self._logged_at: float | None = None
+        self._unlogged = 0  # switches since the last INFO line
         self.active = False
 
     def waiting(self) -> int:
@@ -79,11 +98,30 @@ class Backlog:
             self._next[partition] = last + 1  # the runner takes the whole poll next
         if not self.active and waiting >= self._enter_at:
             self.active = True
-            log.info(
-                "behind: batching for throughput until the backlog drains",
-                extra={"waiting": waiting},
-            )
+            self._switched(waiting)
         elif self.active and waiting < self._enter_at // 2:
             self.active = False
-            log.info("caught up: batching for latency again", extra={"waiting": waiting})
+            self._switched(waiting)
+        elif self._unlogged and self._quiet_time_over():
+            self._log(logging.INFO, waiting)
         return self.active
+
+    def _switched(self, waiting: int) -> None:
+        self._unlogged += 1
+        self._log(logging.INFO if self._quiet_time_over() else logging.DEBUG, waiting)
+
+    def _quiet_time_over(self) -> bool:
+        return self._logged_at is None or self._monotonic() - self._logged_at >= LOG_EVERY_S
+
+    def _log(self, level: int, waiting: int) -> None:
+        message = (
+            "behind: batching for throughput until the backlog drains"
+            if self.active
+            else "caught up: batching for latency again"
+        )
+        extra = {"waiting": waiting}
+        if level == logging.INFO:
+            if self._unlogged > 1:
+                extra["switches"] = self._unlogged  # since the last INFO line
+            self._logged_at, self._unlogged = self._monotonic(), 0
+        log.log(level, message, extra=extra)

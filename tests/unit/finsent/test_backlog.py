@@ -10,7 +10,7 @@ import pytest
 from kafka import TopicPartition
 from kafka.errors import IllegalStateError
 
-from finsent.stream.backlog import Backlog
+from finsent.stream.backlog import LOG_EVERY_S, Backlog
 from finsent.stream.batching import BatchBuilder, BatchPolicy
 from finsent.stream.dlq import DeadLetterProducer
 from finsent.stream.runner import StreamRunner
@@ -56,7 +56,8 @@ def test_a_partition_revoked_while_counting_is_skipped_not_fatal() -> None:
 def test_enters_at_the_threshold_and_leaves_below_half_of_it(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    backlog = Backlog(Positions({0: 1000}), enter_at=100)
+    minutes = iter(range(0, 10**6, int(LOG_EVERY_S)))  # switches far apart: each is logged
+    backlog = Backlog(Positions({0: 1000}), enter_at=100, monotonic=lambda: next(minutes))
     assert not backlog.update({0: (901, 901)})  # 99 waiting
     with caplog.at_level(logging.INFO, logger="finsent.stream.backlog"):
         assert backlog.update({0: (900, 939)})  # 100: read again from 900 after a rewind
@@ -122,3 +123,24 @@ def test_a_runner_behind_batches_big_until_the_backlog_drains(
     sizes, _, handler = _batch_sizes(BatchPolicy(**common), make_dlq)
     assert max(sizes) == 8
     assert sorted(handler.written) == [(0, i) for i in range(300)]
+
+
+def test_a_load_hovering_at_the_threshold_logs_once_a_minute_and_then_the_current_state(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    backlog = Backlog(Positions({0: 1000}), enter_at=100, monotonic=lambda: now[0])
+    behind, drained = {0: (900, 909)}, {0: (960, 969)}  # 100 and 40 waiting
+    with caplog.at_level(logging.INFO, logger="finsent.stream.backlog"):
+        for _ in range(5):  # ten switches within a few seconds
+            assert backlog.update(behind)
+            now[0] += 1
+            assert not backlog.update(drained)
+            now[0] += 1
+        lines = [(r.getMessage().split(":")[0], r.__dict__.get("switches")) for r in caplog.records]
+        assert lines == [("behind", None)]  # the other nine went to DEBUG
+        now[0] = LOG_EVERY_S + 1
+        assert not backlog.update(drained)  # no switch, but the quiet time is over
+        assert not backlog.update(drained)  # and said once
+    lines = [(r.getMessage().split(":")[0], r.__dict__.get("switches")) for r in caplog.records]
+    assert lines == [("behind", None), ("caught up", 9)]
