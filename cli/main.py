@@ -6,6 +6,7 @@ only mounts them, so `finsent` itself stays a thin shell.
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -14,6 +15,7 @@ import finsent
 from alerts import cli as alerts_cli
 from cli import bench_cmd, run_cmd, stack_cmd
 from cli.helptext import reflow_app
+from cli.settings_errors import settings_error_message
 from dashboards import cli as dashboards_cli
 from devstack.soak import cli as soak_cli
 from inference import cli as inference_cli
@@ -76,7 +78,14 @@ reflow_app(app)  # last: every command is registered by now
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    try:
+        app()
+    except Exception as exc:
+        message = settings_error_message(exc)
+        if message is None:
+            raise
+        sys.stderr.write(f"error: {message}\n")
+        raise SystemExit(2) from None  # 2: a usage error, as click gives a bad option
 
 
 if __name__ == "__main__":

@@ -1,0 +1,90 @@
+"""A bad environment variable gets one clear line naming it, not a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cli.settings_errors import settings_error_message
+from finsent.settings import FinsentSettings
+from inference.settings import InferenceSettings
+from ingest.settings import IngestSettings
+
+
+def _raised(build: type) -> BaseException:
+    with pytest.raises(Exception) as caught:
+        build()
+    return caught.value
+
+
+def test_each_bad_variable_is_named_with_its_nested_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FINSENT_INFERENCE_BATCH__MAX_COUNT", "many")
+    monkeypatch.setenv("FINSENT_INFERENCE_BATCH__MAX_TOKENS", "-1")
+    message = settings_error_message(_raised(InferenceSettings))
+    assert message is not None
+    lines = message.splitlines()
+    assert lines[0] == "invalid settings (InferenceSettings):"
+    assert lines[1].startswith("  FINSENT_INFERENCE_BATCH__MAX_COUNT: Input should be a valid int")
+    assert lines[2].startswith("  FINSENT_INFERENCE_BATCH__MAX_TOKENS: Input should be greater")
+
+
+class AliasedSettings(BaseSettings):
+    """As `IngestSettings.data_dir`: a field read from a variable outside the prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="FINSENT_TEST_")
+    workers: int = Field(default=1, validation_alias="FINSENT_WORKERS")
+
+
+def test_a_field_read_from_its_alias_is_named_by_the_alias(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FINSENT_WORKERS", "several")
+    message = settings_error_message(_raised(AliasedSettings))
+    assert message is not None and "  FINSENT_WORKERS: Input should be a valid int" in message
+
+
+def test_a_value_that_is_not_json_names_the_field_and_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FINSENT_INGEST_PUSH_CLIENTS", "{vendor: s3cret}")
+    message = settings_error_message(_raised(IngestSettings))
+    assert message is not None
+    assert '"push_clients"' in message and "JSONDecodeError" in message
+    assert "s3cret" not in message
+
+
+def test_values_are_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FINSENT_REDIS__PORT", "hunter2-is-a-password")
+    message = settings_error_message(_raised(FinsentSettings))
+    assert message is not None and "FINSENT_REDIS__PORT" in message
+    assert "hunter2" not in message
+
+
+def test_a_validation_error_outside_settings_is_our_fault_and_keeps_its_traceback() -> None:
+    class Point(BaseModel):
+        x: int
+
+    with pytest.raises(ValidationError) as caught:
+        Point.model_validate({"x": "nope"})
+    assert settings_error_message(caught.value) is None
+    assert settings_error_message(RuntimeError("boom")) is None
+
+
+def test_the_command_line_says_it_in_one_line_and_exits_2() -> None:
+    env = {**os.environ, "FINSENT_REDIS__PORT": "hunter2"}
+    done = subprocess.run(
+        [sys.executable, "-c", "from cli.main import main; main()", "alerts", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and "hunter2" not in done.stderr
+    assert done.stderr.startswith("error: invalid settings (FinsentSettings):\n")
+    assert "  FINSENT_REDIS__PORT: Input should be a valid integer" in done.stderr
