@@ -6,6 +6,7 @@ only mounts them, so `finsent` itself stays a thin shell.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -14,8 +15,8 @@ import typer
 import finsent
 from alerts import cli as alerts_cli
 from cli import bench_cmd, run_cmd, stack_cmd
+from cli.errors import operator_error
 from cli.helptext import reflow_app
-from cli.settings_errors import settings_error_message
 from dashboards import cli as dashboards_cli
 from devstack.soak import cli as soak_cli
 from inference import cli as inference_cli
@@ -81,11 +82,12 @@ def main() -> None:
     try:
         app()
     except Exception as exc:
-        message = settings_error_message(exc)
-        if message is None:
+        explained = operator_error(exc)
+        if explained is None or os.environ.get("FINSENT_LOG_LEVEL", "").upper() == "DEBUG":
             raise
+        message, code = explained
         sys.stderr.write(f"error: {message}\n")
-        raise SystemExit(2) from None  # 2: a usage error, as click gives a bad option
+        raise SystemExit(code) from None
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 
+from finsent.errors import ConfigurationError
 from finsent.labels import SENTIMENT_LABELS, TOPIC_LABELS
 
 HEADS_CONFIG_FILE = "finsent.json"
@@ -166,7 +167,22 @@ class FinsentNet(nn.Module):
         Args:
             folder: The model folder.
             dtype: Parameter dtype after loading (weights are upcast from fp16).
+
+        Raises:
+            ConfigurationError: `folder` is not a finsent model folder (a wrong
+                `--model` or `FINSENT_INFERENCE_MODEL_PATH` is the operator's to fix).
         """
+        missing = [
+            f
+            for f in (HEADS_CONFIG_FILE, "config.json", WEIGHTS_FILE)
+            if not (folder / f).is_file()
+        ]
+        if missing:
+            raise ConfigurationError(
+                f"{folder} is not a finsent model folder (missing {', '.join(missing)}): "
+                "give a folder written by `finsent train`, or leave the model path unset "
+                "for the shipped one"
+            )
         heads = HeadsConfig.model_validate_json((folder / HEADS_CONFIG_FILE).read_text())
         config = AutoConfig.from_pretrained(str(folder), local_files_only=True)
         net = cls.from_encoder_config(config, heads)

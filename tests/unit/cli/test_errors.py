@@ -1,17 +1,24 @@
-"""A bad environment variable gets one clear line naming it, not a traceback."""
+"""What the operator can fix gets one clear message and an exit code, not a traceback:
+a bad environment variable (naming it), a wrong model folder, a broker or Redis that does
+not answer. Faults of finsent's own code keep their traceback."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import redis
+from kafka.errors import KafkaTimeoutError
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from cli.settings_errors import settings_error_message
+from cli.errors import EXIT_FAILED, EXIT_USAGE, operator_error, settings_error_message
+from finsent.errors import ConfigurationError
 from finsent.settings import FinsentSettings
+from inference.model.network import FinsentNet
 from inference.settings import InferenceSettings
 from ingest.settings import IngestSettings
 
@@ -75,16 +82,54 @@ def test_a_validation_error_outside_settings_is_our_fault_and_keeps_its_tracebac
     assert settings_error_message(RuntimeError("boom")) is None
 
 
-def test_the_command_line_says_it_in_one_line_and_exits_2() -> None:
-    env = {**os.environ, "FINSENT_REDIS__PORT": "hunter2"}
-    done = subprocess.run(
-        [sys.executable, "-c", "from cli.main import main; main()", "alerts", "list"],
-        env=env,
+def test_a_folder_that_is_no_model_says_what_is_missing(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(ConfigurationError, match=r"missing finsent\.json, model\.safetensors"):
+        FinsentNet.load(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("exc", "says", "code"),
+    [
+        (ConfigurationError("set FINSENT_X"), "set FINSENT_X", EXIT_FAILED),
+        (redis.ConnectionError("Error 111"), "cannot reach Redis: Error 111", EXIT_FAILED),
+        (redis.TimeoutError("Timeout"), "cannot reach Redis", EXIT_FAILED),
+        (redis.AuthenticationError("WRONGPASS"), "FINSENT_REDIS__PASSWORD", EXIT_FAILED),
+        (
+            KafkaTimeoutError("Unable to bootstrap from ['h:9092']"),
+            "cannot reach Kafka",
+            EXIT_FAILED,
+        ),
+    ],
+)
+def test_what_the_operator_can_fix_is_explained(exc: Exception, says: str, code: int) -> None:
+    explained = operator_error(exc)
+    assert explained is not None
+    assert says in explained[0] and explained[1] == code
+
+
+def test_a_kafka_timeout_after_start_up_is_not_explained_away() -> None:
+    assert operator_error(KafkaTimeoutError("Failed to update metadata after 60 s")) is None
+
+
+def _finsent(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from cli.main import main; main()", *args],
+        env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert done.returncode == 2
+
+
+def test_the_command_line_says_it_in_one_line_and_exits_2() -> None:
+    done = _finsent("alerts", "list", FINSENT_REDIS__PORT="hunter2", FINSENT_LOG_LEVEL="INFO")
+    assert done.returncode == EXIT_USAGE
     assert "Traceback" not in done.stderr and "hunter2" not in done.stderr
     assert done.stderr.startswith("error: invalid settings (FinsentSettings):\n")
     assert "  FINSENT_REDIS__PORT: Input should be a valid integer" in done.stderr
+
+
+def test_debug_logging_keeps_the_traceback() -> None:
+    done = _finsent("alerts", "list", FINSENT_REDIS__PORT="x", FINSENT_LOG_LEVEL="DEBUG")
+    assert done.returncode == 1 and "Traceback" in done.stderr

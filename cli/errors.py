@@ -1,17 +1,54 @@
-"""A misconfigured environment variable is the operator's input: one clear line per
-mistake, naming the variable, not a traceback through typer and pydantic.
+"""What the command line says when a command cannot run for a reason the operator can
+fix: a bad setting, a model folder that is not one, a broker or Redis that does not
+answer. One clear message and a non-zero exit, not a traceback through typer.
 
-Only errors raised while a settings class reads its values are turned into a message; a
-`ValidationError` from anywhere else is a fault in finsent's own code and keeps its
-traceback. Values are never echoed: the variable may hold a password or a token.
+Everything else (a fault in finsent's own code) keeps its traceback, and so does
+everything with `FINSENT_LOG_LEVEL=DEBUG`. Only errors raised while a settings class
+reads its values count as bad settings; a `ValidationError` from anywhere else is ours.
+Setting values are never echoed: the variable may hold a password or a token.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+import redis
+from kafka.errors import KafkaTimeoutError
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsError
+
+from finsent.errors import ConfigurationError
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+"""Exit code of a bad setting, as click gives a bad option."""
+
+
+def operator_error(exc: BaseException) -> tuple[str, int] | None:
+    """The message and exit code for `exc`, or None when it is a fault of finsent's code."""
+    settings = settings_error_message(exc)
+    if settings is not None:
+        return settings, EXIT_USAGE
+    if isinstance(exc, ConfigurationError):
+        return str(exc), EXIT_FAILED
+    if isinstance(exc, redis.AuthenticationError):
+        return f"Redis refused the credentials (FINSENT_REDIS__PASSWORD): {exc}", EXIT_FAILED
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        return (
+            f"cannot reach Redis: {exc}\n"
+            "Is the stack up? `finsent stack up` starts one on this machine; elsewhere set "
+            "FINSENT_REDIS__HOST and FINSENT_REDIS__PORT.",
+            EXIT_FAILED,
+        )
+    # kafka-python 3 says "Unable to bootstrap from [...]" when no broker answers.
+    if isinstance(exc, KafkaTimeoutError) and "bootstrap" in str(exc).lower():
+        return (
+            f"cannot reach Kafka: {exc}\n"
+            "Is the stack up? `finsent stack up` starts one on this machine; elsewhere set "
+            "FINSENT_KAFKA__BOOTSTRAP_SERVERS.",
+            EXIT_FAILED,
+        )
+    return None
 
 
 def settings_error_message(exc: BaseException) -> str | None:
