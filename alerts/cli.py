@@ -28,7 +28,7 @@ from alerts.state import AlertStateStore
 from finsent.logs import configure_logging
 from finsent.service import run_service
 from finsent.settings import FinsentSettings, GrafanaSettings
-from finsent.store import open_store
+from finsent.store import SeriesStore, open_store
 from finsent.topics import ALERTS
 
 log = logging.getLogger(__name__)
@@ -219,6 +219,21 @@ def webhook_secret() -> None:
     typer.echo(new_secret())
 
 
+def _namespaces(store: SeriesStore, namespace: str | None) -> list[str]:
+    """`namespace`, or every namespace with data; a name with no data is said on stderr,
+    since a typo would otherwise print nothing, like a namespace with no alerts."""
+    known = store.list_namespaces()
+    if namespace is None:
+        return known
+    if namespace not in known:
+        typer.echo(
+            f"note: namespace {namespace!r} holds no data (namespaces with data: "
+            f"{', '.join(known) or 'none'})",
+            err=True,
+        )
+    return [namespace]
+
+
 @app.command("list")
 def list_alerts(
     since: Annotated[
@@ -238,7 +253,7 @@ def list_alerts(
     # Real time, not the service clock: the log's stream ids are Redis's own wall clock.
     start = parse_since(since, utc_now()) if since else None
     try:
-        for ns in [namespace] if namespace else store.list_namespaces():
+        for ns in _namespaces(store, namespace):
             alerts = state.open_incidents(ns) if open_only else state.log(ns, start)
             for alert in alerts:
                 paged = "" if alert.notify else " (not paged)"
@@ -264,7 +279,7 @@ def outbox(
     outbox_store = AlertStateStore(store.client).outbox_store
     now = utc_now()
     try:
-        for ns in [namespace] if namespace else store.list_namespaces():
+        for ns in _namespaces(store, namespace):
             entries = outbox_store.entries(ns)
             done = outbox_store.delivered(ns, entries)
             for entry in entries:

@@ -19,9 +19,13 @@ app.command("model")(bench_model_cmd)
 
 @app.command("pipeline")
 def bench_pipeline(
-    documents: Annotated[int, typer.Option(help="Documents pushed through the pipeline.")] = 6000,
-    max_count: Annotated[int, typer.Option(help="Batch item cap.")] = 128,
-    max_tokens: Annotated[int, typer.Option(help="Batch token budget (count x longest).")] = 8192,
+    documents: Annotated[
+        int, typer.Option(min=1, help="Documents pushed through the pipeline.")
+    ] = 6000,
+    max_count: Annotated[int, typer.Option(min=1, help="Batch item cap.")] = 128,
+    max_tokens: Annotated[
+        int, typer.Option(min=1, help="Batch token budget (count x longest).")
+    ] = 8192,
     max_wait_s: Annotated[
         float, typer.Option(help="Longest wait to fill a batch while the model is busy.")
     ] = 0.1,
@@ -43,7 +47,7 @@ def bench_pipeline(
         ),
     ] = 512,
     backlog_max_count: Annotated[
-        int, typer.Option(help="Batch item cap while behind (tokens: 64 per item).")
+        int, typer.Option(min=1, help="Batch item cap while behind (tokens: 64 per item).")
     ] = 256,
     precision: Annotated[
         str,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from inference.model.cli_options import (
     DeviceOpt,
@@ -153,7 +154,11 @@ def train(
         overrides["generations"] = generations
     elif teachers:
         overrides["generations"] = 1
-    config = TrainConfig().model_copy(update=overrides)
+    try:  # validated, unlike `model_copy`: `--epochs 0` must not train nothing and save it
+        config = TrainConfig.model_validate(overrides)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        raise typer.BadParameter("; ".join(f"{e['loc'][0]}: {e['msg']}" for e in errors)) from None
     if (teachers or config.generations > 1) and config.distill_weight <= 0:
         raise typer.BadParameter("a teacher or --generations > 1 needs --distill-weight > 0")
     base = base_model or settings.base_model or packaged_minilm_dir()

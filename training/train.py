@@ -89,25 +89,25 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     seed: int = 13
-    epochs: int = 5
-    max_steps: int | None = None
-    batch_size: int = 32
-    lr: float = 1e-4
-    layer_lr_decay: float = 0.9
-    head_lr: float = 5e-4
-    weight_decay: float = 0.01
-    warmup_frac: float = 0.06
-    label_smoothing: float = 0.1
-    class_weight_power: float = 0.5
-    holdout_frac: float = 0.1
-    sentiment_repeat: int = 1
-    patience: int = 4
-    evals_per_epoch: int = 2
-    max_length: int = 64
+    epochs: int = Field(default=5, ge=1)
+    max_steps: int | None = Field(default=None, ge=1)
+    batch_size: int = Field(default=32, ge=1)
+    lr: float = Field(default=1e-4, gt=0)
+    layer_lr_decay: float = Field(default=0.9, gt=0, le=1)
+    head_lr: float = Field(default=5e-4, gt=0)
+    weight_decay: float = Field(default=0.01, ge=0)
+    warmup_frac: float = Field(default=0.06, ge=0, lt=1)
+    label_smoothing: float = Field(default=0.1, ge=0, lt=1)
+    class_weight_power: float = Field(default=0.5, ge=0)
+    holdout_frac: float = Field(default=0.1, gt=0, lt=1)
+    sentiment_repeat: int = Field(default=1, ge=1)
+    patience: int = Field(default=4, ge=1)
+    evals_per_epoch: int = Field(default=2, ge=1)
+    max_length: int = Field(default=64, ge=8)
     pooling: Pooling = "mean"
-    dropout: float = 0.1
+    dropout: float = Field(default=0.1, ge=0, lt=1)
     bf16: bool | None = None
-    distill_weight: float = 0.0
+    distill_weight: float = Field(default=0.0, ge=0)
     generations: int = Field(default=1, ge=1)
     model_version: str = "finsent-minilm-1.0.0"
 

@@ -51,7 +51,7 @@ def bench_model_cmd(
     settings = ModelSettings()
     set_threads(settings)
     folder = model or settings.model_dir
-    sizes = [int(s) for s in batch_sizes.split(",") if s.strip()]
+    sizes = _batch_sizes(batch_sizes)
     texts = bench_texts(settings.data_dir, n_texts)
     cpu = detect_cpu().describe()
     if matrix:
@@ -86,3 +86,16 @@ def bench_model_cmd(
         typer.echo(json.dumps({**meta, "rows": [r.model_dump() for r in rows]}))
     else:
         typer.echo(format_bench(rows, " ".join(f"{k}={v}" for k, v in meta.items())))
+
+
+def _batch_sizes(value: str) -> list[int]:
+    """`--batch-sizes`: positive integers, comma-separated."""
+    try:
+        sizes = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise typer.BadParameter(
+            f"{value!r}: give positive whole numbers, e.g. 1,8,64", param_hint="--batch-sizes"
+        )
+    return sizes

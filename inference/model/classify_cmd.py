@@ -86,13 +86,17 @@ def classify(
     from finsent.labels import SENTIMENT_LABELS, TOPIC_LABELS
     from inference.model.classifier import Classifier
 
+    reads_stdin = input_path is None or input_path == Path("-")
+    if input_path is not None and not reads_stdin and not input_path.is_file():
+        # Before the model loads (seconds): a typo is told at once.
+        what = "is a directory" if input_path.is_dir() else "does not exist"
+        raise typer.BadParameter(f"{str(input_path)!r} {what}", param_hint="INPUT")
     settings = ModelSettings()
     set_threads(settings)
     classifier = Classifier.load(
         model or settings.model_dir, device=device, precision=precision_choice(precision)
     )
     version = classifier.model_version
-    reads_stdin = input_path is None or input_path == Path("-")
     line_no = 0
     with contextlib.ExitStack() as stack:
         source: IO[bytes] = (

@@ -138,3 +138,10 @@ def test_a_restarted_service_pages_each_incident_once(
     assert listed.returncode == 0, listed.stderr[-2000:]
     logged = [Alert.model_validate_json(line) for line in listed.stdout.splitlines()]
     assert [(a.state, a.incident_id) for a in logged] == [(p.state, p.incident_id) for p in pages]
+    assert "holds no data" not in listed.stderr
+
+    # A mistyped namespace prints no alerts either, but says so on stderr.
+    typo = alerts_cli(["list", "--json"], namespace + "-typo", url)
+    assert typo.returncode == 0 and typo.stdout == ""
+    assert f"namespace '{namespace}-typo' holds no data" in typo.stderr
+    assert namespace in typo.stderr.split("namespaces with data: ")[1]

@@ -133,3 +133,31 @@ def test_the_command_line_says_it_in_one_line_and_exits_2() -> None:
 def test_debug_logging_keeps_the_traceback() -> None:
     done = _finsent("alerts", "list", FINSENT_REDIS__PORT="x", FINSENT_LOG_LEVEL="DEBUG")
     assert done.returncode == 1 and "Traceback" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["bench", "model", "--batch-sizes", "0"], "positive whole numbers"),
+        (["bench", "model", "--batch-sizes", "8,x"], "positive whole numbers"),
+        (["bench", "pipeline", "--documents", "0"], "greater than or equal to 1"),
+        (["classify", "/nonexistent/posts.jsonl"], "does not exist"),
+        (["classify", "/"], "is a directory"),
+        (["train", "--epochs", "0"], "epochs: Input should be greater than or equal to 1"),
+        (["train", "--max-steps", "0"], "max_steps: Input should be greater than or equal"),
+    ],
+)
+def test_nonsense_options_are_refused_before_any_work(
+    args: list[str], says: str, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    out = tmp_path / "model"
+    if args[0] == "train":
+        args = [*args, "--out", str(out)]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert says in " ".join(result.output.split())  # rich boxes wrap long messages
+    assert not out.exists()  # `train --epochs 0` once saved a model that learnt nothing
