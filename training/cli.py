@@ -218,7 +218,8 @@ def eval_model(
         typer.Option(help="Where to write metrics.json. Default: inside the model folder."),
     ] = None,
     limit: Annotated[
-        int | None, typer.Option(help="Evaluate at most N valid rows per task (evenly spaced).")
+        int | None,
+        typer.Option(min=1, help="Evaluate at most N valid rows per task (evenly spaced)."),
     ] = None,
     ensemble: Annotated[
         list[Path] | None,

@@ -143,6 +143,7 @@ def test_debug_logging_keeps_the_traceback() -> None:
         (["bench", "pipeline", "--documents", "0"], "greater than or equal to 1"),
         (["classify", "/nonexistent/posts.jsonl"], "does not exist"),
         (["classify", "/"], "is a directory"),
+        (["eval", "--limit", "0"], "greater than or equal to 1"),
         (["train", "--epochs", "0"], "epochs: Input should be greater than or equal to 1"),
         (["train", "--max-steps", "0"], "max_steps: Input should be greater than or equal"),
     ],
