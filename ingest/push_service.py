@@ -89,7 +89,7 @@ class PushService:
         topic: str | None = None,
         open_ingestor: OpenIngestor | None = None,
     ) -> None:
-        self._clients = PushClients.from_settings(ingest).names
+        self._client_names = PushClients.from_settings(ingest).names
         self._ingest = ingest
         self._host = host or ingest.push_host
         self._port = port or ingest.push_port
@@ -107,7 +107,7 @@ class PushService:
 
     def run(self, stop: threading.Event) -> int:
         # Names only, never tokens: an operator sees who may push.
-        log.info("push clients configured", extra={"clients": list(self._clients)})
+        log.info("push clients configured", extra={"clients": list(self._client_names)})
         with self._open_ingestor(self._metrics) as ingestor:
             # Root logging (JSON) instead of uvicorn's; no access log: it would record
             # client addresses, which are user data.
