@@ -38,14 +38,20 @@ def iter_paths(paths: Iterable[Path]) -> Iterator[Path]:
 
 
 def check_paths(paths: Iterable[Path]) -> None:
-    """Fail before reading anything when an input does not exist.
+    """Fail before reading anything when an input does not exist, or is a directory with
+    no file this reader takes (it would otherwise report zero inputs, like an empty file).
 
     Raises:
-        FileNotFoundError: naming the first missing path.
+        FileNotFoundError: naming the first missing path or empty directory.
     """
     for path in paths:
         if not path.exists():
             raise FileNotFoundError(f"no such file or directory: {path}")
+        if path.is_dir() and next(iter_paths([path]), None) is None:
+            raise FileNotFoundError(
+                f"no input files under {path}: looked for *.jsonl, *.ndjson, *.json, *.csv "
+                "and files without an extension (hidden files, README and LICENSE skipped)"
+            )
 
 
 def read_file(path: Path, max_raw_bytes: int) -> Iterator[Candidate]:

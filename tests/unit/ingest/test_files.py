@@ -7,7 +7,7 @@ import pytest
 from finsent.errors import reason_class
 from ingest.models import RawItem, Unreadable
 from ingest.settings import IngestSettings
-from ingest.sources.files import event_order, iter_paths, read_file, read_files
+from ingest.sources.files import check_paths, event_order, iter_paths, read_file, read_files
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ingest"
 
@@ -80,6 +80,16 @@ def test_directories_are_walked_in_order_skipping_docs(tmp_path: Path) -> None:
     assert found == ["a/2015-10-01", "b/2015-10-02", "p.csv"]
     with pytest.raises(FileNotFoundError):
         list(iter_paths([tmp_path / "nope"]))
+
+
+def test_a_directory_with_nothing_to_read_is_refused_before_reading(tmp_path: Path) -> None:
+    """It would otherwise give a report of zero inputs, as if its files were empty."""
+    (tmp_path / "notes.txt").write_text("Apple falls")
+    (tmp_path / "README.md").write_text("")
+    with pytest.raises(FileNotFoundError, match=r"no input files under .*\*\.jsonl"):
+        check_paths([tmp_path])
+    (tmp_path / "posts.jsonl").write_text("")
+    check_paths([tmp_path])  # one readable file, even an empty one, is input
 
 
 def test_event_order_merges_by_time_with_a_stable_tie_break() -> None:
