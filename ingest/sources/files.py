@@ -48,9 +48,10 @@ def check_paths(paths: Iterable[Path]) -> None:
         if not path.exists():
             raise FileNotFoundError(f"no such file or directory: {path}")
         if path.is_dir() and next(iter_paths([path]), None) is None:
+            kinds = ", ".join(f"*{s}" for s in sorted(CSV_SUFFIXES | JSONL_SUFFIXES) if s)
             raise FileNotFoundError(
-                f"no input files under {path}: looked for *.jsonl, *.ndjson, *.json, *.csv "
-                "and files without an extension (hidden files, README and LICENSE skipped)"
+                f"no input files under {path}: looked for {kinds} and files without an "
+                f"extension (hidden files and names starting {', '.join(_SKIP_NAMES)} skipped)"
             )
 
 
