@@ -60,6 +60,7 @@ def test_twenty_sigkills_during_a_20k_stream(
     private_stack: tuple[Stack, FinsentSettings],
     consumer_factory: Callable[..., subprocess.Popen[bytes]],
     namespace: str,
+    tmp_path: Path,
 ) -> None:
     _, settings = private_stack
     store = open_store(settings, backend="core")
@@ -78,6 +79,10 @@ def test_twenty_sigkills_during_a_20k_stream(
     # Generous: a slow drain must not pass for a lost document, and the exact count below
     # decides; two runs beside other jobs took over 300 s.
     wait_for(lambda: count_all(store, namespace) >= 20_000, 900, "all 20,000 documents")
+    # The killed consumers may have written everything already: SIGTERM only once `final`
+    # runs (its handler is in place), not while it still imports, which would kill it.
+    final_log = tmp_path / "consumer-20.log"  # consumer_factory's 21st process
+    wait_for(lambda: b"inference consumer starting" in final_log.read_bytes(), 120, "final running")
     final.send_signal(signal.SIGTERM)
     assert final.wait(timeout=60) == 0
     assert count_all(store, namespace) == 20_000
