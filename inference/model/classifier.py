@@ -62,6 +62,13 @@ PAD_MULTIPLE = 16
 live traffic) paid for it. Measured on the dev CPU, frozen graph, tokenise + score: 16
 texts 201 -> 219 texts/s, 32 texts 234 -> 298; at 128 texts within noise (363 vs 349).
 """
+MICRO_BATCH_SIZES: dict[str, int] = {"cpu": 64, "cuda": 1024}
+"""Texts per forward pass by device type, when the caller does not set it.
+
+On CPU, 64 texts of one padded width keep a forward pass in cache (docs/model.md). A GPU
+spends about as long launching a pass of 64 texts as one of 1,024, so it takes more per
+pass (docs/benchmarks.md, section 3).
+"""
 log = logging.getLogger(__name__)
 
 
@@ -103,7 +110,8 @@ class Classifier:
         tokenizer: The matching fast tokenizer.
         device: Torch device string, e.g. ``"cpu"`` or ``"cuda:0"``.
         max_length: Truncation length in tokens (with ``[CLS]``/``[SEP]``).
-        micro_batch_size: Texts per forward pass inside one call.
+        micro_batch_size: Texts per forward pass inside one call; ``None`` means
+            ``MICRO_BATCH_SIZES`` for the device type.
         frozen: Serve through a traced, frozen TorchScript graph (see ``freeze_network``);
             ``None`` means on CPU only. Ignored when ``forward`` is given.
         plan: The serving path this classifier was built for (``fp32``/torch if omitted).
@@ -117,7 +125,7 @@ class Classifier:
         tokenizer: PreTrainedTokenizerFast,
         device: str = "cpu",
         max_length: int | None = None,
-        micro_batch_size: int = 64,
+        micro_batch_size: int | None = None,
         frozen: bool | None = None,
         plan: ServingPlan | None = None,
         forward: Forward | None = None,
@@ -131,7 +139,9 @@ class Classifier:
             self._forward = freeze_network(self._net, self._device) or self._net
         self._tokenizer = tokenizer
         self._max_length = max_length or net.heads.max_length
-        self._micro_batch_size = micro_batch_size
+        self._micro_batch_size = micro_batch_size or MICRO_BATCH_SIZES.get(
+            self._device.type, MICRO_BATCH_SIZES["cpu"]
+        )
         self._pad_id = int(tokenizer.pad_token_id or 0)
         # The Rust tokenizer directly: ~2x faster than the transformers wrapper's
         # __call__ on short texts, and it returns plain id lists we pad ourselves.
@@ -195,7 +205,7 @@ class Classifier:
         device: str = "cpu",
         precision: PrecisionChoice | None = None,
         max_length: int | None = None,
-        micro_batch_size: int = 64,
+        micro_batch_size: int | None = None,
         frozen: bool | None = None,
     ) -> Classifier:
         """Load a saved model folder, offline, on the serving path chosen for this machine.
@@ -206,7 +216,7 @@ class Classifier:
             precision: ``fp32``, ``bf16``, ``fp16`` or ``int8``; ``None`` or ``auto``
                 picks from the device and the CPU's features (``plan_serving``).
             max_length: Truncation override; ``None`` uses the trained length.
-            micro_batch_size: Texts per forward pass.
+            micro_batch_size: Texts per forward pass; ``None``: by device type.
             frozen: Serve through a frozen TorchScript graph; ``None``: on CPU only.
 
         Returns:
@@ -219,7 +229,7 @@ class Classifier:
 
     @classmethod
     def random_tiny(
-        cls, seed: int = 0, device: str = "cpu", micro_batch_size: int = 64
+        cls, seed: int = 0, device: str = "cpu", micro_batch_size: int | None = None
     ) -> Classifier:
         """A tiny randomly initialised model with the real heads, for plumbing tests.
 
@@ -230,7 +240,7 @@ class Classifier:
         Args:
             seed: Seeds the weight initialisation.
             device: Torch device string.
-            micro_batch_size: Texts per forward pass.
+            micro_batch_size: Texts per forward pass; ``None``: by device type.
         """
         torch.manual_seed(seed)
         tokenizer = tiny_tokenizer()
@@ -246,7 +256,7 @@ class Classifier:
         device: str,
         precision: PrecisionChoice | None,
         max_length: int | None,
-        micro_batch_size: int,
+        micro_batch_size: int | None,
         frozen: bool | None,
     ) -> Classifier:
         plan = plan_serving(device, precision or "auto")
@@ -319,17 +329,21 @@ class Classifier:
         n = len(encoded)
         sent = torch.empty((n, len(SENTIMENT_LABELS)), dtype=torch.float32)
         topic = torch.empty((n, len(TOPIC_LABELS)), dtype=torch.float32)
-        start = 0
-        positions = torch.tensor(encoded.order, dtype=torch.long)
-        for input_ids, mask in encoded.chunks:
-            s, t = self._forward(
+        if n == 0:
+            return sent, topic
+        # Every micro-batch is queued before anything is read back: one copy to the host
+        # per call, so a GPU never idles while Python waits on each chunk's result (on
+        # CPU the copies are no-ops and this is the same loop).
+        outputs = [
+            self._forward(
                 input_ids.to(self._device, non_blocking=True),
                 mask.to(self._device, non_blocking=True),
             )
-            index = positions[start : start + len(input_ids)]
-            sent[index] = s.float().cpu()
-            topic[index] = t.float().cpu()
-            start += len(input_ids)
+            for input_ids, mask in encoded.chunks
+        ]
+        positions = torch.tensor(encoded.order, dtype=torch.long)
+        sent[positions] = torch.cat([s.float() for s, _ in outputs]).cpu()
+        topic[positions] = torch.cat([t.float() for _, t in outputs]).cpu()
         return sent, topic
 
     def score_arrays(self, encoded: EncodedBatch) -> ScoreArrays:

@@ -282,3 +282,21 @@ def test_freezing_falls_back_to_eager_when_the_graph_disagrees(
 
     monkeypatch.setattr(torch.jit, "freeze", off_by_one)
     assert not Classifier.load(tmp_path, precision="fp32", frozen=True).frozen
+
+
+def test_micro_batch_size_follows_the_device_type() -> None:
+    """A GPU takes 1,024 texts per forward pass, a CPU 64 (docs/benchmarks.md, section 3).
+
+    On one H200, 64 texts per pass (once the default everywhere) held the model alone to
+    about 23k texts/s; 1,024 reached 160k at batches of 4,096. ``tokenize`` runs on the CPU
+    whatever the device, so no GPU is needed to see the split.
+    """
+    tiny = Classifier.random_tiny()
+    texts = ["same length text"] * 2100  # one padded width: chunks are micro-batches
+    for device, size in (("cpu", 64), ("cuda:0", 1024)):
+        clf = Classifier(tiny.net, tiny._tokenizer, device, frozen=False)
+        chunks = clf.tokenize(texts).chunks
+        assert [len(ids) for ids, _ in chunks[:2]] == [size, size]
+        assert sum(len(ids) for ids, _ in chunks) == len(texts)
+    explicit = Classifier(tiny.net, tiny._tokenizer, "cuda:0", micro_batch_size=100, frozen=False)
+    assert len(explicit.tokenize(texts).chunks[0][0]) == 100
