@@ -25,3 +25,22 @@ def test_one_batch_variable_keeps_the_services_other_defaults(
 def test_a_nested_value_in_code_merges_too() -> None:
     settings = InferenceSettings(batch={"max_wait_s": 0.5})
     assert settings.batch.max_wait_s == 0.5 and settings.batch.max_count == 128
+
+
+def test_a_gpu_consumer_drains_backlogs_in_larger_batches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cpu = InferenceSettings().batch
+    assert (cpu.backlog_max_count, cpu.backlog_max_tokens) == (256, 16_384)
+    monkeypatch.setenv("FINSENT_INFERENCE_DEVICE", "cuda:1")
+    gpu = InferenceSettings().batch
+    assert (gpu.backlog_max_count, gpu.backlog_max_tokens) == (1024, 65_536)
+    assert gpu.model_dump(exclude={"backlog_max_count", "backlog_max_tokens"}) == cpu.model_dump(
+        exclude={"backlog_max_count", "backlog_max_tokens"}
+    )  # live batches as on CPU
+    monkeypatch.setenv("FINSENT_INFERENCE_BATCH__MAX_WAIT_S", "0.3")
+    merged = InferenceSettings().batch
+    assert merged.max_wait_s == 0.3 and merged.backlog_max_count == 1024
+    monkeypatch.setenv("FINSENT_INFERENCE_BATCH__BACKLOG_MAX_COUNT", "512")
+    assert InferenceSettings().batch.backlog_max_count == 512  # the operator's word wins
+    assert InferenceSettings(device="cpu").batch.backlog_max_count == 512
