@@ -38,6 +38,12 @@ def freeze_network(net: FinsentNet, device: torch.device) -> Forward | None:
             mask[0, pad_from:] = 0
         return ids.to(device), mask.to(device)
 
+    # Tracing reads every attribute of every module, among them transformers' training-only
+    # `loss_function` property, which then logs "loss_type=None ... unrecognized" on every
+    # start: noise for an operator, about a loss serving never computes.
+    transformers_log = logging.getLogger("transformers.modeling_utils")
+    level = transformers_log.level
+    transformers_log.setLevel(logging.ERROR)
     try:
         with torch.inference_mode(), warnings.catch_warnings():
             # Tracing warns at every Python branch on a tensor, and TorchScript itself is
@@ -57,4 +63,6 @@ def freeze_network(net: FinsentNet, device: torch.device) -> Forward | None:
     except Exception as exc:  # noqa: BLE001 - any tracing failure means: serve eager
         log.warning("could not freeze the network; serving eager", extra={"error": str(exc)})
         return None
+    finally:
+        transformers_log.setLevel(level)
     return cast(Forward, graph)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -300,3 +302,19 @@ def test_micro_batch_size_follows_the_device_type() -> None:
         assert sum(len(ids) for ids, _ in chunks) == len(texts)
     explicit = Classifier(tiny.net, tiny._tokenizer, "cuda:0", micro_batch_size=100, frozen=False)
     assert len(explicit.tokenize(texts).chunks[0][0]) == 100
+
+
+def test_freezing_logs_nothing_about_training_losses() -> None:
+    """Tracing read transformers' ``loss_function`` and logged "loss_type=None ..." at
+    every start of every service (a fresh process: transformers logs it once per process).
+    """
+    code = (
+        "from inference.model.classifier import Classifier\n"
+        "tiny = Classifier.random_tiny()\n"
+        "clf = Classifier(tiny.net, tiny._tokenizer, 'cpu', frozen=True)\n"
+        "assert clf.frozen\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "loss_type" not in done.stderr + done.stdout
