@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from finsent.errors import ConfigurationError
 from finsent.labels import SENTIMENT_DATASET_ID_TO_LABEL, SENTIMENT_LABELS, TOPIC_LABELS
 
 Task = Literal["sentiment", "topic"]
@@ -94,8 +95,17 @@ def read_examples(data_dir: Path, task: Task, split: Split) -> list[Example]:
 
     Returns:
         The examples in file order (which is grouped by label).
+
+    Raises:
+        ConfigurationError: the file is not there (``FINSENT_DATA_DIR`` points elsewhere).
     """
     path = data_file(data_dir, task, split)
+    if not path.is_file():  # an operator's setting, not our fault: no traceback (cli/errors)
+        raise ConfigurationError(
+            f"no {task} {split} data at {path}: set FINSENT_DATA_DIR to the folder holding "
+            "twitter-financial-news-sentiment/ and twitter-financial-news-topic/ "
+            "(the project's shared/data, see its SOURCES.md)"
+        )
     with path.open(encoding="utf-8", newline="") as handle:
         return [
             Example(text=row["text"], task=task, label=_label_index(task, int(row["label"])))

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from cli.errors import EXIT_FAILED, EXIT_USAGE, operator_error, settings_error_message
 from finsent.errors import ConfigurationError
 from finsent.settings import FinsentSettings
+from inference.model.data import read_examples
 from inference.model.network import FinsentNet
 from inference.settings import InferenceSettings
 from ingest.settings import IngestSettings
@@ -86,6 +87,13 @@ def test_a_folder_that_is_no_model_says_what_is_missing(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(ConfigurationError, match=r"missing finsent\.json, model\.safetensors"):
         FinsentNet.load(tmp_path)
+
+
+def test_a_data_folder_without_the_data_says_which_file_and_variable(tmp_path: Path) -> None:
+    """`finsent bench model`, `eval` and `train` read these files; a wrong FINSENT_DATA_DIR
+    ended in a FileNotFoundError traceback."""
+    with pytest.raises(ConfigurationError, match="no sentiment valid data at .*FINSENT_DATA_DIR"):
+        read_examples(tmp_path, "sentiment", "valid")
 
 
 @pytest.mark.parametrize(
