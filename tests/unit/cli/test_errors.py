@@ -92,7 +92,7 @@ def test_a_folder_that_is_no_model_says_what_is_missing(tmp_path: Path) -> None:
 def test_a_data_folder_without_the_data_says_which_file_and_variable(tmp_path: Path) -> None:
     """`finsent bench model`, `eval` and `train` read these files; a wrong FINSENT_DATA_DIR
     ended in a FileNotFoundError traceback."""
-    with pytest.raises(ConfigurationError, match="no sentiment valid data at .*FINSENT_DATA_DIR"):
+    with pytest.raises(ConfigurationError, match=r"no sentiment valid data at .*FINSENT_DATA_DIR"):
         read_examples(tmp_path, "sentiment", "valid")
 
 
