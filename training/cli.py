@@ -83,6 +83,20 @@ def train(
             "--generations > 1."
         ),
     ] = None,
+    distill_gold_weight: Annotated[
+        float | None,
+        typer.Option(
+            help="Weight of the teacher's soft targets on rows that have a gold label for "
+            "the head too, beside that label (classic distillation). Default: 0."
+        ),
+    ] = None,
+    distill_temperature: Annotated[
+        float | None,
+        typer.Option(
+            help="Temperature of the soft targets: student logits over T, teacher "
+            "probabilities to the power 1/T, loss times T^2. Default: 1."
+        ),
+    ] = None,
     generations: Annotated[
         int | None,
         typer.Option(
@@ -146,6 +160,10 @@ def train(
         overrides["distill_weight"] = distill_weight
     elif teachers or (generations or 1) > 1:
         overrides["distill_weight"] = 1.0
+    if distill_gold_weight is not None:
+        overrides["distill_gold_weight"] = distill_gold_weight
+    if distill_temperature is not None:
+        overrides["distill_temperature"] = distill_temperature
     if model_version is not None:
         overrides["model_version"] = model_version
     if bf16 is not None:

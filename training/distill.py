@@ -49,6 +49,19 @@ def ensemble_probabilities(
     return {task: probs / len(teacher_dirs) for task, probs in total.items()}
 
 
-def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy of ``logits`` against probability ``targets``."""
-    return -(targets * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
+def soft_cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, temperature: float = 1.0
+) -> torch.Tensor:
+    """Mean cross-entropy of ``logits`` against probability ``targets``, at ``temperature``.
+
+    At T != 1 both sides are softened alike: the student's logits divided by T, and the
+    targets raised to 1/T and renormalised, which for one teacher is the softmax of its
+    logits over T. The loss is scaled by T^2 so its gradients keep their size (Hinton,
+    Vinyals and Dean, 2015). T = 1 is the plain cross-entropy.
+    """
+    if temperature != 1.0:
+        tempered = targets.clamp_min(1e-12) ** (1.0 / temperature)
+        targets = tempered / tempered.sum(dim=-1, keepdim=True)
+        logits = logits / temperature
+    loss = -(targets * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
+    return loss * temperature**2

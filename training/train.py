@@ -19,7 +19,7 @@ import random
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +79,12 @@ class TrainConfig(BaseModel):
             (calibrated) probabilities, applied to the head a row has no gold label
             for: topic rows learn sentiment from the teacher and vice versa. Needs a
             teacher; 0 disables.
+        distill_gold_weight: Weight of the same soft targets on the rows that do have a
+            gold label for the head, beside that label's cross-entropy (classic
+            knowledge distillation: the teacher's view of the other classes on every
+            row). 0 leaves gold rows to their labels alone.
+        distill_temperature: Temperature of the soft targets (``soft_cross_entropy``);
+            1 takes the teachers' calibrated probabilities as they are.
         generations: Born-again self-distillation: generation 1 is a plain
             fine-tune, each later one starts again from the base model with the
             previous generation as its teacher (``distill_weight``); only the last
@@ -108,8 +114,37 @@ class TrainConfig(BaseModel):
     dropout: float = Field(default=0.1, ge=0, lt=1)
     bf16: bool | None = None
     distill_weight: float = Field(default=0.0, ge=0)
+    distill_gold_weight: float = Field(default=0.0, ge=0)
+    distill_temperature: float = Field(default=1.0, gt=0)
     generations: int = Field(default=1, ge=1)
     model_version: str = "finsent-minilm-1.0.0"
+
+
+def batch_loss(
+    logits: Mapping[Task, torch.Tensor],
+    batch: Mapping[str, torch.Tensor],
+    gold_losses: Mapping[Task, nn.Module],
+    config: TrainConfig,
+) -> torch.Tensor:
+    """One step's loss: each head's gold cross-entropy plus the teachers' soft targets.
+
+    Soft targets (``<task>_soft`` in ``batch``) weigh ``distill_weight`` on rows without a
+    gold label for the head and ``distill_gold_weight`` on rows with one.
+    """
+    loss = torch.zeros((), device=next(iter(logits.values())).device)
+    for task, task_logits in logits.items():
+        gold = batch[task] != IGNORE
+        if gold.any():
+            loss = loss + gold_losses[task](task_logits.float(), batch[task])
+        targets = batch.get(f"{task}_soft")
+        if targets is None:
+            continue
+        for rows, weight in ((~gold, config.distill_weight), (gold, config.distill_gold_weight)):
+            if weight > 0 and rows.any():
+                loss = loss + weight * soft_cross_entropy(
+                    task_logits.float()[rows], targets[rows], config.distill_temperature
+                )
+    return loss
 
 
 @dataclass(frozen=True)
@@ -297,16 +332,9 @@ def train(
             batch = {k: v.to(device) for k, v in collate(fit_data, index, pad_id).items()}
             with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):
                 sent_logits, topic_logits = net(batch["input_ids"], batch["attention_mask"])
-            loss = torch.zeros((), device=device)
-            for task, task_logits in (("sentiment", sent_logits), ("topic", topic_logits)):
-                gold = batch[task] != IGNORE
-                if gold.any():
-                    loss = loss + losses[task](task_logits.float(), batch[task])
-                targets = batch.get(f"{task}_soft")
-                if targets is not None and not gold.all():
-                    loss = loss + config.distill_weight * soft_cross_entropy(
-                        task_logits.float()[~gold], targets[~gold]
-                    )
+            loss = batch_loss(
+                {"sentiment": sent_logits, "topic": topic_logits}, batch, losses, config
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)

@@ -109,11 +109,16 @@ def test_train_with_a_teacher_records_the_distillation(
             str(tiny_model),
             "--model-version",
             "finsent-test-9",
+            "--distill-gold-weight",
+            "0.5",
+            "--distill-temperature",
+            "2",
         ],
     )
     assert result.exit_code == 0, result.output
     recipe = json.loads((out / "finsent.json").read_text())["train"]
     assert (recipe["distill_weight"], recipe["generations"], recipe["max_steps"]) == (1.0, 1, 2)
+    assert (recipe["distill_gold_weight"], recipe["distill_temperature"]) == (0.5, 2.0)
     # The run's own version, which the scorer stamps on every scored document.
     assert Classifier.load(out, precision="fp32").model_version == "finsent-test-9"
 

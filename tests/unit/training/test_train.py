@@ -13,12 +13,12 @@ from transformers import BertModel
 import inference.model.hardware as hardware
 import training.distill as distill_module
 from inference.model.classifier import Classifier
-from inference.model.data import Example
+from inference.model.data import TASKS, Example, Task
 from inference.model.network import FinsentNet, HeadsConfig
 from inference.model.tiny import tiny_bert_config, tiny_tokenizer
-from training.encoding import encode, predict_logits
+from training.encoding import IGNORE, N_CLASSES, encode, predict_logits
 from training.metrics import softmax
-from training.train import TrainConfig, param_groups, train, train_generations
+from training.train import TrainConfig, batch_loss, param_groups, train, train_generations
 
 WORDS = {
     ("sentiment", 0): "shares plunge miss downgrade",
@@ -189,6 +189,47 @@ def test_ensemble_probabilities_average_the_teachers(tmp_path: Path) -> None:
         assert both[task] == pytest.approx((a[task] + b[task]) / 2)
     with pytest.raises(ValueError, match="teacher"):
         distill_module.ensemble_probabilities([], rows, "cpu")
+
+
+def test_gold_rows_take_soft_targets_only_with_their_own_weight() -> None:
+    # Two sentiment rows with gold labels, one topic row (no sentiment gold).
+    logits: dict[Task, torch.Tensor] = {
+        "sentiment": torch.tensor([[2.0, -1.0, 0.5], [0.0, 1.0, -2.0], [1.0, 1.0, 1.0]]),
+        "topic": torch.zeros((3, N_CLASSES["topic"])),
+    }
+    soft = torch.tensor([[0.1, 0.2, 0.7], [0.6, 0.3, 0.1], [0.2, 0.5, 0.3]])
+    batch = {
+        "sentiment": torch.tensor([0, 1, IGNORE]),
+        "topic": torch.tensor([IGNORE, IGNORE, 4]),
+        "sentiment_soft": soft,
+    }
+    gold_losses = {task: torch.nn.CrossEntropyLoss(ignore_index=IGNORE) for task in TASKS}
+    gold = sum(float(gold_losses[t](logits[t], batch[t])) for t in TASKS)
+    ce = distill_module.soft_cross_entropy
+    sent = logits["sentiment"]
+    only_missing = SMALL_RUN.model_copy(update={"distill_weight": 0.5})
+    assert float(batch_loss(logits, batch, gold_losses, only_missing)) == pytest.approx(
+        gold + 0.5 * float(ce(sent[2:], soft[2:]))
+    )
+    both = only_missing.model_copy(update={"distill_gold_weight": 2.0, "distill_temperature": 2.0})
+    assert float(batch_loss(logits, batch, gold_losses, both)) == pytest.approx(
+        gold + 0.5 * float(ce(sent[2:], soft[2:], 2.0)) + 2.0 * float(ce(sent[:2], soft[:2], 2.0))
+    )
+
+
+def test_soft_targets_at_a_temperature_are_the_teachers_logits_over_t() -> None:
+    student = torch.tensor([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]])
+    teacher_logits = torch.tensor([[4.0, 0.0, -4.0], [-2.0, 6.0, 1.0]])
+    probs = torch.softmax(teacher_logits, dim=-1)
+    plain = distill_module.soft_cross_entropy(student, probs)
+    assert float(plain) == pytest.approx(
+        float(-(probs * torch.log_softmax(student, dim=-1)).sum(-1).mean())
+    )
+    t = 3.0
+    softened = torch.softmax(teacher_logits / t, dim=-1)
+    want = -(softened * torch.log_softmax(student / t, dim=-1)).sum(-1).mean() * t * t
+    got = distill_module.soft_cross_entropy(student, probs, temperature=t)
+    assert float(got) == pytest.approx(float(want), rel=1e-5)
 
 
 def test_distillation_without_a_teacher_is_refused(tmp_path: Path) -> None:
