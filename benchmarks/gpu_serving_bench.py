@@ -41,6 +41,7 @@ sys.path.insert(0, str(REPO_ROOT))
 import torch  # noqa: E402
 
 from benchmarks.gpu_bench import percentile, sample_lengths  # noqa: E402
+from benchmarks.results import save  # noqa: E402
 from finsent.labels import SENTIMENT_LABELS, TOPIC_LABELS  # noqa: E402
 from inference.model.classifier import Classifier, EncodedBatch  # noqa: E402
 
@@ -165,9 +166,8 @@ def main() -> None:
                 result["rows"].append(row)
                 print(json.dumps(row), flush=True)
             del on_device
-            target.write_text(json.dumps(result, indent=2) + "\n")
-    result["elapsed_s"] = round(time.perf_counter() - begun, 1)
-    target.write_text(json.dumps(result, indent=2) + "\n")
+            save(target, result, begun)
+    save(target, result, begun)
     print(f"wrote {target} after {result['elapsed_s']} s")
 
 

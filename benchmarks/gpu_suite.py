@@ -40,6 +40,10 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from benchmarks.results import save  # noqa: E402
+
 PYTHON = sys.executable
 FINSENT = [PYTHON, "-c", "from cli.main import main; main()"]
 
@@ -166,7 +170,6 @@ def main() -> None:
     process_docs, sizes, micro, seconds = args.process_docs, "1024,4096,16384", "64,1024,4096", 2.0
     max_count, budgets = 1024, (150.0, 120.0, 130.0, 170.0)
     if args.dry_run:
-        sys.path.insert(0, str(REPO_ROOT))
         from inference.model.classifier import Classifier
 
         model = Path(tempfile.mkdtemp(prefix="finsent-tiny-"))
@@ -207,18 +210,15 @@ def main() -> None:
         if name.startswith("in_process_x"):
             outcome = processes_phase(args.processes, command, min(budget, left), env)
             result["phases"][name] = outcome
-            result["elapsed_s"] = round(time.perf_counter() - begun, 1)
-            target.write_text(json.dumps(result, indent=2) + "\n")
+            save(target, result, begun)
             continue
         outcome = phase(name, command, min(budget, left), env)
         if name == "broker":
             outcome["result"] = last_json(outcome["stdout"])
         del outcome["stdout"]
         result["phases"][name] = outcome
-        result["elapsed_s"] = round(time.perf_counter() - begun, 1)
-        target.write_text(json.dumps(result, indent=2) + "\n")
-    result["elapsed_s"] = round(time.perf_counter() - begun, 1)
-    target.write_text(json.dumps(result, indent=2) + "\n")
+        save(target, result, begun)
+    save(target, result, begun)
     print(f"wrote {target} after {result['elapsed_s']} s")
 
 
