@@ -31,6 +31,7 @@ import os
 import platform
 import random
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,18 @@ class Net(nn.Module):
 def sample_lengths(n: int, rng: random.Random) -> list[int]:
     lengths, weights = zip(*LENGTH_HISTOGRAM.items(), strict=True)
     return rng.choices(lengths, weights=weights, k=n)
+
+
+def texts_like_the_data(vocab: Iterable[str], n: int, seed: int = 0) -> list[str]:
+    """``n`` texts of random whole-word pieces of ``vocab`` (a tokenizer's vocabulary)
+    whose token lengths follow the data's histogram; the same for the same ``seed``."""
+    rng = random.Random(seed)
+    # Sorted: a fast tokenizer's vocabulary comes back in a different order in each process.
+    words = sorted(t for t in vocab if t.isalpha() and not t.startswith("["))
+    return [
+        " ".join(rng.choice(words) for _ in range(max(1, length - 2)))
+        for length in sample_lengths(n, rng)
+    ]
 
 
 def make_batch(lengths: list[int], rng: random.Random, vocab: int) -> list[list[int]]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -37,7 +36,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import torch  # noqa: E402
 
-from benchmarks.gpu_bench import sample_lengths  # noqa: E402
+from benchmarks.gpu_bench import texts_like_the_data  # noqa: E402
 from finsent.schemas import Document  # noqa: E402
 from finsent.stream.batching import BatchBuilder, BatchPolicy  # noqa: E402
 from finsent.topics import DOCUMENTS  # noqa: E402
@@ -47,12 +46,7 @@ from inference.model.classifier import Classifier  # noqa: E402
 
 def synthetic_payloads(clf: Classifier, n: int, seed: int = 0) -> list[bytes]:
     """Document JSON with realistic token lengths (random word pieces)."""
-    rng = random.Random(seed)
-    tokenizer = clf._tokenizer  # the same vocabulary the model reads
-    vocab = [t for t in tokenizer.get_vocab() if t.isalpha() and not t.startswith("[")]
-    pool = []
-    for length in sample_lengths(4096, rng):
-        pool.append(" ".join(rng.choice(vocab) for _ in range(max(1, length - 2))))
+    pool = texts_like_the_data(clf._tokenizer.get_vocab(), 4096, seed)  # the model's vocabulary
     start, now = datetime(2026, 1, 5, tzinfo=UTC), datetime.now(UTC)
     tickers = ("AAPL", "MSFT", "WMT", "JPM", "XOM")
     return [

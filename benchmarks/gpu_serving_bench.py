@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import platform
-import random
 import sys
 import time
 from collections.abc import Callable
@@ -40,20 +39,10 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import torch  # noqa: E402
 
-from benchmarks.gpu_bench import percentile, sample_lengths  # noqa: E402
+from benchmarks.gpu_bench import percentile, texts_like_the_data  # noqa: E402
 from benchmarks.results import save  # noqa: E402
 from finsent.labels import SENTIMENT_LABELS, TOPIC_LABELS  # noqa: E402
 from inference.model.classifier import Classifier, EncodedBatch  # noqa: E402
-
-
-def texts_like_the_data(clf: Classifier, n: int, seed: int = 0) -> list[str]:
-    """``n`` texts of random word pieces whose token lengths follow the data's histogram."""
-    rng = random.Random(seed)
-    vocab = [t for t in clf._tokenizer.get_vocab() if t.isalpha() and not t.startswith("[")]
-    return [
-        " ".join(rng.choice(vocab) for _ in range(max(1, length - 2)))
-        for length in sample_lengths(n, rng)
-    ]
 
 
 def per_chunk_sync(clf: Classifier, encoded: EncodedBatch) -> None:
@@ -116,7 +105,7 @@ def main() -> None:
     sizes = [int(b) for b in args.batch_sizes.split(",")]
     micro_sizes = [int(m) for m in args.micro_batches.split(",")]
     base = Classifier.load(args.model, device=args.device, precision=args.precision)
-    pool = texts_like_the_data(base, max(sizes) * args.rounds)
+    pool = texts_like_the_data(base._tokenizer.get_vocab(), max(sizes) * args.rounds)
     result: dict[str, Any] = {
         "device": torch.cuda.get_device_name() if cuda else platform.processor() or "cpu",
         "precision": base.precision,
