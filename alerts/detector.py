@@ -100,6 +100,9 @@ class DetectorState:
     abs_weight: float = PRIOR_WINDOWS
     incident_id: str | None = None
     severity: Severity | None = None
+    paged: bool | None = None
+    """Whether the open incident's firing paged on-call: its resolution pages the same way.
+    None for state written before this was kept (the resolution's own window decides)."""
     calm_since_ms: int | None = None
     cooldown_until_ms: int = 0
     quarantine_from_ms: int | None = None

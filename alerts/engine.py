@@ -250,7 +250,7 @@ class AlertEngine:
                     continue
                 touched.add(key)
                 learn(state, leaving_start, rule.step_s, leaving, rule.params)
-                before = state.incident_id
+                before, was_paged = state.incident_id, state.paged
                 new_id = incident_id(namespace, rule.name, ref, end - w)
                 prior = rule.params.prior_share if key == MARKET_KEY else market_share
                 decision = judge(state, end, rule.window_s, window, prior, rule.params, new_id)
@@ -278,6 +278,12 @@ class AlertEngine:
                 if key not in alerting or decision.action == "none" or decision.severity is None:
                     continue
                 firing = decision.action == "fire"
+                # A resolution pages exactly when its firing did: never a RESOLVED for a
+                # page on-call did not get, always one for a page they did.
+                notify = (
+                    self._may_page(namespace, end) if firing or was_paged is None else was_paged
+                )
+                state.paged = notify if firing else None
                 alert = Alert(
                     incident_id=new_id if firing else str(before),
                     rule=rule.name,
@@ -304,7 +310,7 @@ class AlertEngine:
                     else (),
                     evaluated_at=from_ms(watermark_ms),
                     decided_at=from_ms(end + rule.lateness_ms),
-                    notify=self._may_page(namespace, end),
+                    notify=notify,
                 )
                 transition.changes.append(OutboxEntry(alert=alert, pending=self._channels(alert)))
         transition.states = {k: current[k] for k in touched}

@@ -282,3 +282,37 @@ def test_one_call_covers_every_closed_step_even_past_the_per_pass_bound(
         ("firing", "WMT"),
         ("resolved", "WMT"),
     ]
+
+
+def _wmt(alerts: list[Alert]) -> list[tuple[str, bool]]:
+    return [(a.state, a.notify) for a in alerts if a.series.value == "WMT"]
+
+
+def test_a_resolution_pages_exactly_when_its_firing_paged(store: SeriesStore) -> None:
+    """On-call must hear "resolved" for every page they got, and never for one they did not.
+
+    Each state change used to ask only whether its own window was recent. After an outage
+    of `alerts run` longer than `max_event_lag_s`, a firing decided from the backlog was
+    (rightly) not paged, but its resolution, recent by then, paged on its own: a RESOLVED
+    for an incident on-call never saw. The other way round, an incident paged live and
+    resolved from a stale backlog never told on-call it was over.
+    """
+    start = T0 + timedelta(hours=30, minutes=2)
+    docs = background("ns", 40) + burst("ns", start)
+    store.write_batch(docs)
+    # Back from an outage 110 min after the burst: its firing is stale, its end is not.
+    late = make_engine(store, Clock(start + timedelta(minutes=110)))
+    assert _wmt(late.evaluate("ns")) == [("firing", False), ("resolved", False)]
+
+    other = CoreStore(fakeredis.FakeRedis(), StoreOptions())
+    clock = Clock(T0)
+    pager = Recorder()
+    engine = make_engine(other, clock, [pager])
+    before = [d for d in docs if d.published_at <= start + 45 * MIN]
+    assert _wmt(live(other, engine, clock, before)) == [("firing", True)]
+    # Then down for four hours: the resolution is decided from a stale backlog.
+    other.write_batch([d for d in docs if d.published_at > start + 45 * MIN])
+    clock.at = start + timedelta(hours=4)
+    assert _wmt(engine.evaluate("ns")) == [("resolved", True)]
+    engine.deliver("ns")
+    assert [a.state for a in pager.got if a.series.value == "WMT"] == ["firing", "resolved"]
