@@ -1,7 +1,8 @@
 """Per-token int8 in torch: accuracy, batch invariance and speed against fp32, one run.
 
-Dynamic int8 (the opt-in ``--precision int8`` path, ONNX Runtime) quantises each
-activation with one range per call, so a text's scores depend on its batch mates; static
+Dynamic int8 (ONNX Runtime) quantises each activation with one range per call, so run
+over a whole batch a text's scores depend on its batch mates (served, it runs one text per
+call since 2026-12-01, which this script measures too); static
 int8 fixes the ranges but loses accuracy (``benchmarks/int8_static.py``). This script
 measures the third way: every encoder Linear runs on int8 with **one range per token row**
 (symmetric, scale = max |x| / 127) against int8 weights with one range per output channel,
@@ -176,13 +177,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="finsent-int8-") as tmp:
         folder = Path(tmp)
         per_row_onnx(quantize_int8(net, folder), folder / "per-row.onnx")
-        per_row = OnnxForward(open_session(str(folder / "per-row.onnx"), args.threads))
+        per_row = OnnxForward(
+            open_session(str(folder / "per-row.onnx"), args.threads), per_text=False
+        )
+        per_batch = OnnxForward(
+            open_session(quantize_int8(net, folder).read_bytes(), args.threads), per_text=False
+        )
     paths = {
         "fp32 eager": Classifier(net, tokenizer, frozen=False),
         "fp32 graph": Classifier(net, tokenizer, frozen=True),
         "int8-per-token eager": Classifier(quantised, tokenizer, frozen=False),
         "int8-per-token graph": Classifier(quantised, tokenizer, frozen=True),
-        "int8-dynamic (onnx)": Classifier.load(precision="int8"),
+        "int8-dynamic per batch (onnx)": Classifier(net, tokenizer, forward=per_batch),
+        "int8-dynamic per text (onnx, served)": Classifier.load(precision="int8"),
         "int8-per-row (onnx)": Classifier(net, tokenizer, forward=per_row),
     }
     results = {}

@@ -1,9 +1,10 @@
 """Static (calibrated) int8 through ONNX Runtime: accuracy and batch invariance.
 
-Dynamic int8 (the opt-in ``--precision int8`` path) quantises activations with one range per
-call, so a text's scores depend on its batch mates. Static quantisation fixes the ranges
-from calibration text, which makes the scores batch-invariant; this script measures what
-that costs in accuracy, for each calibration variant, against fp32 in the same run:
+Dynamic int8 quantises activations with one range per call, so over a whole batch a text's
+scores depend on its batch mates (served, it runs one text per call). Static quantisation
+fixes the ranges from calibration text, which makes the scores batch-invariant; this
+script measures what that costs in accuracy, for each calibration variant, against fp32
+in the same run:
 
     python -m benchmarks.int8_static --data ../shared/data --json out.json
 
@@ -155,7 +156,7 @@ def main() -> None:
         for variant in args.variants.split(","):
             out = Path(tmp) / f"{variant}.onnx"
             quantize_static_variant(fp32, out, variant, batches)
-            forward = OnnxForward(open_session(str(out), args.threads))
+            forward = OnnxForward(open_session(str(out), args.threads), per_text=False)
             clf = Classifier(net, tokenizer, forward=forward)
             results[variant] = measure(clf, args.data, texts)
             print(variant, json.dumps(results[variant]), flush=True)

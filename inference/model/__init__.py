@@ -9,7 +9,7 @@ Modules:
     freeze: the frozen TorchScript graph that serves the torch precisions on CPU.
     tiny: a tiny encoder config and tokenizer built in memory (tests, plumbing).
     hardware: the serving path (precision, runtime) chosen from the device and CPU flags.
-    onnx_int8: the opt-in int8 CPU path (ONNX export, dynamic quantisation, ONNX Runtime).
+    onnx_int8: the int8 CPU path (ONNX export, dynamic quantisation, one text per call).
     bench: CPU throughput and latency benchmark.
     classify_cmd, bench_cmd: typer commands ``classify`` and ``bench model`` (their shared
         options in ``cli_options``).

@@ -22,7 +22,8 @@ PrecisionOpt = Annotated[
     str | None,
     typer.Option(
         help="auto, fp32, bf16, fp16 or int8. Default: auto (FINSENT_PRECISION), chosen from "
-        "the device and the CPU's features: int8 via ONNX Runtime on CPU, bf16 on CUDA."
+        "the device and the CPU's features: bf16 on CUDA and on CPUs with native bf16, fp32 "
+        "elsewhere. int8 (ONNX Runtime, CPU) is the fastest CPU path, on request."
     ),
 ]
 

@@ -5,11 +5,14 @@ CPU computes bf16 natively (AMX-BF16, or AVX-512 BF16); everywhere else torch em
 7.6x slower than fp32 on an AVX2 EPYC (issue 14), 2.1x (graph) to 4.4x (eager) on an
 AVX-512 VNNI Xeon without BF16 (measured under load).
 
-int8 through ONNX Runtime is the fastest CPU path measured and keeps accuracy on the valid
-sets, but it is opt-in (``precision="int8"``): it quantises activations with one range per
-batch, so a text's scores depend on its batch-mates (2.7% of real tweets changed a label
-between batchings), and a replay would not reproduce live scores. ``auto`` keeps the
-batch-invariant torch paths.
+int8 through ONNX Runtime is the fastest CPU path measured (1.9x fp32 end to end on an
+AVX-512 VNNI Xeon) and keeps accuracy on the valid sets. It runs one text per call, so
+its scores never depend on batch-mates and a replay reproduces live scores. It is still
+opt-in (``precision="int8"``): it labels 1.1% of real tweets differently from fp32, with
+no bias either way, and on the StockNet month one of those, a borderline Walmart post,
+moves the crash's page from 15:20 to 18:40 UTC (docs/model.md, "Per-text int8"). The
+shipped model's page on that crash rests on a handful of labels; ``auto`` keeps the
+labels it was accepted with until the model's margin no longer hinges on one post.
 
 ``choose_serving`` is a pure function of what ``detect_cpu`` reads, so each rule is tested
 with mocked capabilities.
@@ -138,8 +141,8 @@ def choose_serving(
     * CPU with native bf16 (AMX-BF16 or AVX-512 BF16): bf16 in torch, 1.4-2.1x fp32.
     * Any other CPU: fp32 in torch (bf16 there is emulated, 2-7.6x slower).
 
-    int8 (ONNX Runtime) is served only on request: faster, but batch-dependent (module
-    docstring). An explicit request is honoured (an operator may know better), with a
+    int8 (ONNX Runtime) is served only on request: faster, but its labels differ from
+    those the shipped model was accepted with (module docstring). An explicit request is honoured (an operator may know better), with a
     warning when it is one of the measured slow paths (bf16 or fp16 without native bf16).
 
     Raises:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import subprocess
 import sys
@@ -135,7 +136,7 @@ def test_scores_do_not_depend_on_how_texts_are_batched() -> None:
 
     Every text is padded to its own width, so its probabilities match whichever
     batch it shares (torch paths; the residue is float32 rounding). The int8 path
-    quantises activations per batch: its bound is the next test.
+    has its own test, bit for bit.
     """
     words = [
         "shares",
@@ -172,15 +173,14 @@ def test_frozen_graph_scores_exactly_like_eager() -> None:
     assert frozen.score_batch(texts) == eager.score_batch(texts)
 
 
-def _dedup_valid_slice(task: Task, rows: int) -> tuple[list[str], list[int]]:
-    """Evenly spaced dedup valid rows of one task (files are grouped by label)."""
+def _dedup_valid(task: Task) -> tuple[list[str], list[int]]:
+    """One task's valid rows whose text is not in its train set."""
     data_dir = ModelSettings().data_dir
     seen = {normalise_text(e.text) for e in read_examples(data_dir, task, "train")}
     valid = [
         e for e in read_examples(data_dir, task, "valid") if normalise_text(e.text) not in seen
     ]
-    picked = [valid[i * len(valid) // rows] for i in range(rows)]
-    return [e.text for e in picked], [e.label for e in picked]
+    return [e.text for e in valid], [e.label for e in valid]
 
 
 NO_DATA = not (
@@ -192,18 +192,19 @@ NO_DATA = not (
     not (SHIPPED_MODEL_DIR / "model.safetensors").is_file() or NO_DATA,
     reason="no shipped model or no data folder (FINSENT_DATA_DIR)",
 )
-def test_int8_accuracy_within_0_3_points_of_fp32_on_a_dedup_valid_slice() -> None:
-    """The int8 ONNX Runtime path against fp32 torch on 500 dedup valid rows per task.
+def test_int8_accuracy_within_0_3_points_of_fp32_on_the_dedup_valid_sets() -> None:
+    """The int8 ONNX Runtime path against fp32 torch on every dedup valid row of each task.
 
-    Full sets (docs/model.md): fp32 0.8791 / 0.8907, int8 0.8812 / 0.8915 accuracy. On
-    this slice the bar is the issue's: int8 loses at most 0.3 points of accuracy.
+    docs/model.md, 1.1.0: fp32 0.8765 / 0.8898, int8 per text 0.8799 / 0.8889 accuracy.
+    The whole sets, not a slice: on 500 rows one text is 0.2 points, so a slice could
+    not tell the issue's 0.3-point bar from noise (a 500-row topic slice measured -0.4).
     """
     fp32 = Classifier.load(precision="fp32")
     int8 = Classifier.load(precision="int8")
     assert (int8.precision, int8.runtime) == ("int8", "onnxruntime")
     tasks: tuple[tuple[Task, int], ...] = (("sentiment", 0), ("topic", 1))
     for task, head in tasks:
-        texts, labels = _dedup_valid_slice(task, 500)
+        texts, labels = _dedup_valid(task)
         want = torch.tensor(labels)
         acc = {
             name: (clf.logits(clf.tokenize(texts))[head].argmax(dim=1) == want).float().mean()
@@ -215,23 +216,36 @@ def test_int8_accuracy_within_0_3_points_of_fp32_on_a_dedup_valid_slice() -> Non
 @pytest.mark.skipif(
     not (SHIPPED_MODEL_DIR / "model.safetensors").is_file(), reason="no shipped model"
 )
-def test_int8_scores_depend_on_batch_mates_only_within_a_bound() -> None:
-    """int8 quantises activations with one range per batch, so batch-mates move scores.
+def test_int8_scores_do_not_depend_on_batch_mates_or_threads() -> None:
+    """int8 quantises activations with one range per ONNX Runtime call; each text is its
+    own call, so its scores are the same bits in any batch, micro-batch or worker count.
 
-    This is why ``auto`` never picks int8. Measured (docs/model.md): on 600 real tweets,
-    2.7% changed a label between one batch and batches of 7, probabilities by up to 0.44.
-    The bound here pins that finding, so a change for the worse shows.
+    Before per-text calls, one range per micro-batch moved 2.7% of real tweets' labels
+    between batchings (docs/model.md), and a replay could not reproduce live scores.
     """
     texts = TEXTS + [f"$XOM {'falls ' * (i % 9)}after the oil report {i}" for i in range(114)]
     clf = Classifier.load(precision="int8")
     whole = clf.score_batch(texts)
     pieces = [s for start in range(0, 120, 7) for s in clf.score_batch(texts[start : start + 7])]
-    assert whole != pieces  # batch-dependent: the documented reason it is opt-in
-    agree = sum(
-        a.sentiment == b.sentiment and a.topic == b.topic
-        for a, b in zip(whole, pieces, strict=True)
-    )
-    assert agree >= 0.9 * len(texts)
+    assert whole == pieces
+    assert Classifier.load(precision="int8", micro_batch_size=5).score_batch(texts) == whole
+    torch_threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1 if torch_threads > 1 else 2)  # other worker count
+        assert Classifier.load(precision="int8").score_batch(texts) == whole
+    finally:
+        torch.set_num_threads(torch_threads)
+
+
+def test_loading_int8_logs_no_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """ONNX Runtime's quantiser warns on the root logger to run its optional pre-processing;
+    int8 is served by default on VNNI CPUs, so that would be a WARNING on every start."""
+    Classifier.random_tiny().save(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        clf = Classifier.load(tmp_path, precision="int8")
+    assert clf.runtime == "onnxruntime"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert len(clf.score_batch(TEXTS)) == len(TEXTS)
 
 
 def test_score_arrays_match_rows_and_keep_input_order() -> None:

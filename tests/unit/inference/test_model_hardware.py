@@ -35,7 +35,7 @@ ALL = (AVX2_EPYC, AVX512_VNNI_XEON, AVX512_BF16_EPYC, AMX_XEON)
     ids=["avx2", "avx512-vnni", "avx512-bf16", "amx"],
 )
 def test_auto_serves_bf16_only_where_the_cpu_computes_it(cpu: CpuInfo, precision: str) -> None:
-    for int8_runtime in (True, False):  # int8 is never chosen for you (batch-dependent)
+    for int8_runtime in (True, False):  # int8 is never chosen for you (module docstring)
         plan = choose_serving("cpu", cpu, int8_runtime=int8_runtime)
         assert (plan.precision, plan.runtime) == (precision, "torch")
         assert cpu.capability in plan.reason
