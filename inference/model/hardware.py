@@ -142,8 +142,9 @@ def choose_serving(
     * Any other CPU: fp32 in torch (bf16 there is emulated, 2-7.6x slower).
 
     int8 (ONNX Runtime) is served only on request: faster, but its labels differ from
-    those the shipped model was accepted with (module docstring). An explicit request is honoured (an operator may know better), with a
-    warning when it is one of the measured slow paths (bf16 or fp16 without native bf16).
+    those the shipped model was accepted with (module docstring). An explicit request is
+    honoured (an operator may know better), with a warning when it is one of the measured
+    slow paths (bf16 or fp16 without native bf16).
 
     Raises:
         ValueError: int8 requested on CUDA, or without onnxruntime installed.

@@ -239,7 +239,7 @@ def test_int8_scores_do_not_depend_on_batch_mates_or_threads() -> None:
 
 def test_loading_int8_logs_no_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """ONNX Runtime's quantiser warns on the root logger to run its optional pre-processing;
-    int8 is served by default on VNNI CPUs, so that would be a WARNING on every start."""
+    that would be a WARNING on every start of a service or command that serves int8."""
     Classifier.random_tiny().save(tmp_path)
     with caplog.at_level(logging.WARNING):
         clf = Classifier.load(tmp_path, precision="int8")
