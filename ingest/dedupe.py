@@ -7,7 +7,8 @@ A document is a duplicate when, in its namespace:
    and no cashtags when enough words remain) was counted within `window` of event time,
    e.g. the same headline from five feeds, or a retweet storm; or
 3. its 64-bit SimHash is within `max_distance` bits of one counted within `window`,
-   e.g. a promotion re-posted with a different link or one changed word.
+   e.g. a promotion re-posted with a different link or one changed word, or a bot's
+   template re-posted with new numbers (words holding a digit are one feature).
 
 All three checks and the writes run in one Lua script, so concurrent workers agree.
 Windows are in event time, not wall time, so a replay at any speed decides the same way;
@@ -30,7 +31,7 @@ from finsent.errors import TransientError
 from finsent.schemas import Document
 from finsent.store.replies import transient_errors
 from ingest.settings import IngestSettings
-from ingest.text import content_tokens, simhash, tokens_key
+from ingest.text import content_tokens, near_dup_features, simhash, tokens_key
 
 Verdict = Literal["new", "id", "content", "near", "pending"]
 """`pending`: another caller claimed this id and its produce is not settled yet."""
@@ -271,7 +272,7 @@ class Deduplicator:
         tokens = dedupe_tokens(doc)
         use_content = bool(tokens)
         use_near = cfg.max_distance > 0 and len(tokens) >= cfg.min_tokens
-        sh = simhash(tokens, self._hash_key or b"") if use_near else 0
+        sh = simhash(near_dup_features(tokens), self._hash_key or b"") if use_near else 0
         bands = [(sh >> (16 * i)) & 0xFFFF for i in range(_BANDS)]
         claim_keys = (
             redis_keys.ingest_seen_id(ns, doc.id),

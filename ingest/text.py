@@ -93,6 +93,24 @@ def content_tokens(text: str) -> list[str]:
     return [w for w in _NON_WORD.sub(" ", value).split() if w]
 
 
+_DIGIT = re.compile(r"\d")
+NUMBER_FEATURE: Final = "<number>"
+
+
+def near_dup_features(tokens: list[str]) -> list[str]:
+    """SimHash features of `tokens`: every word that holds a digit is one and the same feature.
+
+    A bot that re-posts its template with a new time, price or counter ("HFT Algos triggered
+    SELL ... @ 13:24, P/T 24.00 ... $MSFT $FB $GOOG ...", then "@ 14:41", "@ 15:20") changed
+    two or three of its ~18 words each time, too many for a 3-bit SimHash match, so every
+    copy counted as a new document toward each ticker it names: three false pages in the
+    StockNet month with a stronger model (docs/model.md, run 12). Only near-duplicate
+    matching sees numbers this way; the exact content key keeps them, and texts under
+    `near_dup_min_tokens` words ("$AAPL up 5%") never reach SimHash.
+    """
+    return [NUMBER_FEATURE if _DIGIT.search(t) else t for t in tokens]
+
+
 def content_key(text: str) -> str:
     """A short hash of `content_tokens`: equal for a post and its retweets or reposts."""
     return tokens_key(content_tokens(text))

@@ -104,6 +104,34 @@ def test_near_duplicates_are_caught_by_simhash(redis_client: redis.Redis, ns: st
     assert dedupe.check(doc("c", other, ns))[0] == "new"
 
 
+def test_a_template_reposted_with_new_numbers_is_a_near_duplicate_under_any_key(
+    redis_client: redis.Redis, ns: str
+) -> None:
+    """A bot in the StockNet month (10-28) re-posted this with only the time changed; each
+    copy was a new document naming nine tickers, and with run 12's labels they paged
+    AMZN, TWTR and GOOG. Words that hold a digit are one SimHash feature now, so the
+    copies match at distance 0 whatever the deployment's secret key."""
+    text = (
+        "RT $TWTR HFT Algos triggered SELL in SIGMA-X, CROSSFINDER, ATS, LX @ {}, P/T 24.00 "
+        "#Quant $MSFT $FB $GOOG $NFLX $TSLA $AMZN $AAPL $QQQ"
+    )
+    for key in (b"", b"k" * 32, b"another deployment's key"):
+        dedupe = Deduplicator(redis_client, DedupeConfig(hash_key=key))
+        ids = [f"{key!r}-{i}" for i in range(3)]
+        verdicts = [
+            dedupe.check(doc(i, text.format(at), ns, T0 + n * timedelta(minutes=70)))[0]
+            for n, (i, at) in enumerate(zip(ids, ("13:24", "14:41", "15:20"), strict=True))
+        ]
+        assert verdicts == ["new", "near", "near"], key
+        drop_namespace_keys(redis_client, ns)
+    # Short texts never reach SimHash: two prices stay two documents.
+    dedupe = Deduplicator(redis_client, DedupeConfig())
+    assert [dedupe.check(doc(i, f"$AAPL up {p}%", ns))[0] for i, p in (("p5", 5), ("p7", 7))] == [
+        "new",
+        "new",
+    ]
+
+
 def test_namespaces_are_isolated(redis_client: redis.Redis, ns: str) -> None:
     dedupe = Deduplicator(redis_client, DedupeConfig())
     assert dedupe.check(doc("tw:1", LONG, ns))[0] == "new"

@@ -6,7 +6,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.text import clean_text, content_id, content_key, content_tokens, hamming, simhash
+from ingest.text import (
+    NUMBER_FEATURE,
+    clean_text,
+    content_id,
+    content_key,
+    content_tokens,
+    hamming,
+    near_dup_features,
+    simhash,
+)
 
 
 def test_clean_text_strips_tags_decodes_entities_and_collapses_space() -> None:
@@ -114,3 +123,14 @@ def _simhash_by_loop(tokens: list[str], key: bytes = b"") -> int:
 @given(st.lists(st.text(max_size=12), max_size=40), st.binary(max_size=80))
 def test_simhash_equals_the_plain_python_vote(tokens: list[str], key: bytes) -> None:
     assert simhash(tokens, key) == _simhash_by_loop(tokens, key)
+
+
+def test_near_dup_features_make_every_number_one_feature() -> None:
+    tokens = content_tokens("HFT Algos triggered SELL @ 13:24, P/T 24.00 #Quant $MSFT $FB")
+    again = content_tokens("HFT Algos triggered SELL @ 14:41, P/T 24.00 #Quant $MSFT $FB")
+    assert tokens != again
+    assert near_dup_features(tokens) == near_dup_features(again)
+    assert NUMBER_FEATURE in near_dup_features(tokens) and "algos" in near_dup_features(tokens)
+    assert simhash(near_dup_features(tokens), b"any key") == simhash(
+        near_dup_features(again), b"any key"
+    )
