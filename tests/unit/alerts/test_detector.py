@@ -63,6 +63,21 @@ def test_the_first_burst_on_a_new_name_pages() -> None:
     assert fired and fired[0] <= 8 * QUIET.step_ms and counts[0] >= QUIET.params.min_count
 
 
+def test_a_fresh_install_pages_a_mixed_first_burst_and_not_an_ordinary_window() -> None:
+    # Neither the name nor the market has history: the name is judged against the market's
+    # prior share, as the engine does. WMT's afternoon of 2015-10-14 in the short soak,
+    # which starts cold: 12 negatives in 32 posts over 6 h. Against a prior share of 0.2
+    # it reached z 2.5 and never paged.
+    params = QUIET.params
+    market_share = DetectorState().share(params.prior_share, params)
+    end = 10 * QUIET.window_ms
+    burst = judge(DetectorState(), end, QUIET.window_s, Counts(32, 12), market_share, params, "a")
+    assert burst.action == "fire", burst
+    # A first busy day on a new name at about the usual share is not a burst.
+    usual = judge(DetectorState(), end, QUIET.window_s, Counts(32, 6), market_share, params, "b")
+    assert usual.action == "none", usual
+
+
 def test_the_same_burst_on_a_name_that_is_always_this_negative_does_not_page() -> None:
     # A name whose posts are usually 80% negative, a few an hour: nothing unusual.
     steps = [Counts(2, 2) if i % 3 else Counts(1, 0) for i in range(12 * 24 * 14)]
