@@ -279,7 +279,19 @@ def eval_model(
         report = evaluate(classifier, settings.data_dir, limit=limit)
         report["precision"] = classifier.precision
         report["runtime"] = classifier.runtime
-        target = metrics_out or folder / "metrics.json"
+        target = metrics_out
+        shipped_record = folder / "metrics.json"
+        if target is None and chosen == "auto" and limit is None and device == "cpu":
+            target = shipped_record
+        elif target is None:
+            # The folder's metrics.json is the model's record (the card quotes it): only the
+            # default CPU serving path on the whole valid sets may replace it.
+            typer.echo(
+                f"note: {shipped_record} not written: it records the default CPU serving "
+                "path on the whole valid sets (no --precision, --limit or --device); "
+                "give --metrics-out to keep these figures.",
+                err=True,
+            )
     if target is not None:
         target.write_text(json.dumps(report, indent=2) + "\n")
     typer.echo(json.dumps(report) if as_json else format_table(report))

@@ -71,6 +71,24 @@ def test_eval_json_has_the_agreed_keys(
     assert [sum(row) for row in news["confusion_matrix"]] == [20, 20, 20]
 
 
+def test_eval_writes_the_model_folders_record_only_for_the_default_path(
+    tiny_model: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`finsent eval --precision int8` on the shipped model once replaced its metrics.json,
+    the record the model card quotes, with int8 figures."""
+    monkeypatch.setenv("FINSENT_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("FINSENT_PRECISION", raising=False)
+    record = tiny_model / "metrics.json"
+    for extra in (["--precision", "fp32"], ["--limit", "7"]):
+        result = CliRunner().invoke(app, ["eval", "--model", str(tiny_model), *extra])
+        assert result.exit_code == 0, result.output
+        assert not record.exists(), extra
+        assert "--metrics-out" in result.stderr
+    result = CliRunner().invoke(app, ["eval", "--model", str(tiny_model)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(record.read_text())["sentiment"]["raw"]["n"] == 7
+
+
 def test_help_texts_render() -> None:
     for command in ("train", "adapt", "eval"):
         result = CliRunner().invoke(app, [command, "--help"])
