@@ -299,6 +299,17 @@ def test_web_view_reads_the_same_metrics_endpoints(monkeypatch: pytest.MonkeyPat
     assert urls == others
 
 
+def test_pages_link_to_the_web_view_where_compose_publishes_it() -> None:
+    """Unset, pages carried no link to the web view (and `alerts run` warned at start)."""
+    value = _environment(FINSENT_SERVICES["alerts"])["FINSENT_ALERTS_WEB_URL"]
+    assert value.startswith("${FINSENT_ALERTS_WEB_URL:-"), value  # the operator overrides it
+    default = value.removeprefix("${FINSENT_ALERTS_WEB_URL:-").removesuffix("}")
+    host, _, port = default.removeprefix("http://").partition(":")
+    published = {p.split(":")[-1] for p in SERVICES["web"]["ports"]}
+    web_port = _environment(FINSENT_SERVICES["web"])["FINSENT_WEB_PORT"]
+    assert host == "localhost" and port in published and port == web_port, default
+
+
 def test_bind_mounts_exist() -> None:
     for name, service in SERVICES.items():
         for volume in service.get("volumes", []):
