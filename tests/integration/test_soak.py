@@ -11,9 +11,10 @@ the live paging contract, proven on the paging drill: a first burst on a name wi
 history pages once per channel and resolves once, through a 5-minute webhook outage and a
 kill -9 of `alerts run` mid-incident, and every page reaches every channel exactly once.
 
-It gates the real WMT burst too: since `finsent-minilm-1.1.0` the guidance cut pages once
-per channel and resolves once, live, on a cold detector (no history before 11:00 that
-day), so the gate is every criterion the soak judges.
+It gates the real WMT burst too: the guidance cut pages once per channel and resolves
+once, live, on a cold detector (no history before 11:00 that day), so the gate is every
+criterion the soak judges. On a cold detector WMT is judged against the market's prior
+share (docs/alerts.md, "Priors"): with 0.2, `finsent-minilm-1.2.0` never paged it.
 """
 
 from __future__ import annotations
