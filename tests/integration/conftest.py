@@ -102,6 +102,19 @@ def count_all(store: SeriesStore, namespace: str) -> int:
     return store.total(ALL_SERIES, namespace, start, EPOCH + timedelta(days=30)).count
 
 
+_DIGITS_AS_LETTERS = str.maketrans("0123456789", "ghijklmnop")
+
+
+def own_words(key: object, n: int = 3) -> str:
+    """`n` letter-only words unique to `key` (an int, or hex like a uuid's).
+
+    Ingest's near-duplicate check treats every word holding a digit as one feature, so
+    texts told apart only by numbers or hex ids are one document (docs/ingest.md).
+    """
+    base = str(key).translate(_DIGITS_AS_LETTERS)
+    return " ".join(f"{base}{chr(ord('q') + j)}" for j in range(n))
+
+
 def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

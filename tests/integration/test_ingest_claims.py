@@ -21,6 +21,7 @@ from ingest.ingestor import Handled, Ingestor
 from ingest.models import RawItem
 from ingest.normalize import Normalizer
 from ingest.settings import IngestSettings
+from tests.integration.conftest import own_words
 
 
 class Record(Future):  # type: ignore[misc]
@@ -75,7 +76,8 @@ def items(n: int) -> list[RawItem]:
         RawItem(
             source="push:desk",
             source_id=f"push:desk:{i}",
-            text=f"Apple story number {i} with its own words {i * 7}",
+            # Its own words: texts that differ only in numbers are near duplicates.
+            text=f"Apple story number {i} with its own words {own_words(i)}",
             published_at=datetime(2026, 1, 5, 12, i, tzinfo=UTC),
         )
         for i in range(n)

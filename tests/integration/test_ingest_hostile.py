@@ -26,7 +26,7 @@ import pytest
 
 from finsent.settings import FinsentSettings
 from finsent.topics import DOCUMENTS
-from tests.integration.conftest import FINSENT, REPO, read_topic
+from tests.integration.conftest import FINSENT, REPO, own_words, read_topic
 
 TOKEN = "hostile-" + uuid.uuid4().hex
 GOOD = 200
@@ -92,7 +92,7 @@ def _good(i: int, run: str) -> dict[str, object]:
     return {
         "id": f"{run}-{i}",
         "source": "hostile",
-        "text": f"Apple shares move {run} {i} " + " ".join(f"w{run}{i}x{j}" for j in range(6)),
+        "text": f"Apple shares move {run} {i} " + own_words(f"{run}x{i}", 6),
         "published_at": (NOW - timedelta(minutes=i % 50)).isoformat(),
     }
 

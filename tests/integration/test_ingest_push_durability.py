@@ -24,7 +24,7 @@ from ingest.metrics import IngestMetrics
 from ingest.settings import IngestSettings
 from ingest.sources.push import create_app
 from ingest.wiring import open_ingestor
-from tests.integration.conftest import read_topic
+from tests.integration.conftest import own_words, read_topic
 from tests.integration.test_ingest_push import serving_app
 
 TOKEN = "durable-" + uuid.uuid4().hex
@@ -58,7 +58,7 @@ def test_a_stopped_broker_never_acknowledges_a_lost_document(
                     while not stop.is_set():
                         doc = {
                             "id": f"c{n}-{i}",
-                            "text": f"Apple shares move {n} {i} {uuid.uuid4().hex}",
+                            "text": f"Apple shares move {n} {i} {own_words(uuid.uuid4().hex, 2)}",
                             "published_at": "2026-01-05T12:00:00Z",
                         }
                         try:
