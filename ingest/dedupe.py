@@ -259,6 +259,20 @@ class Deduplicator:
                 raise RuntimeError(f"dedupe script returned {text!r}")
         return out
 
+    @property
+    def key_id(self) -> str | None:
+        """A fingerprint of the SimHash key that decided (never the key); None before the first
+        check or with dedupe off.
+
+        Near-duplicate verdicts on borderline pairs depend on the key: two installations
+        with their own random keys count a few documents of the same history differently
+        (docs/ingest.md). Reports carry this so two replays can be told apart; set
+        `FINSENT_INGEST_DEDUPE_HASH_KEY` to the same secret to make them agree.
+        """
+        if self._hash_key is None:
+            return None
+        return hashlib.blake2b(self._hash_key, digest_size=6, person=b"finsent-key-id").hexdigest()
+
     def _shared_key(self) -> bytes:
         self._client.set(_HASH_KEY, secrets.token_hex(32), nx=True)
         key = self._client.get(_HASH_KEY)

@@ -500,7 +500,10 @@ class Ingestor:
         return self.report()
 
     def report(self) -> IngestReport:
-        return self._accounting.report(self.namespace)
+        report = self._accounting.report(self.namespace)
+        if self._dedupe is None:
+            return report
+        return report.model_copy(update={"dedupe_key_id": self._dedupe.key_id})
 
     def _dead_letter(self, raw: bytes, reason: str, source: str) -> FutureRecordMetadata:
         cls = reason_class(reason)

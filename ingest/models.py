@@ -66,6 +66,9 @@ class IngestReport(BaseModel):
     """Produced documents per ticker (a document with two tickers counts for both)."""
     untagged: int = 0
     """Produced documents with no ticker."""
+    dedupe_key_id: str | None = None
+    """Fingerprint of the SimHash key that decided near duplicates (`Deduplicator.key_id`):
+    replays of the same history count the same documents only under the same key."""
 
     @property
     def balanced(self) -> bool:
@@ -77,6 +80,8 @@ class IngestReport(BaseModel):
         def add(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
             return dict(Counter(a) + Counter(b))
 
+        keys = {self.dedupe_key_id, other.dedupe_key_id} - {None}  # two keys: neither holds
+
         return IngestReport(
             namespace=self.namespace if self.namespace == other.namespace else None,
             documents_in=self.documents_in + other.documents_in,
@@ -87,4 +92,5 @@ class IngestReport(BaseModel):
             dead_letter_reasons=add(self.dead_letter_reasons, other.dead_letter_reasons),
             per_ticker=add(self.per_ticker, other.per_ticker),
             untagged=self.untagged + other.untagged,
+            dedupe_key_id=keys.pop() if len(keys) == 1 else None,
         )

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from ingest.cli import app, replay_app
@@ -45,6 +46,24 @@ def test_replay_file_list_and_drop(topic_factory: Callable[..., str], namespace:
     assert not any(
         row.startswith(namespace) for row in runner.invoke(replay_app, ["list"]).stdout.splitlines()
     )
+
+
+def test_replays_under_one_key_say_so_in_their_reports(
+    topic_factory: Callable[..., str], namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two replays count the same documents only under the same SimHash key: the report's
+    `dedupe_key_id` says which one decided (set FINSENT_INGEST_DEDUPE_HASH_KEY to share it)."""
+    topic = topic_factory("cli")
+    ids = []
+    args = ["file", str(FIXTURES / "documents.jsonl"), "--namespace", namespace]
+    for key in ("one shared secret", "one shared secret", "another secret"):
+        monkeypatch.setenv("FINSENT_INGEST_DEDUPE_HASH_KEY", key)
+        result = runner.invoke(replay_app, [*args, "--topic", topic, "--no-progress"])
+        assert result.exit_code == 0, result.output
+        ids.append(report_of(result.stdout).dedupe_key_id)
+        runner.invoke(replay_app, ["drop", namespace, "--yes"])
+    assert ids[0] is not None and ids[0] == ids[1] != ids[2]
+    assert "secret" not in str(ids)
 
 
 def test_replay_refuses_live_and_missing_paths(namespace: str) -> None:

@@ -78,6 +78,26 @@ def test_simhash_is_keyed_and_the_key_is_shared_by_workers(
     assert one._hash_key is not None and one._hash_key == two._hash_key
 
 
+def test_reports_name_the_key_by_a_fingerprint_that_never_reveals_it(
+    redis_client: redis.Redis, ns: str
+) -> None:
+    """Near-duplicate verdicts on borderline pairs depend on the SimHash key (on the StockNet
+    month, 111 to 134 near duplicates over ten keys), so a report says which key decided."""
+    fixed = Deduplicator(redis_client, DedupeConfig(hash_key=b"k" * 32))
+    assert fixed.key_id is not None and fixed.key_id not in (b"k" * 32).hex() + "k" * 32
+    again = Deduplicator(redis_client, DedupeConfig(hash_key=b"k" * 32)).key_id
+    other = Deduplicator(redis_client, DedupeConfig(hash_key=b"j" * 32)).key_id
+    assert fixed.key_id == again != other
+    # The shared random key is known only once a check has fetched it; workers agree.
+    one, two = (Deduplicator(redis_client, DedupeConfig()) for _ in range(2))
+    assert one.key_id is None
+    one.check(doc("a", LONG, ns))
+    two.check(doc("b", f"{LONG} now", ns))
+    assert one.key_id is not None and one.key_id == two.key_id
+    shared = redis_client.get("finsent:ingest:simhash-key")
+    assert isinstance(shared, bytes) and one.key_id not in shared.decode()
+
+
 def test_retweets_and_reposts_collapse_within_the_event_time_window(
     redis_client: redis.Redis, ns: str
 ) -> None:
